@@ -1,0 +1,65 @@
+// Shared pieces of arrayctl: exit codes, argument handling, file reading and table output.
+#ifndef ARRAYKIT_EXAMPLES_ARRAYCTL_CLI_H_
+#define ARRAYKIT_EXAMPLES_ARRAYCTL_CLI_H_
+
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace arrayctl {
+
+// Exit codes (documented in docs/arrayctl.md).
+inline constexpr int kExitOk = 0;        // success; for checks: no errors found
+inline constexpr int kExitFindings = 1;  // the input was understood and breaks rules / is rejected
+inline constexpr int kExitBadInput = 2;  // bad command line, unreadable file, malformed document
+
+// Thrown for bad command lines and unreadable inputs; main() prints it and exits 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The arguments of one command after its verb, split into flags and positionals.
+class Args {
+ public:
+  // `flags_with_value` take the next argument as their value; other `--x` are booleans.
+  Args(std::vector<std::string> argv, std::vector<std::string> boolean_flags,
+       std::vector<std::string> flags_with_value);
+  bool Has(const std::string& flag) const;
+  std::optional<std::string> Value(const std::string& flag) const;
+  const std::vector<std::string>& Positionals() const { return positionals_; }
+  // The single positional argument named `what`; UsageError if missing or more than one.
+  std::string OnePositional(const std::string& what) const;
+
+ private:
+  std::vector<std::string> booleans_;
+  std::vector<std::pair<std::string, std::string>> values_;
+  std::vector<std::string> positionals_;
+};
+
+// Reads a whole file ("-" = standard input); UsageError naming the path when unreadable.
+std::string ReadInput(const std::string& path);
+
+// A plain-text table with a header row, columns padded to their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header);
+  void Add(std::vector<std::string> row);
+  void Print(std::ostream& out) const;
+  bool empty() const { return rows_.empty(); }
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string Join(const nlohmann::json& strings, const std::string& separator);
+std::string FormatSeconds(double seconds);
+
+}  // namespace arrayctl
+
+#endif  // ARRAYKIT_EXAMPLES_ARRAYCTL_CLI_H_

@@ -1,0 +1,21 @@
+// The command table of arrayctl. Each area registers its verbs in its own *_cmd.cc.
+#ifndef ARRAYKIT_EXAMPLES_ARRAYCTL_COMMANDS_H_
+#define ARRAYKIT_EXAMPLES_ARRAYCTL_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace arrayctl {
+
+struct Command {
+  std::vector<std::string> words;  // e.g. {"placement", "check"}
+  std::string usage;               // arguments after the words, for help
+  std::string summary;             // one line for help
+  int (*run)(const std::vector<std::string>& args);  // returns the exit code
+};
+
+void RegisterPlacementCommands(std::vector<Command>& commands);
+
+}  // namespace arrayctl
+
+#endif  // ARRAYKIT_EXAMPLES_ARRAYCTL_COMMANDS_H_

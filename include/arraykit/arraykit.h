@@ -1,0 +1,136 @@
+/*
+ * arraykit — the stable C ABI.
+ *
+ * This header (with the headers it includes) is the whole contract between arraykit and host
+ * applications: what is not declared here is not API. It is plain C99.
+ *
+ * Conventions
+ * - Every call returns an ak_status: AK_OK (0) or an error code. Codes 1..16 are the canonical
+ *   gRPC/absl codes; arraykit's own codes start at 1000. Codes are never renumbered.
+ * - After a failing call, ak_last_error() returns a message for it on the calling thread.
+ * - Out-parameters come first. Strings the library returns through `char **` are owned by the
+ *   caller and released with ak_free(). On failure *out is set to NULL.
+ * - Complex inputs and outputs are UTF-8 JSON documents (see docs/ and DESIGN.md §3).
+ * - Options structs start with `unsigned int version`; initialise them with the *_INIT macro or
+ *   the *_init() function. A NULL options pointer means "defaults".
+ * - All functions are thread-safe unless said otherwise.
+ */
+#ifndef ARRAYKIT_ARRAYKIT_H_
+#define ARRAYKIT_ARRAYKIT_H_
+
+#include <stddef.h>
+
+#if defined(_WIN32)
+#define AK_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define AK_API __attribute__((visibility("default")))
+#else
+#define AK_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI major version; equals the shared library's SOVERSION. */
+#define AK_ABI_VERSION 1
+
+/* ---- status codes ---------------------------------------------------------------------- */
+typedef int ak_status;
+
+enum {
+  AK_OK = 0,
+  AK_CANCELLED = 1,
+  AK_UNKNOWN = 2,
+  AK_INVALID_ARGUMENT = 3,  /* bad input: the message names the field and the rule */
+  AK_DEADLINE_EXCEEDED = 4,
+  AK_NOT_FOUND = 5,
+  AK_ALREADY_EXISTS = 6,
+  AK_PERMISSION_DENIED = 7,
+  AK_RESOURCE_EXHAUSTED = 8,
+  AK_FAILED_PRECONDITION = 9,
+  AK_ABORTED = 10,
+  AK_OUT_OF_RANGE = 11,
+  AK_UNIMPLEMENTED = 12,
+  AK_INTERNAL = 13,
+  AK_UNAVAILABLE = 14,
+  AK_DATA_LOSS = 15,
+  AK_UNAUTHENTICATED = 16,
+
+  /* arraykit's own codes. Add at the end; never renumber. */
+  AK_ENOTPRIMARY = 1000,       /* the operation needs the primary; this member is not it */
+  AK_ECLOCKSKEW = 1001,        /* a peer's clock differs from ours beyond the allowed skew */
+  AK_EVERSION = 1002,          /* members run different versions */
+  AK_EFINGERPRINT = 1003,      /* the CA fingerprint does not match the confirmed one */
+  AK_EBUSY = 1004,             /* a failover or recovery is under way; changes are refused */
+  AK_ECERT_REJECTED = 1005     /* a certificate failed verification */
+};
+
+/* A short, static, English description of `code` ("invalid argument"); never NULL.
+ * Unknown codes give "unrecognised status code". */
+AK_API const char *ak_strerror(ak_status code);
+
+/* The message of the most recent failing call on this thread, "" after a successful call.
+ * Never NULL. Valid until the next arraykit call on the same thread. */
+AK_API const char *ak_last_error(void);
+
+/* Releases a string or buffer returned by arraykit. ak_free(NULL) is a no-op. */
+AK_API void ak_free(void *ptr);
+
+/* AK_ABI_VERSION of the loaded library (compare with the header's to detect a mismatch). */
+AK_API unsigned int ak_abi_version(void);
+
+/* The library's release version, e.g. "0.1.0". Static; never NULL. */
+AK_API const char *ak_version_string(void);
+
+/* ---- host hooks ------------------------------------------------------------------------ */
+typedef enum ak_log_level {
+  AK_LOG_DEBUG = 0,
+  AK_LOG_INFO = 1,
+  AK_LOG_WARNING = 2,
+  AK_LOG_ERROR = 3
+} ak_log_level;
+
+/* Receives one log line (UTF-8, no trailing newline). Called on the thread that made the
+ * arraykit call that logs, never while arraykit holds a lock: the callback may call back into
+ * arraykit. `message` is valid only during the call. Secrets (private keys, passwords) are
+ * never logged. */
+typedef void (*ak_log_fn)(void *user, ak_log_level level, const char *message);
+
+#define AK_HOST_HOOKS_VERSION 1
+
+typedef struct ak_host_hooks {
+  unsigned int version;   /* AK_HOST_HOOKS_VERSION */
+  void *user;             /* passed to every callback */
+  ak_log_fn log;          /* NULL: arraykit does not log */
+  ak_log_level log_level; /* lowest level delivered to `log` */
+  void *reserved[8];      /* must be zero; later versions add callbacks here */
+} ak_host_hooks;
+
+#define AK_HOST_HOOKS_INIT {AK_HOST_HOOKS_VERSION, NULL, NULL, AK_LOG_INFO, {NULL}}
+
+/* Fills `hooks` with the defaults of `version`; AK_INVALID_ARGUMENT for an unknown version. */
+AK_API ak_status ak_host_hooks_init(ak_host_hooks *hooks, unsigned int version);
+
+/* Installs process-wide host hooks (copied). NULL restores the defaults (no logging). */
+AK_API ak_status ak_set_host_hooks(const ak_host_hooks *hooks);
+
+/* ---- JSON output options ----------------------------------------------------------------- */
+#define AK_JSON_OPTIONS_VERSION 1
+
+typedef struct ak_json_options {
+  unsigned int version; /* AK_JSON_OPTIONS_VERSION */
+  int indent;           /* < 0: compact one-line output (default); 0..16: pretty, that many spaces */
+} ak_json_options;
+
+#define AK_JSON_OPTIONS_INIT {AK_JSON_OPTIONS_VERSION, -1}
+
+AK_API ak_status ak_json_options_init(ak_json_options *opts, unsigned int version);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#include "arraykit/placement.h"
+
+#endif /* ARRAYKIT_ARRAYKIT_H_ */

@@ -1,0 +1,185 @@
+// Entry points shared by every area: status strings, last error, memory, versions, host hooks,
+// JSON options.
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "arraykit/arraykit.h"
+#include "capi/guard.h"
+#include "capi/status_map.h"
+
+namespace arraykit::capi {
+namespace {
+
+thread_local std::string last_error;
+
+std::mutex hooks_mutex;
+ak_host_hooks installed_hooks = AK_HOST_HOOKS_INIT;
+
+bool ValidLogLevel(int level) { return level >= AK_LOG_DEBUG && level <= AK_LOG_ERROR; }
+
+}  // namespace
+
+ak_status Finish(const char* function, const absl::Status& status) noexcept {
+  ak_status code = ToAkStatus(status);
+  try {
+    last_error = std::string(status.message());
+    if (!status.ok()) {
+      Log(AK_LOG_DEBUG, absl::StrCat(function, " failed (", ak_strerror(code),
+                                     "): ", status.message()));
+    }
+  } catch (...) {
+    // Out of memory while recording the message: the code still reaches the caller.
+    last_error.clear();
+  }
+  return code;
+}
+
+void Log(ak_log_level level, absl::string_view message) {
+  ak_host_hooks hooks;
+  {
+    std::lock_guard<std::mutex> lock(hooks_mutex);
+    hooks = installed_hooks;
+  }
+  if (hooks.log == nullptr || level < hooks.log_level) return;
+  std::string line(message);
+  hooks.log(hooks.user, level, line.c_str());
+}
+
+absl::Status PrepareOut(char** out, const char* name) {
+  if (out == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " must not be NULL"));
+  *out = nullptr;
+  return absl::OkStatus();
+}
+
+absl::Status RequireInput(const char* input, const char* name) {
+  if (input == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " must not be NULL"));
+  return absl::OkStatus();
+}
+
+absl::Status ReturnString(char** out, absl::string_view text) {
+  char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+  if (copy == nullptr) return absl::ResourceExhaustedError("out of memory");
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  *out = copy;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> JsonIndent(const ak_json_options* opts) {
+  if (opts == nullptr) return -1;
+  if (opts->version != AK_JSON_OPTIONS_VERSION) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("opts.version: unsupported ak_json_options version ", opts->version,
+                     " (this library supports ", AK_JSON_OPTIONS_VERSION, ")"));
+  }
+  if (opts->indent > 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("opts.indent: must be negative (compact) or 0..16, got ", opts->indent));
+  }
+  return opts->indent < 0 ? -1 : opts->indent;
+}
+
+std::string DumpJson(const nlohmann::json& doc, int indent) {
+  return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace arraykit::capi
+
+using arraykit::capi::Guard;
+
+extern "C" {
+
+AK_API const char* ak_strerror(ak_status code) {
+  switch (code) {
+    case AK_OK: return "ok";
+    case AK_CANCELLED: return "cancelled";
+    case AK_UNKNOWN: return "unknown error";
+    case AK_INVALID_ARGUMENT: return "invalid argument";
+    case AK_DEADLINE_EXCEEDED: return "deadline exceeded";
+    case AK_NOT_FOUND: return "not found";
+    case AK_ALREADY_EXISTS: return "already exists";
+    case AK_PERMISSION_DENIED: return "permission denied";
+    case AK_RESOURCE_EXHAUSTED: return "resource exhausted";
+    case AK_FAILED_PRECONDITION: return "failed precondition";
+    case AK_ABORTED: return "aborted";
+    case AK_OUT_OF_RANGE: return "out of range";
+    case AK_UNIMPLEMENTED: return "unimplemented";
+    case AK_INTERNAL: return "internal error";
+    case AK_UNAVAILABLE: return "unavailable";
+    case AK_DATA_LOSS: return "data loss";
+    case AK_UNAUTHENTICATED: return "unauthenticated";
+    case AK_ENOTPRIMARY: return "not the primary";
+    case AK_ECLOCKSKEW: return "clock skew too large";
+    case AK_EVERSION: return "version mismatch";
+    case AK_EFINGERPRINT: return "fingerprint mismatch";
+    case AK_EBUSY: return "failover or recovery in progress";
+    case AK_ECERT_REJECTED: return "certificate rejected";
+    default: return "unrecognised status code";
+  }
+}
+
+AK_API const char* ak_last_error(void) { return arraykit::capi::last_error.c_str(); }
+
+AK_API void ak_free(void* ptr) { std::free(ptr); }
+
+AK_API unsigned int ak_abi_version(void) { return AK_ABI_VERSION; }
+
+AK_API const char* ak_version_string(void) { return ARRAYKIT_VERSION_STRING; }
+
+AK_API ak_status ak_host_hooks_init(ak_host_hooks* hooks, unsigned int version) {
+  return Guard(__func__, [&]() -> absl::Status {
+    if (hooks == nullptr) return absl::InvalidArgumentError("hooks must not be NULL");
+    if (version != AK_HOST_HOOKS_VERSION) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("version: unsupported ak_host_hooks version ", version,
+                       " (this library supports ", AK_HOST_HOOKS_VERSION, ")"));
+    }
+    *hooks = ak_host_hooks AK_HOST_HOOKS_INIT;
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_set_host_hooks(const ak_host_hooks* hooks) {
+  return Guard(__func__, [&]() -> absl::Status {
+    ak_host_hooks next = AK_HOST_HOOKS_INIT;
+    if (hooks != nullptr) {
+      if (hooks->version != AK_HOST_HOOKS_VERSION) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("hooks.version: unsupported ak_host_hooks version ", hooks->version,
+                         " (this library supports ", AK_HOST_HOOKS_VERSION, ")"));
+      }
+      if (!arraykit::capi::ValidLogLevel(hooks->log_level)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "hooks.log_level: must be AK_LOG_DEBUG..AK_LOG_ERROR (0..3), got ",
+            static_cast<int>(hooks->log_level)));
+      }
+      for (void* reserved : hooks->reserved) {
+        if (reserved != nullptr) {
+          return absl::InvalidArgumentError("hooks.reserved: must be zero (use AK_HOST_HOOKS_INIT)");
+        }
+      }
+      next = *hooks;
+    }
+    std::lock_guard<std::mutex> lock(arraykit::capi::hooks_mutex);
+    arraykit::capi::installed_hooks = next;
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_json_options_init(ak_json_options* opts, unsigned int version) {
+  return Guard(__func__, [&]() -> absl::Status {
+    if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
+    if (version != AK_JSON_OPTIONS_VERSION) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("version: unsupported ak_json_options version ", version,
+                       " (this library supports ", AK_JSON_OPTIONS_VERSION, ")"));
+    }
+    *opts = ak_json_options AK_JSON_OPTIONS_INIT;
+    return absl::OkStatus();
+  });
+}
+
+}  // extern "C"
