@@ -53,9 +53,13 @@ std::optional<std::string> Args::Value(const std::string& flag) const {
 }
 
 std::string Args::OnePositional(const std::string& what) const {
-  if (positionals_.empty()) throw UsageError("missing " + what);
-  if (positionals_.size() > 1) throw UsageError("unexpected argument " + positionals_[1]);
-  return positionals_[0];
+  return ExactPositionals(1, what)[0];
+}
+
+std::vector<std::string> Args::ExactPositionals(std::size_t count, const std::string& what) const {
+  if (positionals_.size() < count) throw UsageError("missing " + what);
+  if (positionals_.size() > count) throw UsageError("unexpected argument " + positionals_[count]);
+  return positionals_;
 }
 
 std::string ReadInput(const std::string& path) {

@@ -34,6 +34,8 @@ class Args {
   const std::vector<std::string>& Positionals() const { return positionals_; }
   // The single positional argument named `what`; UsageError if missing or more than one.
   std::string OnePositional(const std::string& what) const;
+  // Exactly `count` positionals, described by `what` in the error; UsageError otherwise.
+  std::vector<std::string> ExactPositionals(std::size_t count, const std::string& what) const;
 
  private:
   std::vector<std::string> booleans_;

@@ -30,6 +30,27 @@ void PrintFindings(const json& findings) {
   }
 }
 
+// The members of an array description with their roles and place in the primary order.
+void PrintMembers(const json& array) {
+  std::string primary = array.value("primary", "");
+  json backups = array.value("backup_primaries", json::array());
+  Table members({"MEMBER", "ROLES", "RACK", "POWER", "PRIMARY ORDER"});
+  for (const json& m : array.at("members")) {
+    std::string name = m.value("name", "");
+    std::string order = "-";
+    if (name == primary) {
+      order = "primary";
+    } else {
+      for (std::size_t i = 0; i < backups.size(); ++i) {
+        if (backups[i] == name) order = "backup " + std::to_string(i + 1);
+      }
+    }
+    members.Add({name, Join(m.value("roles", json::array()), "+"), m.value("rack", ""),
+                 m.value("power", ""), order});
+  }
+  members.Print(std::cout);
+}
+
 int CountSeverity(const json& findings, const std::string& severity) {
   int n = 0;
   for (const json& f : findings) n += f.value("severity", "") == severity ? 1 : 0;
@@ -64,25 +85,8 @@ int Plan(const std::vector<std::string>& argv) {
     std::cout << plan.dump(2) << "\n";
     return errors > 0 ? kExitFindings : kExitOk;
   }
-  const json& array = plan.at("array");
-  std::string primary = array.value("primary", "");
-  json backups = array.value("backup_primaries", json::array());
   std::cout << "Placement plan for " << path << "\n\n";
-  Table members({"MEMBER", "ROLES", "RACK", "POWER", "PRIMARY ORDER"});
-  for (const json& m : array.at("members")) {
-    std::string name = m.value("name", "");
-    std::string order = "-";
-    if (name == primary) {
-      order = "primary";
-    } else {
-      for (std::size_t i = 0; i < backups.size(); ++i) {
-        if (backups[i] == name) order = "backup " + std::to_string(i + 1);
-      }
-    }
-    members.Add({name, Join(m.value("roles", json::array()), "+"), m.value("rack", ""),
-                 m.value("power", ""), order});
-  }
-  members.Print(std::cout);
+  PrintMembers(plan.at("array"));
   if (plan.contains("rationale") && !plan["rationale"].empty()) {
     std::cout << "\nWhy:\n";
     for (const json& line : plan["rationale"]) std::cout << "  - " << line.get<std::string>() << "\n";
@@ -93,6 +97,33 @@ int Plan(const std::vector<std::string>& argv) {
   return errors > 0 ? kExitFindings : kExitOk;
 }
 
+int PlanChange(const std::vector<std::string>& argv) {
+  Args args(argv, {"--json"}, {});
+  std::vector<std::string> paths = args.ExactPositionals(2, "ARRAY.json CHANGE.json");
+  std::string array_text = ReadInput(paths[0]);
+  std::string change_text = ReadInput(paths[1]);
+  json result = json::parse(arraykit::placement::plan_change(array_text, change_text));
+  int errors = result.at("errors").get<int>();
+  if (args.Has("--json")) {
+    std::cout << result.dump(2) << "\n";
+    return errors > 0 ? kExitFindings : kExitOk;
+  }
+  std::cout << "Change " << paths[1] << " applied to " << paths[0] << " would give\n\n";
+  PrintMembers(result.at("array"));
+  std::cout << "\nFindings:\n";
+  PrintFindings(result.at("findings"));
+  if (result.value("disruption", false)) {
+    std::cout << "\nService disruption: the change reconfigures the cluster.\n";
+    for (const json& why : result.value("disruption_reasons", json::array())) {
+      std::cout << "  - " << why.get<std::string>() << "\n";
+    }
+  } else {
+    std::cout << "\nNo service disruption.\n";
+  }
+  std::cout << "\nResult: " << CountLine(errors, result.at("warnings").get<int>()) << "\n";
+  return errors > 0 ? kExitFindings : kExitOk;
+}
+
 }  // namespace
 
 void RegisterPlacementCommands(std::vector<Command>& commands) {
@@ -100,6 +131,9 @@ void RegisterPlacementCommands(std::vector<Command>& commands) {
                       "check an array description against the placement rules", Check});
   commands.push_back({{"placement", "plan"}, "INVENTORY.json [--json]",
                       "plan roles and the backup primaries order for an inventory", Plan});
+  commands.push_back({{"placement", "plan-change"}, "ARRAY.json CHANGE.json [--json]",
+                      "show the array a change would give, its findings and any disruption",
+                      PlanChange});
 }
 
 }  // namespace arrayctl

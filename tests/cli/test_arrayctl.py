@@ -99,7 +99,7 @@ def test_shipped_inventories_plan_and_check():
     names = sorted(os.listdir(folder))
     assert any(n.endswith(".json") for n in names)
     for name in names:
-        if not name.endswith(".json"):
+        if not name.endswith(".json") or name.endswith(".change.json"):
             continue
         path = os.path.join(folder, name)
         with open(path) as f:
@@ -107,6 +107,34 @@ def test_shipped_inventories_plan_and_check():
         verb = "check" if "primary" in doc else "plan"
         result = run("placement", verb, path)
         assert result.returncode in (0, 1), f"{name}: {result.stderr}"
+
+
+def test_shipped_change_fixes_backend_count_and_is_disruptive():
+    folder = os.path.join(EXAMPLES, "inventories")
+    array = os.path.join(folder, "two-backends.json")
+    change = os.path.join(folder, "add-backends.change.json")
+    before = run("placement", "check", array, "--json")
+    assert before.returncode == 1
+    assert "backend_count" in [f["code"] for f in json.loads(before.stdout)]
+    machine = run("placement", "plan-change", array, change, "--json")
+    assert machine.returncode == 0, machine.stdout + machine.stderr
+    result = json.loads(machine.stdout)
+    assert result["disruption"] is True and result["disruption_reasons"]
+    assert "backend_count" not in [f["code"] for f in result["findings"]]
+    assert len(result["array"]["members"]) == 4
+    human = run("placement", "plan-change", array, change)
+    assert human.returncode == 0
+    assert "Service disruption" in human.stdout and "seattle.example.com" in human.stdout
+
+
+def test_plan_change_bad_input(tmp_path):
+    array = os.path.join(EXAMPLES, "inventories", "two-backends.json")
+    missing = run("placement", "plan-change", array)
+    assert missing.returncode == 2 and "CHANGE.json" in missing.stderr
+    unknown = write(tmp_path, "change.json", {"remove": ["nobody.example.com"]})
+    result = run("placement", "plan-change", array, unknown)
+    assert result.returncode == 2
+    assert "nobody.example.com" in result.stderr
 
 
 def test_version_and_help():

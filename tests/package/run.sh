@@ -16,6 +16,8 @@ LD_LIBRARY_PATH="$libdir" "$work/cmake-build/consumer"
 echo "== pkg-config arraykit"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 pkg-config --exists arraykit
-cc -std=c99 -Wall -Werror "$src/main.c" -o "$work/consumer-pc" $(pkg-config --cflags --libs arraykit)
+# The package was configured for its real prefix; point pkg-config at the scratch one.
+flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs arraykit)
+cc -std=c99 -Wall -Werror "$src/main.c" -o "$work/consumer-pc" $flags
 LD_LIBRARY_PATH="$libdir" "$work/consumer-pc"
 echo "OK: consumer built against the installed package both ways"

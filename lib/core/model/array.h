@@ -21,7 +21,7 @@ namespace arraykit::model {
 // the placement finding `too_many_members`, so operators see why.
 inline constexpr std::size_t kMaxDocumentBytes = 1 << 20;  // 1 MiB
 inline constexpr std::size_t kMaxMembers = 100;
-inline constexpr std::size_t kMaxNameLength = 253;  // longest DNS name
+inline constexpr std::size_t kMaxNameLength = 253;   // longest DNS name
 inline constexpr std::size_t kMaxFieldLength = 256;  // rack, power, address, version
 inline constexpr std::size_t kPlacementMemberLimit = 10;
 inline constexpr std::size_t kMaxNestingDepth = 64;  // JSON nesting; deeper is refused unparsed

@@ -68,21 +68,21 @@ nlohmann::json ToJson(const std::vector<Finding>& findings);
 // ---- change validation ------------------------------------------------------------------
 // A proposed change to an array, as the add-node flow of the seeds builds it.
 struct Change {
-  std::vector<model::Member> add;                    // members to add (appended to backup list)
-  std::vector<std::string> remove;                   // members to remove
+  std::vector<model::Member> add;   // members to add (appended to backup list)
+  std::vector<std::string> remove;  // members to remove
   std::vector<std::pair<std::string, model::Roles>> set_roles;  // new roles of members
-  std::optional<std::string> primary;                // a new primary
+  std::optional<std::string> primary;                           // a new primary
   std::optional<std::vector<std::string>> backup_primaries;     // a new backup list
-  std::optional<model::Resilience> resilience;       // new resilience settings
+  std::optional<model::Resilience> resilience;                  // new resilience settings
 };
 
 // A change document (docs/placement.md); a partial `resilience` is applied over `current`'s.
 absl::StatusOr<Change> ChangeFromJson(const nlohmann::json& doc, const model::Array& current);
 
 struct ChangeResult {
-  model::Array array;              // the array as it would be after the change
-  std::vector<Finding> findings;   // Check() of the resulting array
-  bool disruption = false;         // the change reconfigures the cluster with a service disruption
+  model::Array array;             // the array as it would be after the change
+  std::vector<Finding> findings;  // Check() of the resulting array
+  bool disruption = false;        // the change reconfigures the cluster with a service disruption
   std::vector<std::string> disruption_reasons;  // why, for the operator
 };
 
@@ -93,21 +93,21 @@ nlohmann::json ToJson(const ChangeResult& result);
 
 // ---- planner ----------------------------------------------------------------------------
 struct InventoryItem {
-  model::Member member;             // name, rack, power, address, version (roles ignored)
-  double capacity = 1.0;            // relative capacity; higher is preferred for back-ends
-  std::optional<bool> frontend;     // force the front-end role on/off; absent = planner decides
-  std::optional<bool> backend;      // force the back-end role on/off; absent = planner decides
+  model::Member member;          // name, rack, power, address, version (roles ignored)
+  double capacity = 1.0;         // relative capacity; higher is preferred for back-ends
+  std::optional<bool> frontend;  // force the front-end role on/off; absent = planner decides
+  std::optional<bool> backend;   // force the back-end role on/off; absent = planner decides
 };
 
 struct Inventory {
   std::vector<InventoryItem> items;
-  std::optional<int> backends;      // 1 or 3; absent = 3 when ≥ 3 members, else 1
+  std::optional<int> backends;         // 1 or 3; absent = 3 when ≥ 3 members, else 1
   std::optional<std::string> primary;  // absent = the planner chooses
   model::Resilience resilience;
 };
 
-// An inventory document (docs/placement.md). Duplicate names, a `primary` that is not listed
-// and `backends` other than 1 or 3 are INVALID_ARGUMENT naming the field.
+// An inventory document (docs/placement.md): shape and ranges. Constraints between fields
+// (duplicate names, an unlisted `primary`, `backends` 2, forced roles) are PlanInventory's.
 absl::StatusOr<Inventory> InventoryFromJson(const nlohmann::json& doc);
 
 struct Plan {
