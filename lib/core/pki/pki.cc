@@ -1,0 +1,664 @@
+#include "core/pki/pki.h"
+
+#include <openssl/asn1.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/pki/ossl.h"
+
+namespace arraykit::pki {
+namespace {
+
+using internal::Av;
+using internal::BioPtr;
+using internal::DrainErrors;
+using internal::EvpPkeyCtxPtr;
+using internal::EvpPkeyPtr;
+using internal::Sv;
+using internal::X509ExtensionPtr;
+using internal::X509Ptr;
+using internal::X509ReqPtr;
+
+constexpr absl::string_view kCsrRejectionUrl = "type.arraykit.dev/arraykit.pki.CsrRejection";
+
+constexpr CsrRejection kAllCsrRejections[] = {
+    CsrRejection::kMalformed,    CsrRejection::kBadSignature, CsrRejection::kNotAMember,
+    CsrRejection::kNameMismatch, CsrRejection::kWeakKey,      CsrRejection::kBadSubjectAltName,
+};
+
+absl::Status Refuse(CsrRejection rejection, absl::string_view message) {
+  const std::string code(ToString(rejection));
+  const std::string text = absl::StrCat(code, ": ", message);
+  absl::Status status = rejection == CsrRejection::kMalformed ? absl::InvalidArgumentError(text)
+                                                              : absl::PermissionDeniedError(text);
+  status.SetPayload(kCsrRejectionUrl, absl::Cord(code));
+  return status;
+}
+
+absl::StatusOr<EvpPkeyPtr> GenerateKey(KeyType type) {
+  const bool ec = type == KeyType::kEcdsaP256 || type == KeyType::kEcdsaP384;
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(ec ? EVP_PKEY_EC : EVP_PKEY_RSA, nullptr));
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1) {
+    return absl::InternalError(absl::StrCat("key generation unavailable: ", DrainErrors()));
+  }
+  int ok = 0;
+  switch (type) {
+    case KeyType::kEcdsaP256:
+      ok = EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx.get(), NID_X9_62_prime256v1);
+      break;
+    case KeyType::kEcdsaP384:
+      ok = EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx.get(), NID_secp384r1);
+      break;
+    case KeyType::kRsa2048:
+      ok = EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048);
+      break;
+    case KeyType::kRsa3072:
+      ok = EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 3072);
+      break;
+  }
+  EVP_PKEY* raw = nullptr;
+  if (ok != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1 || raw == nullptr) {
+    return absl::InternalError(absl::StrCat("key generation failed: ", DrainErrors()));
+  }
+  return EvpPkeyPtr(raw);
+}
+
+// SHA-384 for P-384 keys keeps the hash as strong as the curve; SHA-256 otherwise. Takes the
+// key's description, which callers already have: describing a key object from scratch means
+// re-encoding it, which OpenSSL 3.0 makes expensive.
+const EVP_MD* DigestFor(std::string_view key_description) {
+  return key_description == "ecdsa-p384" ? EVP_sha384() : EVP_sha256();
+}
+
+absl::Status AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  std::memset(&ctx, 0, sizeof(ctx));
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value));
+  if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return absl::InternalError(
+        absl::StrCat("cannot add extension ", OBJ_nid2sn(nid), ": ", DrainErrors()));
+  }
+  return absl::OkStatus();
+}
+
+// subjectAltName with exactly one dNSName, built structurally (never from a config string, so
+// no name can smuggle extra entries in).
+absl::StatusOr<internal::GeneralNamesPtr> SingleDnsName(std::string_view name) {
+  internal::GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  GENERAL_NAME* entry = GENERAL_NAME_new();
+  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+  if (names == nullptr || entry == nullptr || ia5 == nullptr ||
+      ASN1_STRING_set(ia5, name.data(), static_cast<int>(name.size())) != 1) {
+    GENERAL_NAME_free(entry);
+    ASN1_IA5STRING_free(ia5);
+    return absl::ResourceExhaustedError("out of memory");
+  }
+  GENERAL_NAME_set0_value(entry, GEN_DNS, ia5);
+  if (sk_GENERAL_NAME_push(names.get(), entry) == 0) {
+    GENERAL_NAME_free(entry);
+    return absl::ResourceExhaustedError("out of memory");
+  }
+  return names;
+}
+
+// A name holding only CN=`cn`.
+absl::StatusOr<internal::X509NamePtr> CommonNameOnly(std::string_view cn) {
+  internal::X509NamePtr name(X509_NAME_new());
+  if (name == nullptr ||
+      X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.data()),
+                                 static_cast<int>(cn.size()), -1, 0) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot encode common name: ", DrainErrors()));
+  }
+  return name;
+}
+
+std::string Utf8(const ASN1_STRING* s) {
+  unsigned char* out = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&out, s);
+  if (len < 0 || out == nullptr) {
+    DrainErrors();
+    return {};
+  }
+  std::string text(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+  OPENSSL_free(out);
+  return text;
+}
+
+// Every CN value of a subject name.
+std::vector<std::string> CommonNames(const X509_NAME* name) {
+  std::vector<std::string> out;
+  for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
+    out.push_back(Utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))));
+  }
+  return out;
+}
+
+bool IsWeakSignature(int nid) {
+  switch (nid) {
+    case NID_sha256WithRSAEncryption:
+    case NID_sha384WithRSAEncryption:
+    case NID_sha512WithRSAEncryption:
+    case NID_ecdsa_with_SHA256:
+    case NID_ecdsa_with_SHA384:
+    case NID_ecdsa_with_SHA512:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string RfcUtc(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+absl::Status CheckLifetime(absl::Duration lifetime) {
+  if (lifetime <= absl::ZeroDuration() || lifetime > kMaxLifetime) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate lifetime must be positive and at most ",
+                     absl::FormatDuration(kMaxLifetime), "; got ", absl::FormatDuration(lifetime)));
+  }
+  return absl::OkStatus();
+}
+
+// Fields every certificate of the array shares: v3, random serial, validity, names, key.
+absl::StatusOr<X509Ptr> NewCertificate(X509_NAME* issuer, X509_NAME* subject, EVP_PKEY* subject_key,
+                                       absl::Time not_before, absl::Time not_after) {
+  X509Ptr cert(X509_new());
+  if (cert == nullptr) return absl::ResourceExhaustedError("out of memory");
+  absl::StatusOr<internal::Asn1IntegerPtr> serial = internal::RandomSerial();
+  if (!serial.ok()) return serial.status();
+  if (X509_set_version(cert.get(), 2) != 1 ||  // 2 = X.509 v3
+      X509_set_serialNumber(cert.get(), serial->get()) != 1 ||
+      X509_set_issuer_name(cert.get(), issuer) != 1 ||
+      X509_set_subject_name(cert.get(), subject) != 1 ||
+      !internal::SetAsn1Time(X509_getm_notBefore(cert.get()), not_before) ||
+      !internal::SetAsn1Time(X509_getm_notAfter(cert.get()), not_after) ||
+      X509_set_pubkey(cert.get(), subject_key) != 1) {
+    return absl::InternalError(absl::StrCat("cannot build certificate: ", DrainErrors()));
+  }
+  return cert;
+}
+
+absl::Status Sign(X509* cert, EVP_PKEY* key, const EVP_MD* digest) {
+  if (X509_sign(cert, key, digest) <= 0) {
+    return absl::InternalError(absl::StrCat("cannot sign certificate: ", DrainErrors()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---- key types ---------------------------------------------------------------------------------
+
+std::string_view ToString(KeyType type) {
+  switch (type) {
+    case KeyType::kEcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::kEcdsaP384:
+      return "ecdsa-p384";
+    case KeyType::kRsa2048:
+      return "rsa-2048";
+    case KeyType::kRsa3072:
+      return "rsa-3072";
+  }
+  return "unknown";
+}
+
+std::string AllowedKeyTypes() { return "ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072"; }
+
+absl::StatusOr<KeyType> ParseKeyType(std::string_view name) {
+  std::string n = absl::AsciiStrToLower(absl::StripAsciiWhitespace(Av(name)));
+  n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
+  n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
+  if (n == "ecdsap256" || n == "p256" || n == "ecp256" || n == "prime256v1" || n == "secp256r1" ||
+      n == "ecdsa") {
+    return KeyType::kEcdsaP256;
+  }
+  if (n == "ecdsap384" || n == "p384" || n == "ecp384" || n == "secp384r1") {
+    return KeyType::kEcdsaP384;
+  }
+  if (n == "rsa2048" || n == "rsa") return KeyType::kRsa2048;
+  if (n == "rsa3072") return KeyType::kRsa3072;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "key type '", Av(name), "' is not allowed (RSA below 2048 bits and curves other ",
+      "than P-256/P-384 are refused); allowed: ", AllowedKeyTypes()));
+}
+
+absl::StatusOr<SecretString> GeneratePrivateKey(KeyType type) {
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(type);
+  if (!key.ok()) return key.status();
+  return internal::PrivateKeyToPem(key->get());
+}
+
+// ---- names -------------------------------------------------------------------------------------
+
+absl::StatusOr<std::string> NormalizePeerName(std::string_view name) {
+  std::string n = absl::AsciiStrToLower(Av(name));
+  if (!n.empty() && n.back() == '.') n.pop_back();
+  if (n.empty()) return absl::InvalidArgumentError("peer DNS name is empty");
+  if (n.size() > 253) {
+    return absl::InvalidArgumentError("peer DNS name is longer than 253 characters");
+  }
+  if (n.find('*') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("peer DNS name '", n, "' is a wildcard; members have exact names"));
+  }
+  for (absl::string_view label : absl::StrSplit(n, '.')) {
+    const bool ok_length = !label.empty() && label.size() <= 63;
+    const bool ok_chars = std::all_of(label.begin(), label.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+    if (!ok_length || !ok_chars || label.front() == '-' || label.back() == '-') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("peer DNS name '", absl::CHexEscape(n),
+                       "' is not a host name (labels of 1-63 letters, digits and inner hyphens)"));
+    }
+  }
+  return n;
+}
+
+// ---- certificates ------------------------------------------------------------------------------
+
+nlohmann::json CertificateInfo::ToJson() const {
+  return nlohmann::json{
+      {"subject", subject},
+      {"issuer", issuer},
+      {"serial", serial_hex},
+      {"not_before", RfcUtc(not_before)},
+      {"not_after", RfcUtc(not_after)},
+      {"fingerprint_sha256", fingerprint_sha256},
+      {"is_ca", is_ca},
+      {"dns_names", dns_names},
+      {"key", key},
+  };
+}
+
+namespace internal {
+
+absl::StatusOr<CertificateInfo> Describe(X509* cert) {
+  CertificateInfo info;
+  info.subject = NameToString(X509_get_subject_name(cert));
+  info.issuer = NameToString(X509_get_issuer_name(cert));
+  info.serial_hex = SerialToHex(X509_get0_serialNumber(cert));
+  absl::StatusOr<absl::Time> not_before = ToAbslTime(X509_get0_notBefore(cert));
+  if (!not_before.ok()) return not_before.status();
+  absl::StatusOr<absl::Time> not_after = ToAbslTime(X509_get0_notAfter(cert));
+  if (!not_after.ok()) return not_after.status();
+  info.not_before = *not_before;
+  info.not_after = *not_after;
+  info.fingerprint_sha256 = Sha256Fingerprint(cert);
+  info.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
+  internal::GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  if (names != nullptr) {
+    for (int i = 0; i < static_cast<int>(sk_GENERAL_NAME_num(names.get())); ++i) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+      if (gn->type == GEN_DNS) info.dns_names.push_back(Utf8(gn->d.dNSName));
+    }
+  }
+  DrainErrors();
+  info.key = AssessPublicKey(X509_get_X509_PUBKEY(cert)).description;
+  return info;
+}
+
+}  // namespace internal
+
+absl::StatusOr<CertificateInfo> InspectCertificate(std::string_view pem_or_der) {
+  absl::StatusOr<X509Ptr> cert = internal::ParseCertificate(pem_or_der);
+  if (!cert.ok()) return cert.status();
+  return internal::Describe(cert->get());
+}
+
+absl::StatusOr<std::string> Fingerprint(std::string_view pem_or_der) {
+  absl::StatusOr<X509Ptr> cert = internal::ParseCertificate(pem_or_der);
+  if (!cert.ok()) return cert.status();
+  return internal::Sha256Fingerprint(cert->get());
+}
+
+absl::StatusOr<std::string> NormalizeFingerprint(std::string_view text) {
+  std::string_view value = Sv(absl::StripAsciiWhitespace(Av(text)));
+  if (const std::size_t eq = value.find('='); eq != std::string_view::npos) {
+    value = value.substr(eq + 1);  // "SHA256 Fingerprint=AB:CD..."
+  }
+  std::string hex;
+  for (char c : value) {
+    if (c == ':' || std::isspace(static_cast<unsigned char>(c))) continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError("fingerprint must be hexadecimal (AB:CD:... or abcd...)");
+    }
+    hex += absl::ascii_toupper(static_cast<unsigned char>(c));
+  }
+  if (hex.size() != 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a SHA-256 fingerprint has 32 bytes (64 hex digits); got ", hex.size(), " digits"));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    if (i != 0) out += ':';
+    out.append(hex, i, 2);
+  }
+  return out;
+}
+
+absl::Time RenewalTime(absl::Time not_before, absl::Time not_after) {
+  return not_before + (not_after - not_before) * 2 / 3;
+}
+
+bool RenewalDue(absl::Time not_before, absl::Time not_after, absl::Time now) {
+  return now >= RenewalTime(not_before, not_after);
+}
+
+// ---- member side -------------------------------------------------------------------------------
+
+absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
+                                      std::string_view peer_name) {
+  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
+  if (!key.ok()) return key.status();
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(key->get());
+  if (!assessment.allowed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
+  }
+  X509ReqPtr req(X509_REQ_new());
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  if (!subject.ok()) return subject.status();
+  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(*name);
+  if (!san.ok()) return san.status();
+  internal::ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
+  if (req == nullptr || extensions == nullptr) return absl::ResourceExhaustedError("out of memory");
+  X509_EXTENSION* san_ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, san->get());
+  if (san_ext == nullptr || sk_X509_EXTENSION_push(extensions.get(), san_ext) == 0) {
+    X509_EXTENSION_free(san_ext);
+    return absl::InternalError(absl::StrCat("cannot encode subjectAltName: ", DrainErrors()));
+  }
+  if (X509_REQ_set_version(req.get(), 0) != 1 ||
+      X509_REQ_set_subject_name(req.get(), subject->get()) != 1 ||
+      X509_REQ_add_extensions(req.get(), extensions.get()) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key->get()) != 1 ||
+      X509_REQ_sign(req.get(), key->get(), DigestFor(assessment.description)) <= 0) {
+    return absl::InternalError(absl::StrCat("cannot build CSR: ", DrainErrors()));
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
+    return absl::InternalError(absl::StrCat("cannot encode CSR: ", DrainErrors()));
+  }
+  return internal::BioContents(bio.get());
+}
+
+// ---- CA side -----------------------------------------------------------------------------------
+
+std::string_view ToString(CsrRejection rejection) {
+  switch (rejection) {
+    case CsrRejection::kMalformed:
+      return "malformed";
+    case CsrRejection::kBadSignature:
+      return "bad_signature";
+    case CsrRejection::kNotAMember:
+      return "not_a_member";
+    case CsrRejection::kNameMismatch:
+      return "name_mismatch";
+    case CsrRejection::kWeakKey:
+      return "weak_key";
+    case CsrRejection::kBadSubjectAltName:
+      return "bad_subject_alt_name";
+  }
+  return "unknown";
+}
+
+std::optional<CsrRejection> GetCsrRejection(const absl::Status& status) {
+  auto payload = status.GetPayload(kCsrRejectionUrl);  // absl::optional on Debian
+  if (!payload.has_value()) return std::nullopt;
+  const std::string code(*payload);
+  for (CsrRejection r : kAllCsrRejections) {
+    if (ToString(r) == code) return r;
+  }
+  return std::nullopt;
+}
+
+void CertificateAuthority::X509Free::operator()(X509* p) const { X509_free(p); }
+void CertificateAuthority::PkeyFree::operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+
+CertificateAuthority::CertificateAuthority(CertificateAuthority&&) noexcept = default;
+CertificateAuthority& CertificateAuthority::operator=(CertificateAuthority&&) noexcept = default;
+CertificateAuthority::~CertificateAuthority() = default;
+
+absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const CaOptions& options,
+                                                                  absl::Time now) {
+  if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
+  if (options.common_name.empty() || options.common_name.size() > 64) {
+    return absl::InvalidArgumentError("CA common name must have 1 to 64 characters");
+  }
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(options.key_type);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<internal::X509NamePtr> name = CommonNameOnly(options.common_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<X509Ptr> cert =
+      NewCertificate(name->get(), name->get(), key->get(), now - kBackdate, now + options.lifetime);
+  if (!cert.ok()) return cert.status();
+  X509* c = cert->get();
+  // The SKI must exist before "keyid:always" can copy it into the AKI of a self-signed cert.
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
+                            std::pair{NID_subject_key_identifier, "hash"},
+                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+    if (absl::Status s = AddExtension(c, c, nid, value); !s.ok()) return s;
+  }
+  const EVP_MD* digest = DigestFor(ToString(options.key_type));
+  if (absl::Status s = Sign(c, key->get(), digest); !s.ok()) return s;
+
+  CertificateAuthority ca;
+  ca.digest_ = digest;
+  ca.certificate_pem_ = internal::CertificateToPem(c);
+  absl::StatusOr<CertificateInfo> info = internal::Describe(c);
+  if (!info.ok()) return info.status();
+  ca.info_ = *std::move(info);
+  ca.cert_.reset(cert->release());
+  ca.key_.reset(key->release());
+  return ca;
+}
+
+absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view certificate_pem,
+                                                                std::string_view private_key_pem) {
+  absl::StatusOr<X509Ptr> cert = internal::ParseCertificate(certificate_pem);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
+  if (!key.ok()) return key.status();
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    DrainErrors();
+    return absl::InvalidArgumentError("the private key does not belong to the CA certificate");
+  }
+  const uint32_t flags = X509_get_extension_flags(cert->get());
+  if ((flags & EXFLAG_CA) == 0 || (X509_get_key_usage(cert->get()) & KU_KEY_CERT_SIGN) == 0) {
+    return absl::InvalidArgumentError(
+        "not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)");
+  }
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(key->get());
+  if (!assessment.allowed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CA key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
+  }
+  CertificateAuthority ca;
+  ca.digest_ = DigestFor(assessment.description);
+  ca.certificate_pem_ = internal::CertificateToPem(cert->get());
+  absl::StatusOr<CertificateInfo> info = internal::Describe(cert->get());
+  if (!info.ok()) return info.status();
+  ca.info_ = *std::move(info);
+  ca.cert_.reset(cert->release());
+  ca.key_.reset(key->release());
+  return ca;
+}
+
+absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
+  return internal::PrivateKeyToPem(key_.get());
+}
+
+absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view csr_pem,
+                                                              const PeerCertificateOptions& options,
+                                                              absl::Time now) const {
+  if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
+  if (now < info_.not_before || now >= info_.not_after) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CA certificate is not valid at ", RfcUtc(now), " (valid ", RfcUtc(info_.not_before),
+        " to ", RfcUtc(info_.not_after), "); rotate the CA"));
+  }
+  if (csr_pem.empty()) return Refuse(CsrRejection::kMalformed, "empty CSR input");
+  if (csr_pem.size() > internal::kMaxInputBytes) {
+    return Refuse(CsrRejection::kMalformed, "CSR input too large");
+  }
+  BioPtr bio = internal::ReadBio(csr_pem);
+  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
+  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (req == nullptr) {
+    return Refuse(CsrRejection::kMalformed,
+                  absl::StrCat("not a PEM certificate signing request: ", DrainErrors()));
+  }
+
+  // BoringSSL cannot even decode keys on curves it does not implement: that is a weak key too.
+  EvpPkeyPtr pubkey(X509_REQ_get_pubkey(req.get()));
+  if (pubkey == nullptr) {
+    DrainErrors();
+    return Refuse(CsrRejection::kWeakKey,
+                  "the CSR's public key cannot be used (unsupported algorithm or curve); "
+                  "allowed: " +
+                      AllowedKeyTypes());
+  }
+
+  // Names: one CN, and at most one SAN that is a dNSName equal to it.
+  const std::vector<std::string> cns = CommonNames(X509_REQ_get_subject_name(req.get()));
+  if (cns.size() != 1) {
+    return Refuse(CsrRejection::kNameMismatch,
+                  absl::StrCat("the CSR subject must hold exactly one CN; it holds ", cns.size()));
+  }
+  std::vector<std::string> dns_names;
+  internal::ExtensionStackPtr extensions(X509_REQ_get_extensions(req.get()));
+  DrainErrors();
+  int san_extensions = 0;
+  for (int i = 0;
+       extensions != nullptr && i < static_cast<int>(sk_X509_EXTENSION_num(extensions.get()));
+       ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(extensions.get(), i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+    ++san_extensions;
+    internal::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+    if (names == nullptr) {
+      DrainErrors();
+      return Refuse(CsrRejection::kMalformed, "unreadable subjectAltName in the CSR");
+    }
+    for (int j = 0; j < static_cast<int>(sk_GENERAL_NAME_num(names.get())); ++j) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), j);
+      if (gn->type != GEN_DNS) {
+        return Refuse(CsrRejection::kBadSubjectAltName,
+                      "the CSR asks for a subjectAltName that is not a DNS name "
+                      "(IP, e-mail, URI and other names are not issued)");
+      }
+      dns_names.push_back(Utf8(gn->d.dNSName));
+    }
+  }
+  if (san_extensions > 1 || dns_names.size() > 1) {
+    return Refuse(CsrRejection::kBadSubjectAltName,
+                  absl::StrCat("the CSR asks for ", dns_names.size(),
+                               " subjectAltNames; a peer certificate carries exactly its own "
+                               "peer DNS name"));
+  }
+  for (const std::string& n : dns_names) {
+    if (n.find('*') != std::string::npos) {
+      return Refuse(CsrRejection::kBadSubjectAltName, "wildcard names are never issued");
+    }
+  }
+  if (cns[0].find('*') != std::string::npos) {
+    return Refuse(CsrRejection::kBadSubjectAltName, "wildcard names are never issued");
+  }
+  absl::StatusOr<std::string> name = NormalizePeerName(cns[0]);
+  if (!name.ok()) return Refuse(CsrRejection::kNameMismatch, name.status().message());
+  if (!dns_names.empty()) {
+    absl::StatusOr<std::string> san_name = NormalizePeerName(dns_names[0]);
+    if (!san_name.ok() || *san_name != *name) {
+      return Refuse(CsrRejection::kNameMismatch,
+                    absl::StrCat("the CSR's subjectAltName '", absl::CHexEscape(dns_names[0]),
+                                 "' differs from its CN '", *name, "'"));
+    }
+  }
+  bool member = false;
+  for (const std::string& m : options.member_names) {
+    absl::StatusOr<std::string> normalized = NormalizePeerName(m);
+    if (normalized.ok() && *normalized == *name) member = true;
+  }
+  if (!member) {
+    return Refuse(CsrRejection::kNotAMember,
+                  absl::StrCat("'", *name, "' is not a member of the array"));
+  }
+  if (!options.expected_name.empty()) {
+    absl::StatusOr<std::string> expected = NormalizePeerName(options.expected_name);
+    if (!expected.ok() || *expected != *name) {
+      return Refuse(
+          CsrRejection::kNameMismatch,
+          absl::StrCat("the CSR asks for '", *name, "' but the member being enrolled is '",
+                       options.expected_name, "'"));
+    }
+  }
+
+  // A peer certificate never outlives the CA that signed it.
+  const absl::Time not_after = std::min(now + options.lifetime, info_.not_after);
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  if (!subject.ok()) return subject.status();
+  absl::StatusOr<X509Ptr> cert = NewCertificate(X509_get_subject_name(cert_.get()), subject->get(),
+                                                pubkey.get(), now - kBackdate, not_after);
+  if (!cert.ok()) return cert.status();
+  X509* c = cert->get();
+  // The key is judged on the certificate's encoded SubjectPublicKeyInfo, which X509_set_pubkey
+  // just produced: describing the key object separately would encode it a second time.
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(X509_get_X509_PUBKEY(c));
+  if (!assessment.allowed) {
+    return Refuse(CsrRejection::kWeakKey,
+                  absl::StrCat("key ", assessment.description,
+                               " is not allowed; allowed: ", AllowedKeyTypes()));
+  }
+  // Proof of possession: the request is signed by the key it asks to certify.
+  if (const int sig_nid = X509_REQ_get_signature_nid(req.get()); IsWeakSignature(sig_nid)) {
+    return Refuse(CsrRejection::kBadSignature,
+                  absl::StrCat("CSR signature algorithm ", OBJ_nid2sn(sig_nid),
+                               " is not accepted (SHA-256 or stronger)"));
+  }
+  if (X509_REQ_verify(req.get(), pubkey.get()) != 1) {
+    DrainErrors();
+    return Refuse(CsrRejection::kBadSignature, "the CSR's signature does not verify");
+  }
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+                            std::pair{NID_key_usage, "critical,digitalSignature"},
+                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
+                            std::pair{NID_subject_key_identifier, "hash"},
+                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+    if (absl::Status s = AddExtension(c, cert_.get(), nid, value); !s.ok()) return s;
+  }
+  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(*name);
+  if (!san.ok()) return san.status();
+  if (X509_add1_ext_i2d(c, NID_subject_alt_name, san->get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return absl::InternalError(absl::StrCat("cannot add subjectAltName: ", DrainErrors()));
+  }
+  if (absl::Status s = Sign(c, key_.get(), digest_); !s.ok()) return s;
+  return internal::CertificateToPem(c);
+}
+
+}  // namespace arraykit::pki

@@ -1,0 +1,419 @@
+#include "core/pki/rotation.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/pki/ossl.h"
+
+namespace arraykit::pki {
+namespace {
+
+using internal::Av;
+
+// The array's membership as normalized names, checked: valid names, no duplicates, a primary
+// that is a member.
+struct Membership {
+  std::vector<std::string> names;  // in the array's order
+  std::string primary;
+  bool Contains(const std::string& n) const {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  }
+};
+
+absl::StatusOr<Membership> ReadMembership(const model::Array& array) {
+  Membership m;
+  if (array.members.empty()) return absl::InvalidArgumentError("the array has no members");
+  if (array.members.size() > model::kMaxMembers) {
+    return absl::InvalidArgumentError("too many members");
+  }
+  for (const model::Member& member : array.members) {
+    absl::StatusOr<std::string> name = NormalizePeerName(member.name);
+    if (!name.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("member name: ", name.status().message()));
+    }
+    if (m.Contains(*name)) {
+      return absl::InvalidArgumentError(absl::StrCat("member '", *name, "' is listed twice"));
+    }
+    m.names.push_back(*name);
+  }
+  absl::StatusOr<std::string> primary = NormalizePeerName(array.primary);
+  if (!primary.ok() || !m.Contains(*primary)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the primary '", Av(array.primary), "' is not a member of the array"));
+  }
+  m.primary = *primary;
+  return m;
+}
+
+absl::StatusOr<std::string> ReadName(std::string_view name, std::string_view what) {
+  absl::StatusOr<std::string> n = NormalizePeerName(name);
+  if (!n.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Av(what), ": ", n.status().message()));
+  }
+  return n;
+}
+
+void AppendRollover(const Membership& m, const std::string& holder, const std::string& old,
+                    std::vector<RotationStep>* steps) {
+  steps->push_back({StepKind::kCreateCa, holder, CaRef::kNext});
+  for (const std::string& n : m.names) steps->push_back({StepKind::kTrustCa, n, CaRef::kNext});
+  for (const std::string& n : m.names) {
+    steps->push_back({StepKind::kIssueCertificate, n, CaRef::kNext});
+  }
+  steps->push_back({StepKind::kActivateCa, holder, CaRef::kNext});
+  for (const std::string& n : m.names) {
+    steps->push_back({StepKind::kUntrustCa, n, CaRef::kPrevious});
+  }
+  steps->push_back({StepKind::kRetireCa, old, CaRef::kPrevious});
+}
+
+}  // namespace
+
+std::string_view ToString(CaRef ca) {
+  switch (ca) {
+    case CaRef::kCurrent:
+      return "current";
+    case CaRef::kNext:
+      return "next";
+    case CaRef::kPrevious:
+      return "previous";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(StepKind kind) {
+  switch (kind) {
+    case StepKind::kCreateCa:
+      return "create_ca";
+    case StepKind::kTrustCa:
+      return "trust_ca";
+    case StepKind::kIssueCertificate:
+      return "issue_certificate";
+    case StepKind::kAddMember:
+      return "add_member";
+    case StepKind::kRemoveMember:
+      return "remove_member";
+    case StepKind::kRevokeCertificate:
+      return "revoke_certificate";
+    case StepKind::kActivateCa:
+      return "activate_ca";
+    case StepKind::kUntrustCa:
+      return "untrust_ca";
+    case StepKind::kRetireCa:
+      return "retire_ca";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(PlanKind kind) {
+  switch (kind) {
+    case PlanKind::kJoin:
+      return "join";
+    case PlanKind::kLeave:
+      return "leave";
+    case PlanKind::kNewPrimary:
+      return "new_primary";
+    case PlanKind::kRenewal:
+      return "renewal";
+  }
+  return "unknown";
+}
+
+nlohmann::json RotationStep::ToJson() const {
+  return nlohmann::json{{"step", ToString(kind)}, {"member", member}, {"ca", ToString(ca)}};
+}
+
+nlohmann::json RotationPlan::ToJson() const {
+  nlohmann::json out{{"plan", ToString(kind)}, {"steps", nlohmann::json::array()}};
+  for (const RotationStep& s : steps) out["steps"].push_back(s.ToJson());
+  return out;
+}
+
+absl::StatusOr<RotationPlan> PlanJoin(const model::Array& array, std::string_view joining) {
+  absl::StatusOr<Membership> m = ReadMembership(array);
+  if (!m.ok()) return m.status();
+  absl::StatusOr<std::string> name = ReadName(joining, "joining member");
+  if (!name.ok()) return name.status();
+  if (m->Contains(*name)) {
+    return absl::AlreadyExistsError(absl::StrCat("'", *name, "' is already a member"));
+  }
+  // The truststore first, so the joining member can authenticate the primary; the member is
+  // admitted only once it holds a certificate every member accepts.
+  return RotationPlan{PlanKind::kJoin,
+                      {{StepKind::kTrustCa, *name, CaRef::kCurrent},
+                       {StepKind::kIssueCertificate, *name, CaRef::kCurrent},
+                       {StepKind::kAddMember, *name, CaRef::kCurrent}}};
+}
+
+absl::StatusOr<RotationPlan> PlanLeave(const model::Array& array, std::string_view leaving) {
+  absl::StatusOr<Membership> m = ReadMembership(array);
+  if (!m.ok()) return m.status();
+  absl::StatusOr<std::string> name = ReadName(leaving, "leaving member");
+  if (!name.ok()) return name.status();
+  if (!m->Contains(*name)) {
+    return absl::NotFoundError(absl::StrCat("'", *name, "' is not a member"));
+  }
+  if (*name == m->primary) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "'", *name, "' is the primary and holds the CA; make another member primary first"));
+  }
+  // Removal before revocation: while it is still a member, its certificate must still verify.
+  return RotationPlan{PlanKind::kLeave,
+                      {{StepKind::kRemoveMember, *name, CaRef::kCurrent},
+                       {StepKind::kRevokeCertificate, *name, CaRef::kCurrent}}};
+}
+
+absl::StatusOr<RotationPlan> PlanNewPrimary(const model::Array& array,
+                                            std::string_view new_primary) {
+  absl::StatusOr<Membership> m = ReadMembership(array);
+  if (!m.ok()) return m.status();
+  absl::StatusOr<std::string> name = ReadName(new_primary, "new primary");
+  if (!name.ok()) return name.status();
+  if (!m->Contains(*name)) {
+    return absl::NotFoundError(absl::StrCat("'", *name, "' is not a member"));
+  }
+  RotationPlan plan{PlanKind::kNewPrimary, {}};
+  AppendRollover(*m, *name, m->primary, &plan.steps);
+  return plan;
+}
+
+absl::StatusOr<RotationPlan> PlanRenewal(const model::Array& array, const CertificateValidity& ca,
+                                         const std::vector<CertificateValidity>& peers,
+                                         absl::Time now) {
+  absl::StatusOr<Membership> m = ReadMembership(array);
+  if (!m.ok()) return m.status();
+  RotationPlan plan{PlanKind::kRenewal, {}};
+  if (ca.not_after <= ca.not_before) {
+    return absl::InvalidArgumentError("CA validity: not_after must follow not_before");
+  }
+  if (RenewalDue(ca.not_before, ca.not_after, now)) {
+    AppendRollover(*m, m->primary, m->primary, &plan.steps);
+    return plan;
+  }
+  for (const std::string& n : m->names) {
+    bool due = true;  // a member without a listed certificate needs one
+    for (const CertificateValidity& p : peers) {
+      absl::StatusOr<std::string> holder = NormalizePeerName(p.member);
+      if (holder.ok() && *holder == n) due = RenewalDue(p.not_before, p.not_after, now);
+    }
+    if (due) plan.steps.push_back({StepKind::kIssueCertificate, n, CaRef::kCurrent});
+  }
+  return plan;
+}
+
+// ---- SimulatedArrayPki
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<SimulatedArrayPki> SimulatedArrayPki::Create(const model::Array& array,
+                                                            const SimulationOptions& options,
+                                                            absl::Time now) {
+  absl::StatusOr<Membership> m = ReadMembership(array);
+  if (!m.ok()) return m.status();
+  SimulatedArrayPki sim;
+  sim.options_ = options;
+  sim.primary_ = m->primary;
+  absl::StatusOr<CertificateAuthority> ca =
+      CertificateAuthority::Create({.common_name = "arraykit array CA",
+                                    .key_type = options.key_type,
+                                    .lifetime = options.ca_lifetime},
+                                   now);
+  if (!ca.ok()) return ca.status();
+  sim.current_ca_.emplace(*std::move(ca));
+  for (const std::string& n : m->names) {
+    sim.admitted_[n] = true;
+    if (absl::Status s = sim.Apply({StepKind::kTrustCa, n, CaRef::kCurrent}, now); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = sim.Issue(n, CaRef::kCurrent, now); !s.ok()) return s;
+  }
+  return sim;
+}
+
+const CertificateAuthority* SimulatedArrayPki::Ca(CaRef ref) const {
+  const std::optional<CertificateAuthority>* ca = nullptr;
+  switch (ref) {
+    case CaRef::kCurrent:
+      ca = &current_ca_;
+      break;
+    case CaRef::kNext:
+      ca = &next_ca_;
+      break;
+    case CaRef::kPrevious:
+      ca = &previous_ca_;
+      break;
+  }
+  return ca != nullptr && ca->has_value() ? &**ca : nullptr;
+}
+
+absl::Status SimulatedArrayPki::Issue(const std::string& member, CaRef ref, absl::Time now) {
+  const CertificateAuthority* ca = Ca(ref);
+  if (ca == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("no ", Av(ToString(ref)), " CA"));
+  }
+  // On the member: a fresh key and a CSR. On the CA: checks and signature. The names the CA
+  // accepts are the members after the change, so a joining member can be enrolled.
+  absl::StatusOr<SecretString> key = GeneratePrivateKey(options_.key_type);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = CreateCsr(key->view(), member);
+  if (!csr.ok()) return csr.status();
+  PeerCertificateOptions issue;
+  for (const auto& [name, admitted] : admitted_) {
+    if (admitted) issue.member_names.push_back(name);
+  }
+  issue.member_names.push_back(member);
+  issue.expected_name = member;
+  issue.lifetime = options_.peer_lifetime;
+  absl::StatusOr<std::string> cert = ca->SignPeerCsr(*csr, issue, now);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<CertificateInfo> info = InspectCertificate(*cert);
+  if (!info.ok()) return info.status();
+  MemberCredentials& c = credentials_[member];
+  c.private_key_pem = *std::move(key);
+  c.certificate_pem = *std::move(cert);
+  c.certificate = *std::move(info);
+  issued_serials_[member].push_back(c.certificate.serial_hex);
+  return absl::OkStatus();
+}
+
+absl::Status SimulatedArrayPki::Apply(const RotationStep& step, absl::Time now) {
+  const std::string& member = step.member;
+  switch (step.kind) {
+    case StepKind::kCreateCa: {
+      if (next_ca_.has_value()) return absl::FailedPreconditionError("a next CA already exists");
+      absl::StatusOr<CertificateAuthority> ca =
+          CertificateAuthority::Create({.common_name = "arraykit array CA",
+                                        .key_type = options_.key_type,
+                                        .lifetime = options_.ca_lifetime},
+                                       now);
+      if (!ca.ok()) return ca.status();
+      next_ca_.emplace(*std::move(ca));
+      return absl::OkStatus();
+    }
+    case StepKind::kTrustCa: {
+      const CertificateAuthority* ca = Ca(step.ca);
+      if (ca == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat("no ", Av(ToString(step.ca)), " CA"));
+      }
+      absl::StatusOr<TrustedCa> added = credentials_[member].truststore.Add(ca->certificate_pem());
+      return added.status();
+    }
+    case StepKind::kIssueCertificate:
+      return Issue(member, step.ca, now);
+    case StepKind::kAddMember: {
+      auto it = credentials_.find(member);
+      if (it == credentials_.end() || it->second.certificate_pem.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("'", member, "' has no certificate yet; issue one before admitting it"));
+      }
+      admitted_[member] = true;
+      return absl::OkStatus();
+    }
+    case StepKind::kRemoveMember:
+      if (!admitted_[member]) {
+        return absl::NotFoundError(absl::StrCat("'", member, "' is not a member"));
+      }
+      admitted_.erase(member);
+      credentials_.erase(member);  // the departing member's keys are wiped (SecretString)
+      return absl::OkStatus();
+    case StepKind::kRevokeCertificate:
+      for (auto& [name, c] : credentials_) {
+        for (const std::string& serial : issued_serials_[member]) {
+          c.revoked_serials.push_back(serial);
+        }
+      }
+      return absl::OkStatus();
+    case StepKind::kActivateCa:
+      if (!next_ca_.has_value()) return absl::FailedPreconditionError("no next CA to activate");
+      previous_ca_ = std::move(current_ca_);
+      current_ca_ = std::move(next_ca_);
+      next_ca_.reset();
+      primary_ = member;
+      return absl::OkStatus();
+    case StepKind::kUntrustCa: {
+      const CertificateAuthority* ca = Ca(step.ca);
+      if (ca == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat("no ", Av(ToString(step.ca)), " CA"));
+      }
+      return credentials_[member].truststore.Remove(ca->fingerprint());
+    }
+    case StepKind::kRetireCa:
+      if (Ca(step.ca) == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat("no ", Av(ToString(step.ca)), " CA"));
+      }
+      if (step.ca == CaRef::kPrevious) previous_ca_.reset();
+      if (step.ca == CaRef::kNext) next_ca_.reset();
+      if (step.ca == CaRef::kCurrent) current_ca_.reset();
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("unknown step");
+}
+
+std::vector<std::string> SimulatedArrayPki::MutualVerificationFailures(absl::Time now) const {
+  std::vector<std::string> failures;
+  const std::vector<std::string> names = members();
+  for (const std::string& a : names) {
+    const MemberCredentials& verifier = credentials_.at(a);
+    for (const std::string& b : names) {
+      if (a == b) continue;
+      const MemberCredentials& peer = credentials_.at(b);
+      for (Role role : {Role::kServer, Role::kClient}) {
+        VerifyOptions options{.expected_name = b,
+                              .role = role,
+                              .at = now,
+                              .revoked_serials = verifier.revoked_serials,
+                              .presented_chain = {}};
+        VerificationResult r =
+            VerifyPeerCertificate(peer.certificate_pem, verifier.truststore, options);
+        if (!r.valid) {
+          failures.push_back(absl::StrCat(a, " -> ", b,
+                                          role == Role::kServer ? " (server): " : " (client): ",
+                                          Av(ToString(*r.reason)), ": ", r.message));
+        }
+      }
+    }
+  }
+  return failures;
+}
+
+std::vector<std::string> SimulatedArrayPki::members() const {
+  std::vector<std::string> out;
+  for (const auto& [name, admitted] : admitted_) {
+    if (admitted) out.push_back(name);
+  }
+  return out;
+}
+
+const MemberCredentials* SimulatedArrayPki::credentials(std::string_view member) const {
+  absl::StatusOr<std::string> n = NormalizePeerName(member);
+  if (!n.ok()) return nullptr;
+  auto it = credentials_.find(*n);
+  return it == credentials_.end() ? nullptr : &it->second;
+}
+
+model::Array SimulatedArrayPki::ToArray() const {
+  model::Array array;
+  for (const std::string& n : members()) {
+    model::Member m;
+    m.name = n;
+    array.members.push_back(std::move(m));
+  }
+  array.primary = primary_;
+  return array;
+}
+
+CertificateValidity SimulatedArrayPki::CaValidity() const {
+  return {primary_, current_ca_->info().not_before, current_ca_->info().not_after};
+}
+
+std::vector<CertificateValidity> SimulatedArrayPki::PeerValidity() const {
+  std::vector<CertificateValidity> out;
+  for (const std::string& n : members()) {
+    const CertificateInfo& c = credentials_.at(n).certificate;
+    out.push_back({n, c.not_before, c.not_after});
+  }
+  return out;
+}
+
+}  // namespace arraykit::pki
