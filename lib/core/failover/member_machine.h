@@ -1,0 +1,220 @@
+// The failover state machine of one array member (DESIGN.md §5), pure and deterministic.
+//
+// Driven like etcd's raft node: the host calls Tick(now) whenever time passes and Step(message)
+// for every message that arrives, then drains GetReady() — persist `persist`, send `messages`,
+// tell the operator `events`, in that order — and calls Advance(). NextWakeup() says when the
+// machine next needs a Tick, so a host (or the simulator) need not tick at a fixed rate.
+//
+// The machine never reads a clock, never does I/O and has no randomness: the same inputs give
+// the same outputs, which is what makes the simulator's replays exact.
+#ifndef ARRAYKIT_CORE_FAILOVER_MEMBER_MACHINE_H_
+#define ARRAYKIT_CORE_FAILOVER_MEMBER_MACHINE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "core/failover/types.h"
+
+namespace arraykit::failover {
+
+// Clocks of members may drift apart by at most this much (parts per million) for the quorum
+// lease arithmetic to stay safe; the simulator refuses larger drift.
+inline constexpr std::int64_t kMaxClockDriftPpm = 1000;
+
+enum class Role {
+  kPrimary,    // primary of its formation (standalone when the formation has one member)
+  kSecondary,  // follows formation.primary
+  kSearching,  // lost its primary; walking the backup primaries list (failover stage)
+};
+std::string_view ToString(Role role);
+
+class MemberMachine {
+ public:
+  // Starts (or restarts) member `self` from `state` — the configured formation at first start,
+  // the last persisted HardState after a crash. `self` must be a member of state.formation.
+  MemberMachine(std::string self, HardState state, const Clock& now);
+
+  MemberMachine(const MemberMachine&) = default;
+  MemberMachine& operator=(const MemberMachine&) = default;
+  MemberMachine(MemberMachine&&) = default;
+  MemberMachine& operator=(MemberMachine&&) = default;
+
+  // Time has passed; `now` must not go back.
+  void Tick(const Clock& now);
+  // A message addressed to this member arrived (at the time of the last Tick).
+  void Step(const Message& message);
+
+  // Operator actions (at the time of the last Tick). Refusals are returned and also recorded
+  // in the timeline, so a simulation shows them.
+  //   clean: this member becomes standalone.
+  //   clean --contactmembers: it stays with the members it can contact that report the same
+  //   membership (answers are collected for one find-primary interval; this member becomes the
+  //   primary of those that agree).
+  absl::Status Clean(bool contact_members);
+  // Changes the backup primaries list and/or resilience settings. Only the primary accepts
+  // changes (kNotPrimary), and none while a failover or recovery is under way (kBusy).
+  absl::Status ProposeChange(const FormationChange& change);
+
+  bool HasReady() const { return persist_pending_ || !ready_.empty(); }
+  // What to persist, send and report since the last Advance(). The host may move the contents
+  // out (the simulator does); Advance() clears them.
+  Ready& GetReady();
+  void Advance();
+
+  // The monotonic time of the next Tick this machine needs (InfiniteDuration if none).
+  absl::Duration NextWakeup() const;
+
+  // Status, for hosts and invariant checks.
+  const std::string& self() const { return self_; }
+  Role role() const;
+  const HardState& hard_state() const { return hard_; }
+  std::uint64_t epoch() const { return hard_.epoch; }
+  // True for a primary that may accept writes: always in array mode; in quorum mode only while
+  // it holds leases from a majority of voters.
+  bool writable() const { return role() == Role::kPrimary && writable_; }
+  // The formation members the primary can contact (members minus uncontactable).
+  std::vector<std::string> ContactableMembers() const;
+  // Quorum mode: the highest log position a majority of voters acknowledged to this primary.
+  LogPosition acknowledged() const { return acknowledged_; }
+  bool busy() const { return !BusyReason().empty(); }
+
+ private:
+  struct Walk {  // failover stage: walking the backup primaries list
+    std::string lost_primary;
+    std::size_t index = 0;  // position in formation.backup_primaries
+    std::string candidate;  // empty while this member is its own candidate
+    absl::Duration step_started;
+    absl::Duration next_attempt;
+    std::uint64_t first_request_id = 0;  // replies to older requests are stale
+    std::string last_skip;               // why the previous candidate was passed over
+  };
+  struct Election {  // quorum mode: this member asks voters for epoch `epoch`
+    std::uint64_t epoch = 0;
+    absl::Duration sent_at;
+    absl::Duration deadline;
+    std::vector<std::string> granted;
+    std::vector<std::pair<std::string, std::uint64_t>> waiting;  // requesters (name, id)
+    std::string reason;                                          // why this member stood
+  };
+  struct LeaseRound {
+    absl::Duration sent_at;
+    LogPosition log;
+    std::size_t grants = 0;
+  };
+  struct ContactClean {
+    std::uint64_t id = 0;
+    absl::Duration deadline;
+    std::vector<std::string> agreeing;
+    std::vector<std::string> answered;
+  };
+
+  const model::Resilience& resilience() const { return hard_.formation.resilience; }
+  bool quorum() const { return resilience().mode == model::ResilienceMode::kQuorum; }
+  bool IsVoter(std::string_view name) const;
+  std::size_t Majority() const { return hard_.formation.voters.size() / 2 + 1; }
+  // A lease outlives the renewal that follows it by the grace period, so a primary steps down
+  // once it has lacked a majority for the grace period (DESIGN §5.3), and a renewal that is
+  // merely in flight never makes it flap.
+  absl::Duration LeaseDuration() const {
+    return resilience().GracePeriod() + resilience().monitor_interval;
+  }
+  absl::Duration SafeLease() const;
+  bool IsUncontactable(std::string_view name) const;
+  std::string BusyReason() const;
+
+  // Transitions: each records its timeline entry and persists.
+  void BecomeSearching(const std::string& reason, bool stand_now);
+  void BecomePrimary(std::string_view event, const std::string& reason);
+  void BecomeSecondary(const Formation& formation, std::uint64_t epoch, std::string_view event,
+                       const std::string& reason);
+  void BecomeStandalone(std::string_view event, const std::string& reason);
+
+  void MonitorTick();
+  void PrimaryMonitor();
+  void SecondaryMonitor();
+  void WalkTick();
+  void NextCandidate();
+  void StandAsCandidate(const std::string& reason);
+  void StartElection(const std::string& reason);
+  void EndElection(bool won);
+  void UpdateWritable();
+  void RequestLeases();
+  void FinishContactClean();
+  void RecordOriginal();
+  void CheckRecovered();
+  void AddMembers(const std::vector<std::string>& names);
+  void ResetVolatile();
+  std::uint64_t NextEpoch() const;
+  void SetEpoch(std::uint64_t epoch);
+
+  void OnProbe(const Message& m);
+  void OnProbeAck(const Message& m);
+  void OnFindPrimary(const Message& m);
+  void OnFindPrimaryReply(const Message& m);
+  void OnRecoveryProbe(const Message& m);
+  void OnRecoveryProbeAck(const Message& m);
+  void OnRecoveryJoin(const Message& m);
+  void OnRecoveryJoinAck(const Message& m);
+  void OnAbsorb(const Message& m);
+  void OnAbsorbAck(const Message& m);
+  void OnRedirect(const Message& m);
+  void OnLeaseRequest(const Message& m);
+  void OnLeaseReply(const Message& m);
+  void OnVoteRequest(const Message& m);
+  void OnVoteReply(const Message& m);
+  void OnMembershipQuery(const Message& m);
+  void OnMembershipReply(const Message& m);
+  // Voter side of leases and votes; `from` may be this member itself.
+  bool Grant(const std::string& from, std::uint64_t epoch, const LogPosition& log, bool vote);
+  void RecordLease(const std::string& voter, absl::Duration sent_at);
+  void LeaseGranted(const std::string& voter, std::uint64_t round);
+  void AcceptJoiner(const std::string& name, std::uint64_t id);
+  void RefuseJoiner(const std::string& name, std::uint64_t id, std::string reason);
+  void TakeOver(const Message& request);
+
+  Message NewMessage(MessageType type, const std::string& to);
+  void Send(Message message);
+  void Record(std::string_view event, std::string reason, std::string code = "");
+  void Persist();
+  std::shared_ptr<const Formation> SharedFormation();
+
+  std::string self_;
+  HardState hard_;
+  Clock now_;
+  Ready ready_;
+  bool persist_pending_ = false;  // hard_ changed; copied into ready_.persist by GetReady()
+  bool searching_ = false;
+  Walk walk_;
+  std::optional<Election> election_;
+  std::optional<ContactClean> contact_clean_;
+  absl::Duration next_monitor_;
+  std::uint64_t next_id_ = 1;
+  // Secondary: the probe of the current monitor interval.
+  std::uint64_t probe_id_ = 0;
+  bool probe_answered_ = true;
+  int misses_ = 0;
+  bool loss_reported_ = false;  // failover disabled: the loss was reported once
+  absl::Duration last_ack_at_;
+  // Primary: when each member was last heard.
+  absl::flat_hash_map<std::string, absl::Duration> last_heard_;
+  // Repaired primary: recovery stage.
+  absl::Duration recovery_pending_until_;
+  bool deferral_reported_ = false;
+  // Quorum mode.
+  bool writable_ = false;
+  absl::flat_hash_map<std::string, absl::Duration> lease_until_;  // per voter, this epoch
+  std::map<std::uint64_t, LeaseRound> lease_rounds_;
+  absl::Duration writable_until_;  // when the majority lease runs out (quorum mode)
+  LogPosition acknowledged_;
+  std::shared_ptr<const Formation> shared_formation_;
+};
+
+}  // namespace arraykit::failover
+
+#endif  // ARRAYKIT_CORE_FAILOVER_MEMBER_MACHINE_H_

@@ -1,0 +1,371 @@
+#include "core/sim/scenario.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/failover/member_machine.h"
+#include "core/model/array_json.h"
+#include "core/model/json_reader.h"
+
+namespace arraykit::sim {
+namespace {
+
+using model::json_internal::Describe;
+using model::json_internal::Printable;
+using nlohmann::json;
+
+// Keys of a scenario beyond the array description.
+constexpr std::string_view kScenarioKeys[] = {"events",  "until_s",     "start_clock",
+                                              "network", "clocks",      "seed",
+                                              "expect",  "description", "checkpoints"};
+constexpr std::string_view kEventKinds[] = {"crash",   "restart", "partition", "heal",
+                                            "network", "clean",   "change"};
+
+absl::Status Error(absl::string_view where, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", rule));
+}
+
+absl::StatusOr<double> Number(const json& value, absl::string_view where, absl::string_view field,
+                              double min, double max) {
+  if (!value.is_number()) {
+    return Error(where, absl::StrCat(field, " must be a number, got ", Describe(value)));
+  }
+  const double v = value.get<double>();
+  if (!std::isfinite(v) || v < min || v > max) {
+    return Error(where, absl::StrCat(field, " must be between ", min, " and ", max, ", got ",
+                                     Describe(value)));
+  }
+  return v;
+}
+
+absl::Duration Seconds(double s) { return absl::Microseconds(std::llround(s * 1e6)); }
+
+// The declared name of member `value` (names compare case-insensitively).
+absl::StatusOr<std::string> MemberName(const model::Array& array, const json& value,
+                                       absl::string_view where, absl::string_view field) {
+  if (!value.is_string()) {
+    return Error(where, absl::StrCat(field, " must be a member name, got ", Describe(value)));
+  }
+  const model::Member* member = array.Find(value.get<std::string>());
+  if (member == nullptr) {
+    return Error(where, absl::StrCat(field, " names unknown member ", Describe(value)));
+  }
+  return member->name;
+}
+
+absl::StatusOr<NetworkSpec> NetworkFromJson(const json& value, absl::string_view where,
+                                            NetworkSpec base) {
+  if (!value.is_object()) {
+    return Error(where, absl::StrCat("network must be an object, got ", Describe(value)));
+  }
+  for (const auto& [key, field] : value.items()) {
+    if (key == "delay_s" || key == "jitter_s") {
+      absl::StatusOr<double> s = Number(field, where, key, 0, kMaxDelaySeconds);
+      if (!s.ok()) return s.status();
+      (key == "delay_s" ? base.delay : base.jitter) = Seconds(*s);
+    } else if (key == "loss") {
+      absl::StatusOr<double> p = Number(field, where, key, 0, 0.99);
+      if (!p.ok()) return p.status();
+      base.loss = *p;
+    } else {
+      return Error(where, absl::StrCat("network has unknown key \"", Printable(key),
+                                       "\" (expected delay_s, jitter_s, loss)"));
+    }
+  }
+  return base;
+}
+
+absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& scenario,
+                        std::int64_t previous_us, ScenarioEvent& event) {
+  const std::string where = absl::StrCat("events[", index, "]");
+  if (!value.is_object())
+    return Error(where, absl::StrCat("must be an object, got ", Describe(value)));
+  auto at = value.find("at_s");
+  if (at == value.end()) return Error(where, "at_s is missing");
+  absl::StatusOr<double> at_s = Number(*at, where, "at_s", -INFINITY, INFINITY);
+  if (!at_s.ok()) return at_s.status();
+  if (*at_s < 0) return Error(where, absl::StrCat("at_s must not be negative, got ", *at_s));
+  if (*at_s > static_cast<double>(scenario.until_us) / 1e6) {
+    return Error(where, absl::StrCat("at_s ", *at_s, " is after until_s ",
+                                     static_cast<double>(scenario.until_us) / 1e6));
+  }
+  event.at_us = std::llround(*at_s * 1e6);
+  if (event.at_us < previous_us) {
+    return Error(
+        where, absl::StrCat("events out of order: at_s ", *at_s, " is before the previous event's ",
+                            static_cast<double>(previous_us) / 1e6));
+  }
+  std::string kind;
+  for (const auto& [key, field] : value.items()) {
+    bool is_kind = false;
+    for (std::string_view k : kEventKinds) is_kind |= key == k;
+    if (is_kind) {
+      if (!kind.empty()) {
+        return Error(where, absl::StrCat("has two event kinds, \"", kind, "\" and \"", key,
+                                         "\" (one per event)"));
+      }
+      kind = key;
+    } else if (key != "at_s" && key != "contact_members" && key != "note") {
+      return Error(where, absl::StrCat("unknown event kind or key \"", Printable(key),
+                                       "\" (kinds: crash, restart, partition, heal, network, "
+                                       "clean, change)"));
+    }
+  }
+  if (kind.empty()) {
+    return Error(where,
+                 "no event kind (one of crash, restart, partition, heal, network, clean, "
+                 "change)");
+  }
+  if (value.contains("contact_members") && kind != "clean") {
+    return Error(where, "contact_members only goes with clean");
+  }
+  const json& body = value.at(kind);
+  if (kind == "crash" || kind == "restart" || kind == "clean") {
+    event.kind = kind == "crash"     ? EventKind::kCrash
+                 : kind == "restart" ? EventKind::kRestart
+                                     : EventKind::kClean;
+    absl::StatusOr<std::string> name = MemberName(scenario.array, body, where, kind);
+    if (!name.ok()) return name.status();
+    event.member = *name;
+    if (auto cm = value.find("contact_members"); cm != value.end()) {
+      if (!cm->is_boolean()) {
+        return Error(where,
+                     absl::StrCat("contact_members must be true or false, got ", Describe(*cm)));
+      }
+      event.contact_members = cm->get<bool>();
+    }
+  } else if (kind == "heal") {
+    event.kind = EventKind::kHeal;
+    if (body != json(true)) return Error(where, "heal must be true");
+  } else if (kind == "network") {
+    event.kind = EventKind::kNetwork;
+    absl::StatusOr<NetworkSpec> spec = NetworkFromJson(body, where, NetworkSpec{});
+    if (!spec.ok()) return spec.status();
+    event.network = *spec;
+  } else if (kind == "partition") {
+    event.kind = EventKind::kPartition;
+    if (!body.is_array() || body.empty() || body.size() > kMaxSimMembers) {
+      return Error(where, absl::StrCat("partition must be a non-empty array of groups of member "
+                                       "names, got ",
+                                       Describe(body)));
+    }
+    std::vector<std::string> seen;
+    for (std::size_t g = 0; g < body.size(); ++g) {
+      const json& group = body[g];
+      const std::string field = absl::StrCat("partition[", g, "]");
+      if (!group.is_array() || group.empty() || group.size() > kMaxSimMembers) {
+        return Error(where, absl::StrCat(field, " must be a non-empty array of member names, got ",
+                                         Describe(group)));
+      }
+      std::vector<std::string> names;
+      for (const json& item : group) {
+        absl::StatusOr<std::string> name = MemberName(scenario.array, item, where, field);
+        if (!name.ok()) return name.status();
+        for (const std::string& s : seen) {
+          if (s == *name) {
+            return Error(where, absl::StrCat("partition names ", *name, " twice"));
+          }
+        }
+        seen.push_back(*name);
+        names.push_back(*name);
+      }
+      event.groups.push_back(std::move(names));
+    }
+  } else {  // change
+    event.kind = EventKind::kChange;
+    if (!body.is_object()) {
+      return Error(where, absl::StrCat("change must be an object, got ", Describe(body)));
+    }
+    auto member = body.find("member");
+    if (member == body.end()) return Error(where, "change.member is missing");
+    absl::StatusOr<std::string> name = MemberName(scenario.array, *member, where, "change.member");
+    if (!name.ok()) return name.status();
+    event.member = *name;
+    for (const auto& [key, field] : body.items()) {
+      if (key == "member") continue;
+      if (key == "backup_primaries") {
+        if (!field.is_array() || field.size() > kMaxSimMembers) {
+          return Error(where, absl::StrCat("change.backup_primaries must be an array of member "
+                                           "names, got ",
+                                           Describe(field)));
+        }
+        std::vector<std::string> list;
+        for (std::size_t i = 0; i < field.size(); ++i) {
+          absl::StatusOr<std::string> entry = MemberName(
+              scenario.array, field[i], where, absl::StrCat("change.backup_primaries[", i, "]"));
+          if (!entry.ok()) return entry.status();
+          list.push_back(*entry);
+        }
+        event.backup_primaries = std::move(list);
+      } else if (key == "resilience") {
+        absl::StatusOr<model::Resilience> parsed = model::ResilienceFromJson(
+            field, absl::StrCat(where, ".change.resilience"), scenario.array.resilience);
+        if (!parsed.ok()) return parsed.status();
+        event.resilience = field;
+      } else {
+        return Error(where, absl::StrCat("change has unknown key \"", Printable(key),
+                                         "\" (expected member, backup_primaries, resilience)"));
+      }
+    }
+    if (!event.backup_primaries.has_value() && !event.resilience.has_value()) {
+      return Error(where, "change must carry backup_primaries and/or resilience");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Rules the simulator needs beyond parsing (placement reports the rest as findings).
+absl::Status CheckArray(const model::Array& array) {
+  if (array.members.size() > kMaxSimMembers) {
+    return Error("members", absl::StrCat("the simulator runs at most ", kMaxSimMembers,
+                                         " members, got ", array.members.size()));
+  }
+  for (std::size_t i = 0; i < array.members.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (model::SameName(array.members[i].name, array.members[j].name)) {
+        return Error(absl::StrCat("members[", i, "].name"),
+                     absl::StrCat("duplicate peer DNS name ", array.members[i].name));
+      }
+    }
+  }
+  for (std::size_t i = 0; i < array.backup_primaries.size(); ++i) {
+    const std::string where = absl::StrCat("backup_primaries[", i, "]");
+    const model::Member* member = array.Find(array.backup_primaries[i]);
+    if (member == nullptr) {
+      return Error(where, absl::StrCat("unknown member ", array.backup_primaries[i]));
+    }
+    if (model::SameName(member->name, array.primary)) {
+      return Error(where, "is the primary; the list holds secondaries");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (model::SameName(array.backup_primaries[j], member->name)) {
+        return Error(where, absl::StrCat(member->name, " is listed twice"));
+      }
+    }
+  }
+  if (array.resilience.mode == model::ResilienceMode::kQuorum && array.BackendCount() == 0) {
+    return Error("resilience.mode", "quorum mode needs back-end members (the voters)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view ToString(EventKind kind) {
+  switch (kind) {
+    case EventKind::kCrash:
+      return "crash";
+    case EventKind::kRestart:
+      return "restart";
+    case EventKind::kPartition:
+      return "partition";
+    case EventKind::kHeal:
+      return "heal";
+    case EventKind::kNetwork:
+      return "network";
+    case EventKind::kClean:
+      return "clean";
+    case EventKind::kChange:
+      return "change";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
+  if (!doc.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scenario: must be a JSON object, got ", Describe(doc)));
+  }
+  Scenario scenario;
+  json description = doc;
+  for (std::string_view key : kScenarioKeys) description.erase(std::string(key));
+  absl::StatusOr<model::Array> array = model::ArrayFromJson(description, "");
+  if (!array.ok()) return array.status();
+  if (absl::Status status = CheckArray(*array); !status.ok()) return status;
+  scenario.array = *std::move(array);
+  // Names in backup lists are written as the members list declares them.
+  for (std::string& name : scenario.array.backup_primaries) {
+    name = scenario.array.Find(name)->name;
+  }
+  scenario.array.primary = scenario.array.Find(scenario.array.primary)->name;
+
+  double until_s = kDefaultUntilSeconds;
+  if (auto it = doc.find("until_s"); it != doc.end()) {
+    absl::StatusOr<double> value = Number(*it, "until_s", "until_s", 0, kMaxUntilSeconds);
+    if (!value.ok()) return value.status();
+    until_s = *value;
+  }
+  scenario.until_us = std::llround(until_s * 1e6);
+
+  if (auto it = doc.find("start_clock"); it != doc.end()) {
+    std::string error;
+    if (!it->is_string() || !absl::ParseTime(absl::RFC3339_full, it->get<std::string>(),
+                                             &scenario.start_clock, &error)) {
+      return Error("start_clock", absl::StrCat("must be an RFC 3339 time such as "
+                                               "\"2026-01-01T12:00:00Z\", got ",
+                                               Describe(*it)));
+    }
+  }
+  if (auto it = doc.find("seed"); it != doc.end()) {
+    if (!it->is_number_unsigned()) {
+      return Error("seed", absl::StrCat("must be a non-negative integer, got ", Describe(*it)));
+    }
+    scenario.seed = it->get<std::uint64_t>();
+  }
+  if (auto it = doc.find("network"); it != doc.end()) {
+    absl::StatusOr<NetworkSpec> spec = NetworkFromJson(*it, "network", NetworkSpec{});
+    if (!spec.ok()) return spec.status();
+    scenario.network = *spec;
+  }
+  if (auto it = doc.find("clocks"); it != doc.end()) {
+    if (!it->is_object()) {
+      return Error("clocks",
+                   absl::StrCat("must be an object keyed by member name, got ", Describe(*it)));
+    }
+    for (const auto& [key, spec] : it->items()) {
+      const std::string where = absl::StrCat("clocks.", Printable(key));
+      const model::Member* member = scenario.array.Find(key);
+      if (member == nullptr) return Error(where, "names an unknown member");
+      if (!spec.is_object()) return Error(where, "must be an object");
+      ClockSpec clock;
+      for (const auto& [field, value] : spec.items()) {
+        if (field == "offset_s") {
+          absl::StatusOr<double> s =
+              Number(value, where, field, -kMaxClockOffsetSeconds, kMaxClockOffsetSeconds);
+          if (!s.ok()) return s.status();
+          clock.offset = Seconds(*s);
+        } else if (field == "drift_ppm") {
+          const double bound = static_cast<double>(failover::kMaxClockDriftPpm);
+          absl::StatusOr<double> ppm = Number(value, where, field, -bound, bound);
+          if (!ppm.ok()) return ppm.status();
+          clock.drift_ppm = std::llround(*ppm);
+        } else {
+          return Error(where, absl::StrCat("unknown key \"", Printable(field),
+                                           "\" (expected offset_s, drift_ppm)"));
+        }
+      }
+      scenario.clocks[member->name] = clock;
+    }
+  }
+  if (auto it = doc.find("events"); it != doc.end()) {
+    if (!it->is_array()) {
+      return Error("events", absl::StrCat("must be an array, got ", Describe(*it)));
+    }
+    if (it->size() > kMaxEvents) {
+      return Error("events", absl::StrCat("at most ", kMaxEvents, " events, got ", it->size()));
+    }
+    std::int64_t previous = 0;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      ScenarioEvent event;
+      if (absl::Status status = ParseEvent((*it)[i], i, scenario, previous, event); !status.ok()) {
+        return status;
+      }
+      previous = event.at_us;
+      scenario.events.push_back(std::move(event));
+    }
+  }
+  return scenario;
+}
+
+}  // namespace arraykit::sim

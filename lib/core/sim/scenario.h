@@ -1,0 +1,71 @@
+// Scenario documents for the simulator (DESIGN.md §3): an array description plus the events to
+// inject, the run length and the wall clock at t = 0.
+//
+// Extensions beyond DESIGN §3 (all optional): `network` (delay, jitter, loss), `clocks` (per
+// member offset and drift), `seed` (for jitter and loss), and the operator event kinds `clean`
+// and `change`. Documented in docs/failover.md.
+#ifndef ARRAYKIT_CORE_SIM_SCENARIO_H_
+#define ARRAYKIT_CORE_SIM_SCENARIO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/model/array.h"
+#include "nlohmann/json.hpp"
+
+namespace arraykit::sim {
+
+inline constexpr std::size_t kMaxSimMembers = 32;
+inline constexpr std::size_t kMaxEvents = 10000;
+inline constexpr double kMaxUntilSeconds = 1e8;  // about three years of virtual time
+inline constexpr double kDefaultUntilSeconds = 3600;
+inline constexpr double kMaxDelaySeconds = 3600;
+inline constexpr double kMaxClockOffsetSeconds = 86400;
+
+struct NetworkSpec {
+  absl::Duration delay = absl::ZeroDuration();   // every message takes this long...
+  absl::Duration jitter = absl::ZeroDuration();  // ...plus up to this much more (seeded)
+  double loss = 0;                               // probability a message is dropped
+};
+
+struct ClockSpec {
+  absl::Duration offset = absl::ZeroDuration();  // member clock minus virtual time at t = 0
+  std::int64_t drift_ppm = 0;                    // rate error, |drift| <= kMaxClockDriftPpm
+};
+
+enum class EventKind { kCrash, kRestart, kPartition, kHeal, kNetwork, kClean, kChange };
+
+struct ScenarioEvent {
+  std::int64_t at_us = 0;  // virtual time, microseconds
+  EventKind kind = EventKind::kHeal;
+  std::string member;                            // crash, restart, clean, change
+  std::vector<std::vector<std::string>> groups;  // partition (unnamed members form one more group)
+  bool contact_members = false;                  // clean --contactmembers
+  NetworkSpec network;                           // network
+  std::optional<std::vector<std::string>> backup_primaries;  // change
+  std::optional<nlohmann::json> resilience;                  // change (validated, applied later)
+};
+
+struct Scenario {
+  model::Array array;
+  std::vector<ScenarioEvent> events;  // in time order
+  std::int64_t until_us = 0;
+  absl::Time start_clock = absl::UnixEpoch();
+  NetworkSpec network;
+  absl::flat_hash_map<std::string, ClockSpec> clocks;  // by member name
+  std::uint64_t seed = 1;
+};
+
+// Parses and validates a scenario. Errors are INVALID_ARGUMENT naming the field or the event
+// (`events[3]: ...`).
+absl::StatusOr<Scenario> ScenarioFromJson(const nlohmann::json& doc);
+
+std::string_view ToString(EventKind kind);
+
+}  // namespace arraykit::sim
+
+#endif  // ARRAYKIT_CORE_SIM_SCENARIO_H_

@@ -1,0 +1,499 @@
+#include "core/sim/simulator.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/failover/types.h"
+#include "core/model/array_json.h"
+
+namespace arraykit::sim {
+namespace {
+
+using failover::Formation;
+using failover::MemberMachine;
+using failover::Role;
+using nlohmann::json;
+
+std::int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
+
+json FormationJson(const Formation& f) {
+  return json{
+      {"primary", f.primary}, {"members", f.members}, {"backup_primaries", f.backup_primaries}};
+}
+
+}  // namespace
+
+// ---- Rng
+// ------------------------------------------------------------------------------------------
+
+std::uint64_t Rng::Next() {
+  std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double Rng::NextDouble() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+
+std::uint64_t Rng::Below(std::uint64_t bound) { return Next() % bound; }
+
+// ---- Simulator
+// ------------------------------------------------------------------------------------
+
+Simulator::Simulator(Scenario scenario, SimOptions options)
+    : scenario_(std::move(scenario)),
+      options_(options),
+      rng_(scenario_.seed),
+      network_(scenario_.network) {
+  const Formation formation = failover::FormationFromArray(scenario_.array);
+  for (const model::Member& member : scenario_.array.members) {
+    Slot slot;
+    slot.name = member.name;
+    slot.disk.formation = formation;
+    if (auto it = scenario_.clocks.find(member.name); it != scenario_.clocks.end()) {
+      slot.clock = it->second;
+    }
+    index_[member.name] = slots_.size();
+    slots_.push_back(std::move(slot));
+  }
+}
+
+const MemberMachine* Simulator::machine(std::size_t index) const {
+  const Slot& slot = slots_[index];
+  return slot.machine.has_value() ? &*slot.machine : nullptr;
+}
+
+std::size_t Simulator::IndexOf(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? slots_.size() : it->second;
+}
+
+// A member's clock: offset + virtual time × (1 + drift).
+failover::Clock Simulator::ClockOf(const Slot& slot, std::int64_t vt_us) const {
+  const std::int64_t local =
+      ToMicros(slot.clock.offset) + vt_us + vt_us * slot.clock.drift_ppm / 1000000;
+  const absl::Duration mono = absl::Microseconds(local);
+  return failover::Clock{mono, scenario_.start_clock + mono};
+}
+
+// The first virtual time at which the member's clock reads at least `mono`.
+std::int64_t Simulator::VirtualFor(const Slot& slot, absl::Duration mono) const {
+  if (mono == absl::InfiniteDuration()) return INT64_MAX;
+  const std::int64_t target = ToMicros(mono);
+  const std::int64_t offset = ToMicros(slot.clock.offset);
+  const std::int64_t drift = slot.clock.drift_ppm;
+  if (drift == 0) return target - offset;
+  const std::int64_t x = target - offset;
+  std::int64_t vt = x - x * drift / (1000000 + drift);
+  auto local = [&](std::int64_t v) { return offset + v + v * drift / 1000000; };
+  while (local(vt) < target) ++vt;
+  while (local(vt - 1) >= target) --vt;
+  return vt;
+}
+
+bool Simulator::Connected(std::size_t a, std::size_t b) const {
+  return slots_[a].group == slots_[b].group;
+}
+
+void Simulator::RecordTimeline(const std::string& member, std::string event, std::string reason) {
+  if (!options_.record_timeline) return;
+  if (timeline_.size() >= kMaxTimelineEntries) {
+    timeline_truncated_ = true;
+    return;
+  }
+  timeline_.push_back(json{{"at_s", static_cast<double>(now_us_) / 1e6},
+                           {"member", member},
+                           {"event", std::move(event)},
+                           {"reason", std::move(reason)}});
+}
+
+void Simulator::Tick(std::size_t i) {
+  Slot& slot = slots_[i];
+  ++steps_;
+  slot.machine->Tick(ClockOf(slot, now_us_));
+  slot.ticked_us = now_us_;
+}
+
+absl::Status Simulator::Drain(std::size_t i) {
+  Slot& slot = slots_[i];
+  MemberMachine& machine = *slot.machine;
+  if (machine.HasReady()) {
+    failover::Ready& ready = machine.GetReady();
+    if (ready.persist.has_value()) {  // persist before act
+      slot.disk = std::move(*ready.persist);
+      if (!original_.has_value() && slot.disk.original.has_value()) {
+        original_ = slot.disk.original;
+      }
+    }
+    for (failover::Message& message : ready.messages) {
+      const std::size_t to = IndexOf(message.to);
+      if (to >= slots_.size() || !Connected(i, to)) continue;
+      if (network_.loss > 0 && rng_.NextDouble() < network_.loss) continue;
+      std::int64_t delay = ToMicros(network_.delay);
+      if (network_.jitter > absl::ZeroDuration()) {
+        delay += static_cast<std::int64_t>(
+            rng_.Below(static_cast<std::uint64_t>(ToMicros(network_.jitter)) + 1));
+      }
+      if (in_flight_.size() >= kMaxInFlightMessages) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("simulation: more than ", kMaxInFlightMessages,
+                         " messages in flight at t=", static_cast<double>(now_us_) / 1e6, " s"));
+      }
+      in_flight_.push_back(InFlight{now_us_ + delay, seq_++, i, to, std::move(message)});
+      std::push_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
+    }
+    for (const failover::TimelineEntry& entry : ready.events) {
+      if (!options_.record_timeline) break;
+      RecordTimeline(entry.member, entry.event, entry.reason);
+      if (timeline_truncated_) break;
+      json& last = timeline_.back();
+      last["epoch"] = entry.epoch;
+      if (!entry.code.empty()) last["code"] = entry.code;
+    }
+    machine.Advance();
+  }
+  slot.wake_us = std::max(VirtualFor(slot, machine.NextWakeup()), now_us_);
+  if (options_.check_invariants) return CheckInvariants(i);
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
+  switch (event.kind) {
+    case EventKind::kCrash: {
+      Slot& slot = slots_[IndexOf(event.member)];
+      if (!slot.up) return absl::OkStatus();
+      slot.up = false;
+      slot.machine.reset();
+      RecordTimeline(slot.name, "crashed", absl::StrCat("scenario: ", slot.name, " crashed"));
+      return absl::OkStatus();
+    }
+    case EventKind::kRestart: {
+      const std::size_t i = IndexOf(event.member);
+      Slot& slot = slots_[i];
+      if (slot.up) return absl::OkStatus();
+      slot.up = true;
+      RecordTimeline(slot.name, "restarted",
+                     absl::StrCat("scenario: ", slot.name, " restarted from its persisted state"));
+      slot.machine.emplace(slot.name, slot.disk, ClockOf(slot, now_us_));
+      slot.ticked_us = now_us_;
+      return Drain(i);
+    }
+    case EventKind::kPartition: {
+      for (Slot& slot : slots_) slot.group = static_cast<int>(event.groups.size()) + 1;
+      std::vector<std::string> sides;
+      for (std::size_t g = 0; g < event.groups.size(); ++g) {
+        for (const std::string& name : event.groups[g]) {
+          slots_[IndexOf(name)].group = static_cast<int>(g) + 1;
+        }
+        sides.push_back(absl::StrCat("{", absl::StrJoin(event.groups[g], ", "), "}"));
+      }
+      std::vector<std::string> rest;
+      for (const Slot& slot : slots_) {
+        if (slot.group == static_cast<int>(event.groups.size()) + 1) rest.push_back(slot.name);
+      }
+      if (!rest.empty()) sides.push_back(absl::StrCat("{", absl::StrJoin(rest, ", "), "}"));
+      RecordTimeline(
+          "", "partition",
+          absl::StrCat("scenario: network partitioned into ", absl::StrJoin(sides, " | ")));
+      return absl::OkStatus();
+    }
+    case EventKind::kHeal:
+      for (Slot& slot : slots_) slot.group = 0;
+      RecordTimeline("", "heal", "scenario: network healed; every member reaches every other");
+      return absl::OkStatus();
+    case EventKind::kNetwork:
+      network_ = event.network;
+      RecordTimeline("", "network",
+                     absl::StrCat("scenario: message delay ", absl::FormatDuration(network_.delay),
+                                  ", jitter ", absl::FormatDuration(network_.jitter), ", loss ",
+                                  network_.loss));
+      return absl::OkStatus();
+    case EventKind::kClean:
+    case EventKind::kChange: {
+      const std::size_t i = IndexOf(event.member);
+      Slot& slot = slots_[i];
+      if (!slot.up) {
+        RecordTimeline(slot.name,
+                       event.kind == EventKind::kClean ? "clean_refused" : "change_refused",
+                       absl::StrCat(slot.name, " is down"));
+        return absl::OkStatus();
+      }
+      Tick(i);
+      if (event.kind == EventKind::kClean) {
+        // A refusal is recorded in the timeline by the machine or below.
+        if (absl::Status status = slot.machine->Clean(event.contact_members); !status.ok()) {
+          RecordTimeline(slot.name, "clean_refused", std::string(status.message()));
+        }
+      } else {
+        failover::FormationChange change;
+        change.backup_primaries = event.backup_primaries;
+        if (event.resilience.has_value()) {
+          absl::StatusOr<model::Resilience> parsed =
+              model::ResilienceFromJson(*event.resilience, "change.resilience",
+                                        slot.machine->hard_state().formation.resilience);
+          if (!parsed.ok()) return parsed.status();
+          change.resilience = *parsed;
+        }
+        slot.machine->ProposeChange(change).IgnoreError();  // recorded in the timeline
+      }
+      return Drain(i);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::ProcessInstant() {
+  for (std::size_t steps = 0;; ++steps) {
+    if (steps_ > kMaxTotalSteps) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("simulation: more than ", kMaxTotalSteps,
+                       " steps by t=", static_cast<double>(now_us_) / 1e6,
+                       " s; shorten until_s or lengthen the monitor and find-primary intervals"));
+    }
+    if (steps > kMaxStepsPerInstant) {
+      return absl::InternalError(
+          absl::StrCat("simulation: no progress past t=", static_cast<double>(now_us_) / 1e6,
+                       " s (more than ", kMaxStepsPerInstant, " steps in one instant)"));
+    }
+    bool progressed = false;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      if (!slot.up || slot.wake_us > now_us_) continue;
+      Tick(i);
+      if (absl::Status status = Drain(i); !status.ok()) return status;
+      if (slot.wake_us <= now_us_) slot.wake_us = now_us_ + 1;  // due again only later
+      progressed = true;
+    }
+    while (!in_flight_.empty() && in_flight_.front().at_us <= now_us_) {
+      std::pop_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
+      InFlight item = std::move(in_flight_.back());
+      in_flight_.pop_back();
+      Slot& slot = slots_[item.to];
+      if (!slot.up || !Connected(item.from, item.to)) continue;
+      if (slot.ticked_us != now_us_) Tick(item.to);
+      slot.machine->Step(item.message);
+      ++delivered_;
+      ++steps_;
+      if (absl::Status status = Drain(item.to); !status.ok()) return status;
+      progressed = true;
+    }
+    if (!progressed) return absl::OkStatus();
+  }
+}
+
+absl::Status Simulator::RunUntil(std::int64_t until_us) {
+  if (!started_) {
+    started_ = true;
+    now_us_ = 0;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      slot.machine.emplace(slot.name, slot.disk, ClockOf(slot, 0));
+      slot.ticked_us = -1;
+      slot.wake_us = 0;
+    }
+  }
+  const std::vector<ScenarioEvent>& events = scenario_.events;
+  while (true) {
+    std::int64_t next = INT64_MAX;
+    if (next_event_ < events.size()) next = events[next_event_].at_us;
+    if (!in_flight_.empty()) next = std::min(next, in_flight_.front().at_us);
+    for (const Slot& slot : slots_) {
+      if (slot.up) next = std::min(next, slot.wake_us);
+    }
+    if (next > until_us) break;
+    now_us_ = std::max(now_us_, next);
+    while (next_event_ < events.size() && events[next_event_].at_us <= now_us_) {
+      if (absl::Status status = ApplyEvent(events[next_event_++]); !status.ok()) return status;
+    }
+    if (absl::Status status = ProcessInstant(); !status.ok()) return status;
+    if (options_.check_invariants) {
+      if (absl::Status status = CheckClaims(); !status.ok()) return status;
+    }
+  }
+  now_us_ = std::max(now_us_, until_us);
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::Run() { return RunUntil(scenario_.until_us); }
+
+// ---- invariants
+// -------------------------------------------------------------------------------------
+
+absl::Status Simulator::CheckInvariants(std::size_t i) {
+  Slot& slot = slots_[i];
+  const MemberMachine& machine = *slot.machine;
+  const failover::HardState& hard = machine.hard_state();
+  auto violation = [this](std::string what) {
+    return absl::InternalError(
+        absl::StrCat("invariant violated at t=", static_cast<double>(now_us_) / 1e6, " s: ", what));
+  };
+  if (hard.epoch < slot.max_epoch || hard.voted_epoch < slot.max_voted_epoch) {
+    return violation(
+        absl::StrCat(slot.name, "'s epoch went back from ", slot.max_epoch, " to ", hard.epoch));
+  }
+  slot.max_epoch = hard.epoch;
+  slot.max_voted_epoch = hard.voted_epoch;
+  if (!hard.formation.Contains(slot.name)) {
+    return violation(absl::StrCat(slot.name, " is not in its own formation"));
+  }
+  if (hard.formation.resilience.mode != model::ResilienceMode::kQuorum) return absl::OkStatus();
+  if (machine.acknowledged() > max_acknowledged_) max_acknowledged_ = machine.acknowledged();
+  if (!machine.writable()) return absl::OkStatus();
+  for (std::size_t j = 0; j < slots_.size(); ++j) {
+    if (j == i || !slots_[j].up) continue;
+    if (slots_[j].machine->writable()) {
+      return violation(absl::StrCat("two writable primaries at once: ", slot.name, " (epoch ",
+                                    hard.epoch, ") and ", slots_[j].name, " (epoch ",
+                                    slots_[j].machine->epoch(), ")"));
+    }
+  }
+  auto [it, inserted] = writer_of_epoch_.try_emplace(hard.epoch, slot.name);
+  if (!inserted && it->second != slot.name) {
+    return violation(absl::StrCat("two writable primaries in epoch ", hard.epoch, ": ", it->second,
+                                  " and ", slot.name));
+  }
+  if (hard.log < max_acknowledged_) {
+    return violation(absl::StrCat(slot.name, " accepts writes at log (", hard.log.epoch, ", ",
+                                  hard.log.index, ") but write (", max_acknowledged_.epoch, ", ",
+                                  max_acknowledged_.index, ") was acknowledged"));
+  }
+  return absl::OkStatus();
+}
+
+// Every member is in exactly one array: claimed as a contactable member by at most one primary,
+// except for a bounded window. Array mode is the seed's protocol, not consensus: an old primary
+// notices a member that left only when that member has been silent for its grace period (at
+// monitor-interval granularity, plus message delays), and a recovery hand-over whose reply was
+// lost is retried after one find-new-primary timeout. A double claim lasting longer than both
+// together is a bug.
+absl::Status Simulator::CheckClaims() {
+  const model::Resilience& r = scenario_.array.resilience;
+  const absl::Duration span = 2 * (r.GracePeriod() + r.FindNewPrimaryTimeout() +
+                                   r.monitor_interval + network_.delay + network_.jitter);
+  const std::int64_t window =
+      ToMicros(span) + ToMicros(span) * 2 * failover::kMaxClockDriftPpm / 1000000 + 1000000;
+  absl::flat_hash_map<std::string, int> claims;
+  for (const Slot& slot : slots_) {
+    if (!slot.up || slot.machine->role() != Role::kPrimary) continue;
+    for (const std::string& member : slot.machine->ContactableMembers()) ++claims[member];
+  }
+  for (const Slot& slot : slots_) {
+    auto it = claims.find(slot.name);
+    if (it == claims.end() || it->second < 2) {
+      double_claim_since_.erase(slot.name);
+      continue;
+    }
+    auto [since, inserted] = double_claim_since_.try_emplace(slot.name, now_us_);
+    if (now_us_ - since->second > window) {
+      return absl::InternalError(absl::StrCat(
+          "invariant violated at t=", static_cast<double>(now_us_) / 1e6, " s: ", slot.name,
+          " has been in ", it->second,
+          " arrays at once since t=", static_cast<double>(since->second) / 1e6,
+          " s (longer than the detection window of ", static_cast<double>(window) / 1e6, " s)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::CheckSettled(bool expect_original) const {
+  auto fail = [this](std::string what) {
+    return absl::InternalError(
+        absl::StrCat("not settled at t=", static_cast<double>(now_us_) / 1e6, " s: ", what));
+  };
+  absl::flat_hash_map<std::string, std::string> claimed;  // member -> primary claiming it
+  for (const Slot& slot : slots_) {
+    if (!slot.up || slot.machine->role() != Role::kPrimary) continue;
+    for (const std::string& member : slot.machine->ContactableMembers()) {
+      auto [it, inserted] = claimed.try_emplace(member, slot.name);
+      if (!inserted) {
+        return fail(
+            absl::StrCat(member, " is in two arrays: ", it->second, "'s and ", slot.name, "'s"));
+      }
+    }
+  }
+  for (const Slot& slot : slots_) {
+    if (!slot.up) continue;
+    const MemberMachine& m = *slot.machine;
+    if (m.role() == Role::kSearching) return fail(absl::StrCat(slot.name, " is still searching"));
+    auto it = claimed.find(slot.name);
+    if (it == claimed.end()) return fail(absl::StrCat(slot.name, " is in no array"));
+    if (m.role() == Role::kSecondary && it->second != m.hard_state().formation.primary) {
+      return fail(absl::StrCat(slot.name, " follows ", m.hard_state().formation.primary,
+                               " but is listed by ", it->second));
+    }
+  }
+  if (!expect_original) return absl::OkStatus();
+  const std::string& primary = scenario_.array.primary;
+  const Slot& leader = slots_[IndexOf(primary)];
+  if (!leader.up || leader.machine->role() != Role::kPrimary) {
+    return fail(absl::StrCat("the original primary ", primary, " does not lead"));
+  }
+  for (const Slot& slot : slots_) {
+    if (claimed.at(slot.name) != primary) {
+      return fail(absl::StrCat(slot.name, " is not back in ", primary, "'s array"));
+    }
+    if (slot.machine->hard_state().original.has_value() && slot.name == primary) {
+      return fail(absl::StrCat(primary, " still reports a repaired array"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- result
+// -----------------------------------------------------------------------------------------
+
+json Simulator::Result() const {
+  json arrays = json::array();
+  json standalone = json::array();
+  json down = json::array();
+  json members = json::array();
+  bool manual = false;
+  auto ordered = [this](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end(), [this](const std::string& a, const std::string& b) {
+      return IndexOf(a) < IndexOf(b);
+    });
+    return names;
+  };
+  for (const Slot& slot : slots_) {
+    json entry{{"name", slot.name}, {"up", slot.up}};
+    if (!slot.up) {
+      down.push_back(slot.name);
+      entry["role"] = "down";
+      members.push_back(std::move(entry));
+      continue;
+    }
+    const MemberMachine& m = *slot.machine;
+    const failover::HardState& hard = m.hard_state();
+    manual |= hard.manual_recovery_required;
+    entry["role"] = std::string(failover::ToString(m.role()));
+    entry["primary"] = hard.formation.primary;
+    entry["epoch"] = hard.epoch;
+    entry["writable"] = m.writable();
+    members.push_back(std::move(entry));
+    if (m.role() != Role::kPrimary) continue;
+    if (hard.formation.members.size() == 1) {
+      standalone.push_back(slot.name);
+      continue;
+    }
+    arrays.push_back(json{{"primary", slot.name},
+                          {"members", ordered(hard.formation.members)},
+                          {"uncontactable", ordered(hard.uncontactable)},
+                          {"repaired", hard.repaired},
+                          {"epoch", hard.epoch},
+                          {"writable", m.writable()}});
+  }
+  json result{{"arrays", std::move(arrays)},
+              {"standalone", std::move(standalone)},
+              {"down", std::move(down)},
+              {"original_formation", original_.has_value() ? FormationJson(*original_) : json()},
+              {"manual_recovery_required", manual},
+              {"members", std::move(members)},
+              {"until_s", static_cast<double>(scenario_.until_us) / 1e6},
+              {"timeline", timeline_}};
+  if (timeline_truncated_) result["timeline_truncated"] = true;
+  return result;
+}
+
+}  // namespace arraykit::sim

@@ -1,0 +1,135 @@
+// The deterministic simulator: a virtual clock and a virtual network running the members' real
+// failover state machines (core/failover/member_machine.h).
+//
+// Discrete-event: virtual time jumps to the next scenario event, message delivery or member
+// wakeup. Within one instant the order is fixed — scenario events, then due member ticks in
+// member order, then messages in send order — so a scenario (and a seed) replays exactly.
+// Randomness (jitter, loss) comes from a seeded SplitMix64 owned by the simulator.
+#ifndef ARRAYKIT_CORE_SIM_SIMULATOR_H_
+#define ARRAYKIT_CORE_SIM_SIMULATOR_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "core/failover/member_machine.h"
+#include "core/sim/scenario.h"
+#include "nlohmann/json.hpp"
+
+namespace arraykit::sim {
+
+inline constexpr std::size_t kMaxInFlightMessages = 100000;
+inline constexpr std::size_t kMaxStepsPerInstant = 100000;
+inline constexpr std::size_t kMaxTimelineEntries = 100000;
+// Ticks plus deliveries in one run (~10 s of CPU): a scenario with tiny intervals and a huge
+// until_s is refused instead of running for hours.
+inline constexpr std::uint64_t kMaxTotalSteps = 20000000;
+
+// A small seeded PRNG (SplitMix64): the simulator's only source of randomness.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t Next();
+  double NextDouble();                       // [0, 1)
+  std::uint64_t Below(std::uint64_t bound);  // [0, bound), bound > 0
+ private:
+  std::uint64_t state_;
+};
+
+struct SimOptions {
+  bool record_timeline = true;
+  // Check the invariants of docs/failover.md after every step; a violation stops the run with
+  // INTERNAL naming the virtual time and the rule.
+  bool check_invariants = false;
+};
+
+class Simulator {
+ public:
+  Simulator(Scenario scenario, SimOptions options);
+
+  // Runs to the scenario's until_s (or stops at the first invariant violation / limit).
+  absl::Status Run();
+  // Runs up to virtual time `until_us` (inclusive); may be called repeatedly.
+  absl::Status RunUntil(std::int64_t until_us);
+
+  // The result document of DESIGN.md §3 (plus `members` and `down`).
+  nlohmann::json Result() const;
+
+  // Checks, at a quiet moment, that every live member belongs to exactly one array: it is a
+  // primary, or a secondary its primary lists as contactable, and no member is claimed as
+  // contactable by two primaries. With `expect_original`, also that the original formation is
+  // back (original primary leads every member, nothing repaired).
+  absl::Status CheckSettled(bool expect_original) const;
+
+  std::int64_t now_us() const { return now_us_; }
+  std::uint64_t messages_delivered() const { return delivered_; }
+  const failover::MemberMachine* machine(std::size_t index) const;
+  std::size_t member_count() const { return slots_.size(); }
+
+ private:
+  struct Slot {
+    std::string name;
+    bool up = true;
+    failover::HardState disk;
+    std::optional<failover::MemberMachine> machine;
+    std::int64_t wake_us = 0;
+    std::int64_t ticked_us = -1;
+    int group = 0;
+    ClockSpec clock;
+    std::uint64_t max_epoch = 0;
+    std::uint64_t max_voted_epoch = 0;
+  };
+  struct InFlight {
+    std::int64_t at_us;
+    std::uint64_t seq;
+    std::size_t from;
+    std::size_t to;
+    failover::Message message;
+    bool operator>(const InFlight& o) const {
+      return at_us != o.at_us ? at_us > o.at_us : seq > o.seq;
+    }
+  };
+
+  failover::Clock ClockOf(const Slot& slot, std::int64_t vt_us) const;
+  std::int64_t VirtualFor(const Slot& slot, absl::Duration mono) const;
+  void Tick(std::size_t i);
+  absl::Status Drain(std::size_t i);
+  absl::Status ApplyEvent(const ScenarioEvent& event);
+  absl::Status ProcessInstant();
+  absl::Status CheckInvariants(std::size_t i);
+  absl::Status CheckClaims();
+  void RecordTimeline(const std::string& member, std::string event, std::string reason);
+  bool Connected(std::size_t a, std::size_t b) const;
+  std::size_t IndexOf(const std::string& name) const;
+
+  Scenario scenario_;
+  SimOptions options_;
+  Rng rng_;
+  std::vector<Slot> slots_;
+  absl::flat_hash_map<std::string, std::size_t> index_;
+  std::vector<InFlight> in_flight_;  // a min-heap on (at_us, seq) (std::greater)
+  std::uint64_t seq_ = 0;
+  std::size_t next_event_ = 0;
+  std::int64_t now_us_ = 0;
+  bool started_ = false;
+  NetworkSpec network_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t steps_ = 0;
+  nlohmann::json timeline_ = nlohmann::json::array();
+  bool timeline_truncated_ = false;
+  std::optional<failover::Formation> original_;
+  // Quorum invariants.
+  absl::flat_hash_map<std::uint64_t, std::string> writer_of_epoch_;
+  failover::LogPosition max_acknowledged_;
+  // Array mode is not consensus: a member that left may still be listed by its old primary
+  // until that primary's grace period runs out. Since when each member has been claimed by
+  // more than one primary (absent = by at most one).
+  absl::flat_hash_map<std::string, std::int64_t> double_claim_since_;
+};
+
+}  // namespace arraykit::sim
+
+#endif  // ARRAYKIT_CORE_SIM_SIMULATOR_H_

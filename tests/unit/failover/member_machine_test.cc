@@ -1,0 +1,337 @@
+// The failover state machine driven directly: Tick/Step in, Ready out.
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/failover/member_machine.h"
+#include "core/status.h"
+
+namespace {
+
+using arraykit::failover::Clock;
+using arraykit::failover::Formation;
+using arraykit::failover::HardState;
+using arraykit::failover::MemberMachine;
+using arraykit::failover::Message;
+using arraykit::failover::MessageType;
+using arraykit::failover::Ready;
+using arraykit::failover::Role;
+
+Clock At(double seconds) {
+  return Clock{absl::Seconds(seconds), absl::UnixEpoch() + absl::Seconds(seconds)};
+}
+
+HardState Configured(bool quorum = false) {
+  HardState state;
+  state.formation.primary = "a";
+  state.formation.members = {"a", "b", "c"};
+  state.formation.backup_primaries = {"b", "c"};
+  state.formation.voters = {"a", "b", "c"};
+  state.formation.resilience.failover_enabled = true;
+  if (quorum) state.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  state.formation.version = 1;
+  return state;
+}
+
+// Drains Ready, returning it (persist, messages, events).
+Ready Drain(MemberMachine& machine) {
+  Ready ready = machine.GetReady();
+  machine.Advance();
+  return ready;
+}
+
+bool HasEvent(const Ready& ready, const std::string& event) {
+  for (const auto& entry : ready.events) {
+    if (entry.event == event) return true;
+  }
+  return false;
+}
+
+TEST_CASE("a secondary probes every monitor interval and promotes itself after the grace period") {
+  MemberMachine b("b", Configured(), At(0));
+  b.Tick(At(0));
+  Ready ready = Drain(b);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].type == MessageType::kProbe);
+  CHECK(ready.messages[0].to == "a");
+  CHECK(b.NextWakeup() == absl::Seconds(60));
+  for (int t = 60; t < 600; t += 60) {
+    b.Tick(At(t));
+    ready = Drain(b);
+    CHECK(b.role() == Role::kSecondary);
+    CHECK(ready.messages.size() == 1);
+  }
+  b.Tick(At(600));
+  ready = Drain(b);
+  CHECK(HasEvent(ready, "failover_started"));
+  CHECK(HasEvent(ready, "promoted"));
+  REQUIRE(ready.persist.has_value());
+  CHECK(ready.persist->epoch == 2);
+  CHECK(ready.persist->original.has_value());
+  CHECK(ready.persist->original->primary == "a");
+  CHECK(b.role() == Role::kPrimary);
+  CHECK(b.writable());
+}
+
+TEST_CASE("an answered probe resets the count of misses") {
+  MemberMachine b("b", Configured(), At(0));
+  for (int t = 0; t <= 1200; t += 60) {
+    b.Tick(At(t));
+    Ready ready = Drain(b);
+    REQUIRE(ready.messages.size() == 1);
+    if (t % 300 == 0) {  // the primary answers now and then
+      Message ack;
+      ack.type = MessageType::kProbeAck;
+      ack.from = "a";
+      ack.to = "b";
+      ack.id = ready.messages[0].id;
+      ack.epoch = 1;
+      ack.ok = true;
+      b.Step(ack);
+      Drain(b);
+    }
+  }
+  CHECK(b.role() == Role::kSecondary);
+}
+
+TEST_CASE("a candidate that still reaches the original primary refuses") {
+  MemberMachine b("b", Configured(), At(0));
+  b.Tick(At(0));
+  Ready ready = Drain(b);
+  Message ack;
+  ack.type = MessageType::kProbeAck;
+  ack.from = "a";
+  ack.to = "b";
+  ack.id = ready.messages[0].id;
+  ack.epoch = 1;
+  ack.ok = true;
+  b.Step(ack);
+  Drain(b);
+  b.Tick(At(60));
+  Drain(b);
+  Message ask;
+  ask.type = MessageType::kFindPrimary;
+  ask.from = "c";
+  ask.to = "b";
+  ask.id = 9;
+  ask.epoch = 1;
+  ask.subject = "a";
+  ask.original_primary = "a";
+  b.Step(ask);
+  ready = Drain(b);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].type == MessageType::kFindPrimaryReply);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK(ready.messages[0].reason == "b still reaches a");
+  CHECK(b.role() == Role::kSecondary);
+}
+
+TEST_CASE("the same inputs give the same outputs") {
+  auto run = [] {
+    MemberMachine b("b", Configured(true), At(0));
+    std::vector<std::string> trace;
+    for (int t = 0; t <= 900; t += 30) {
+      b.Tick(At(t));
+      Ready ready = Drain(b);
+      for (const auto& m : ready.messages) trace.push_back(m.to + ":" + std::to_string(m.id));
+      for (const auto& e : ready.events) trace.push_back(e.event + ":" + e.reason);
+    }
+    return trace;
+  };
+  CHECK(run() == run());
+  CHECK_FALSE(run().empty());
+}
+
+TEST_CASE("changes go to the primary and are refused during a failover") {
+  MemberMachine b("b", Configured(), At(0));
+  arraykit::failover::FormationChange change;
+  change.backup_primaries = std::vector<std::string>{"c"};
+  absl::Status status = b.ProposeChange(change);
+  CHECK(arraykit::GetErrorCode(status) == arraykit::ErrorCode::kNotPrimary);
+
+  MemberMachine a("a", Configured(), At(0));
+  CHECK(a.ProposeChange(change).ok());
+  CHECK(Drain(a).persist->formation.backup_primaries == std::vector<std::string>{"c"});
+  change.backup_primaries = std::vector<std::string>{"a"};
+  CHECK(a.ProposeChange(change).code() == absl::StatusCode::kInvalidArgument);
+  // Nobody answers for the grace period: b and c become uncontactable, a failover stage.
+  a.Tick(At(600));
+  Ready ready = Drain(a);
+  CHECK(HasEvent(ready, "member_uncontactable"));
+  change.backup_primaries = std::vector<std::string>{"b"};
+  status = a.ProposeChange(change);
+  CHECK(arraykit::GetErrorCode(status) == arraykit::ErrorCode::kBusy);
+  CHECK_THAT(std::string(status.message()), Catch::Matchers::Contains("uncontactable"));
+  CHECK(HasEvent(Drain(a), "change_refused"));
+}
+
+TEST_CASE("a voter grants one vote per epoch and keeps its lease promise") {
+  MemberMachine c("c", Configured(true), At(0));
+  auto request = [&c](MessageType type, const std::string& from, std::uint64_t epoch) {
+    Message m;
+    m.type = type;
+    m.from = from;
+    m.to = "c";
+    m.id = 1;
+    m.epoch = epoch;
+    c.Step(m);
+    Ready ready = Drain(c);
+    REQUIRE(ready.messages.size() == 1);
+    return ready.messages[0].ok;
+  };
+  c.Tick(At(0));
+  Drain(c);
+  CHECK(request(MessageType::kLeaseRequest, "a", 1));  // the primary's lease
+  // The lease lasts the grace period plus one monitor interval: promised to a until 660 s.
+  CHECK_FALSE(request(MessageType::kVoteRequest, "b", 2));
+  c.Tick(At(659));
+  Drain(c);
+  CHECK_FALSE(request(MessageType::kVoteRequest, "b", 2));
+  c.Tick(At(660));
+  Drain(c);
+  CHECK(request(MessageType::kVoteRequest, "b", 2));
+  CHECK_FALSE(request(MessageType::kVoteRequest, "a", 2));   // one vote per epoch
+  CHECK_FALSE(request(MessageType::kLeaseRequest, "a", 1));  // a lower epoch is fenced off
+  CHECK(c.hard_state().voted_for == "b");
+}
+
+TEST_CASE("a restarted voter keeps its promise for a full lease") {
+  HardState state = Configured(true);
+  state.voted_epoch = 1;
+  state.voted_for = "a";
+  state.promise_to = "a";
+  state.promise_until = absl::Seconds(10);
+  MemberMachine c("c", state, At(500));
+  CHECK(c.hard_state().promise_until == absl::Seconds(500 + 660));
+}
+
+Message Ack(const Ready& probe, std::uint64_t epoch) {
+  Message ack;
+  ack.type = MessageType::kProbeAck;
+  ack.from = probe.messages.at(0).to;
+  ack.to = probe.messages.at(0).from;
+  ack.id = probe.messages.at(0).id;
+  ack.epoch = epoch;
+  ack.ok = true;
+  return ack;
+}
+
+TEST_CASE("answers from a primary of a lower epoch are fenced off and count as misses") {
+  HardState state = Configured();
+  state.epoch = 3;
+  MemberMachine b("b", state, At(0));
+  for (int t = 0; t < 600; t += 60) {
+    b.Tick(At(t));
+    Ready ready = Drain(b);
+    b.Step(Ack(ready, 2));  // a stale primary answers every probe
+    Drain(b);
+    CHECK(b.role() == Role::kSecondary);
+  }
+  b.Tick(At(600));
+  CHECK(HasEvent(Drain(b), "failover_started"));
+  CHECK(b.epoch() == 4);  // it promoted itself above every epoch it has seen
+}
+
+TEST_CASE("a primary of a higher epoch raises the secondary's epoch") {
+  MemberMachine b("b", Configured(), At(0));
+  b.Tick(At(0));
+  Ready ready = Drain(b);
+  b.Step(Ack(ready, 5));
+  CHECK(Drain(b).persist->epoch == 5);
+  CHECK(b.epoch() == 5);
+}
+
+TEST_CASE("find-primary requests are refused with the reason") {
+  Message ask;
+  ask.type = MessageType::kFindPrimary;
+  ask.from = "c";
+  ask.to = "b";
+  ask.id = 4;
+  ask.epoch = 1;
+  ask.subject = "a";
+  ask.original_primary = "a";
+  auto reply = [&ask](MemberMachine& machine) {
+    machine.Step(ask);
+    Ready ready = Drain(machine);
+    REQUIRE(ready.messages.size() == 1);
+    CHECK_FALSE(ready.messages[0].ok);
+    return ready.messages[0].reason;
+  };
+  HardState disabled = Configured();
+  disabled.formation.resilience.failover_enabled = false;
+  MemberMachine b_disabled("b", disabled, At(0));
+  CHECK(reply(b_disabled) == "failover is disabled on b");
+
+  HardState unlisted = Configured();
+  unlisted.formation.backup_primaries = {"c"};
+  MemberMachine b_unlisted("b", unlisted, At(0));
+  b_unlisted.Tick(At(0));
+  Drain(b_unlisted);
+  b_unlisted.Tick(At(60));  // the probe of 0 s went unanswered: b does not reach a either
+  Drain(b_unlisted);
+  CHECK(reply(b_unlisted) == "b is not in the backup primaries list");
+
+  MemberMachine a("a", Configured(), At(0));
+  ask.to = "a";
+  ask.subject = "z";
+  CHECK(reply(a) == "a is the primary of another array");
+}
+
+TEST_CASE("a secondary that no longer reaches the primary takes over when asked") {
+  MemberMachine b("b", Configured(), At(0));
+  b.Tick(At(0));
+  Drain(b);
+  b.Tick(At(60));  // one miss
+  Drain(b);
+  Message ask;
+  ask.type = MessageType::kFindPrimary;
+  ask.from = "c";
+  ask.to = "b";
+  ask.id = 4;
+  ask.epoch = 1;
+  ask.subject = "a";
+  ask.original_primary = "a";
+  b.Step(ask);
+  Ready ready = Drain(b);
+  CHECK(HasEvent(ready, "promoted"));
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].ok);
+  REQUIRE(ready.messages[0].formation != nullptr);
+  CHECK(ready.messages[0].formation->members == std::vector<std::string>{"b", "c"});
+  CHECK(b.role() == Role::kPrimary);
+}
+
+TEST_CASE("a stale answer from an earlier candidate step is ignored") {
+  HardState state = Configured();
+  state.formation.backup_primaries = {"c", "b"};
+  MemberMachine b("b", state, At(0));
+  for (int t = 0; t <= 600; t += 60) {
+    b.Tick(At(t));
+    Drain(b);
+  }
+  CHECK(b.role() == Role::kSearching);  // asking c
+  Message refusal;
+  refusal.type = MessageType::kFindPrimaryReply;
+  refusal.from = "c";
+  refusal.to = "b";
+  refusal.id = 1;  // the id of b's first probe, long before this walk
+  refusal.reason = "old";
+  b.Step(refusal);
+  CHECK_FALSE(HasEvent(Drain(b), "candidate_refused"));
+  CHECK(b.role() == Role::kSearching);
+  CHECK(b.NextWakeup() == absl::Seconds(660));  // next attempt on c
+}
+
+TEST_CASE("clean makes the member standalone at a new epoch") {
+  MemberMachine b("b", Configured(), At(0));
+  CHECK(b.Clean(/*contact_members=*/false).ok());
+  Ready ready = Drain(b);
+  CHECK(HasEvent(ready, "cleaned"));
+  REQUIRE(ready.persist.has_value());
+  CHECK(ready.persist->formation.members == std::vector<std::string>{"b"});
+  CHECK(ready.persist->epoch == 2);
+  CHECK(b.role() == Role::kPrimary);
+}
+
+}  // namespace
