@@ -33,6 +33,8 @@ pybind11::object CallJson(Call&& call) {
 }
 
 void RegisterPlacement(pybind11::module_& m);
+void RegisterPki(pybind11::module_& m);
+void RegisterSimulate(pybind11::module_& m);
 
 }  // namespace arraykit::python
 

@@ -6,4 +6,6 @@ PYBIND11_MODULE(arraykit, m) {
   m.attr("ABI_VERSION") = ak_abi_version();
   arraykit::python::RegisterErrors(m);
   arraykit::python::RegisterPlacement(m);
+  arraykit::python::RegisterPki(m);
+  arraykit::python::RegisterSimulate(m);
 }

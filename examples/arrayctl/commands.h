@@ -15,6 +15,8 @@ struct Command {
 };
 
 void RegisterPlacementCommands(std::vector<Command>& commands);
+void RegisterSecurityCommands(std::vector<Command>& commands);
+void RegisterSimulateCommands(std::vector<Command>& commands);
 
 }  // namespace arrayctl
 

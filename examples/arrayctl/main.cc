@@ -12,6 +12,8 @@ namespace {
 std::vector<arrayctl::Command> AllCommands() {
   std::vector<arrayctl::Command> commands;
   arrayctl::RegisterPlacementCommands(commands);
+  arrayctl::RegisterSecurityCommands(commands);
+  arrayctl::RegisterSimulateCommands(commands);
   return commands;
 }
 

@@ -132,5 +132,7 @@ AK_API ak_status ak_json_options_init(ak_json_options *opts, unsigned int versio
 #endif
 
 #include "arraykit/placement.h"
+#include "arraykit/pki.h"
+#include "arraykit/simulate.h"
 
 #endif /* ARRAYKIT_ARRAYKIT_H_ */

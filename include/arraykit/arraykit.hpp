@@ -5,6 +5,8 @@
 #ifndef ARRAYKIT_ARRAYKIT_HPP_
 #define ARRAYKIT_ARRAYKIT_HPP_
 
+#include <cstddef>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -82,6 +84,140 @@ inline std::string plan_change(const std::string& array_json, const std::string&
 }
 
 }  // namespace placement
+
+// The array's PKI (include/arraykit/pki.h). Documents are JSON text; indent < 0: one line.
+namespace pki {
+
+// A private key (PKCS#8 PEM) returned by the library. Move-only; destruction wipes and releases
+// it with ak_free_secret(). Copying it into a std::string would leave copies nobody wipes, so
+// read it through c_str() / size() where it is needed (e.g. to write the member's key file).
+class SecretPem {
+ public:
+  SecretPem() noexcept = default;
+  explicit SecretPem(char* owned) noexcept : data_(owned) {}
+  SecretPem(SecretPem&& other) noexcept : data_(std::exchange(other.data_, nullptr)) {}
+  SecretPem& operator=(SecretPem&& other) noexcept {
+    if (this != &other) {
+      reset();
+      data_ = std::exchange(other.data_, nullptr);
+    }
+    return *this;
+  }
+  SecretPem(const SecretPem&) = delete;
+  SecretPem& operator=(const SecretPem&) = delete;
+  ~SecretPem() { reset(); }
+
+  const char* c_str() const noexcept { return data_ != nullptr ? data_ : ""; }
+  std::size_t size() const noexcept { return data_ != nullptr ? std::strlen(data_) : 0; }
+  bool empty() const noexcept { return size() == 0; }
+  // Wipes and releases the key now.
+  void reset() noexcept {
+    ak_free_secret(data_);
+    data_ = nullptr;
+  }
+
+ private:
+  char* data_ = nullptr;
+};
+
+// A result that comes with a new private key: the public part as JSON, the key on its own.
+struct KeyedDocument {
+  std::string json;  // ak_pki_ca_create: the CA certificate; ak_pki_request_create: the CSR
+  SecretPem private_key_pem;
+};
+
+namespace detail {
+template <typename Fn, typename... Args>
+KeyedDocument CallForKeyed(Fn fn, Args&&... args) {
+  char* raw_json = nullptr;
+  char* raw_key = nullptr;
+  ak_status code = fn(&raw_json, &raw_key, std::forward<Args>(args)...);
+  arraykit::detail::OwnedString owned_json(raw_json);
+  SecretPem key(raw_key);
+  arraykit::detail::Check(code);
+  return KeyedDocument{owned_json ? std::string(owned_json.get()) : std::string(), std::move(key)};
+}
+}  // namespace detail
+
+// A new CA: json {"certificate_pem", "certificate"} and the CA key. options "" = defaults.
+inline KeyedDocument create_ca(const std::string& options_json = "", int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  const char* options = options_json.empty() ? nullptr : options_json.c_str();
+  return detail::CallForKeyed(ak_pki_ca_create, options, &opts);
+}
+
+// A member key and its CSR: json {"name", "key_type", "csr_pem"} and the member key.
+inline KeyedDocument create_request(const std::string& request_json, int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return detail::CallForKeyed(ak_pki_request_create, request_json.c_str(), &opts);
+}
+
+// The CA signs a CSR: {"certificate_pem", "certificate"}.
+inline std::string sign_csr(const std::string& ca_certificate_pem, const char* ca_private_key_pem,
+                            const std::string& csr_pem, const std::string& options_json,
+                            int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(ak_pki_csr_sign, ca_certificate_pem.c_str(),
+                                         ca_private_key_pem, csr_pem.c_str(),
+                                         options_json.c_str(), &opts);
+}
+inline std::string sign_csr(const std::string& ca_certificate_pem, const SecretPem& ca_private_key,
+                            const std::string& csr_pem, const std::string& options_json,
+                            int indent = -1) {
+  return sign_csr(ca_certificate_pem, ca_private_key.c_str(), csr_pem, options_json, indent);
+}
+
+inline std::string inspect_certificate(const std::string& certificate_pem, int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(ak_pki_certificate_inspect, certificate_pem.c_str(),
+                                         &opts);
+}
+
+inline std::string inspect_truststore(const std::string& ca_certificates_pem, int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(ak_pki_truststore_inspect, ca_certificates_pem.c_str(),
+                                         &opts);
+}
+
+// {"valid", "reason", "message"}; a rejected certificate is a result, not an exception.
+inline std::string verify(const std::string& certificate_pem, const std::string& trusted_ca_pem,
+                          const std::string& options_json, int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(ak_pki_verify, certificate_pem.c_str(),
+                                         trusted_ca_pem.c_str(), options_json.c_str(), &opts);
+}
+
+inline std::string plan(const std::string& array_json, const std::string& operation_json,
+                        int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(ak_pki_plan, array_json.c_str(), operation_json.c_str(),
+                                         &opts);
+}
+
+// request "" = the default policy.
+inline std::string tls_policy(const std::string& request_json = "", int indent = -1) {
+  ak_json_options opts = arraykit::detail::JsonOptions(indent);
+  return arraykit::detail::CallForString(
+      ak_pki_tls_policy, request_json.empty() ? nullptr : request_json.c_str(), &opts);
+}
+
+}  // namespace pki
+}  // namespace arraykit
+
+namespace arraykit {
+
+// Runs a failover scenario in virtual time (include/arraykit/simulate.h); returns the result
+// document. Deterministic: the same scenario gives the same text. indent < 0: one line.
+inline std::string simulate(const std::string& scenario_json, int indent = -1) {
+  ak_json_options opts = detail::JsonOptions(indent);
+  return detail::CallForString(ak_simulate, scenario_json.c_str(), &opts);
+}
+
+// The timeline and final formation of a simulate() result as plain-text tables.
+inline std::string render_simulation(const std::string& result_json) {
+  return detail::CallForString(ak_simulate_render, result_json.c_str());
+}
+
 }  // namespace arraykit
 
 #endif  // ARRAYKIT_ARRAYKIT_HPP_

@@ -27,9 +27,9 @@ using json_internal::ReadString;
 using json_internal::SecondsToJson;
 using nlohmann::json;
 
-// The byte offset at which brackets nest deeper than kMaxNestingDepth, or npos. Checked before
+// The byte offset at which brackets nest deeper than `max_depth`, or npos. Checked before
 // parsing so hostile input cannot make the parser or the value's destructor work arbitrarily deep.
-std::size_t FindExcessNesting(std::string_view text) {
+std::size_t FindExcessNesting(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false;
   bool escaped = false;
@@ -48,7 +48,7 @@ std::size_t FindExcessNesting(std::string_view text) {
     if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > kMaxNestingDepth) return i;
+      if (++depth > max_depth) return i;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
@@ -126,15 +126,17 @@ std::string FormatMinuteOfDay(int minute) {
 
 }  // namespace
 
-absl::StatusOr<json> ParseJsonDocument(std::string_view text, std::string_view what) {
-  if (text.size() > kMaxDocumentBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AbslView(what), ": the document is ", text.size(), " bytes; at most ",
-                     kMaxDocumentBytes, " bytes (1 MiB) are accepted"));
+absl::StatusOr<json> ParseJsonDocument(std::string_view text, std::string_view what,
+                                       const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(AbslView(what), ": the document is ",
+                                                   text.size(), " bytes; at most ",
+                                                   limits.max_bytes, " bytes are accepted"));
   }
-  if (const std::size_t at = FindExcessNesting(text); at != std::string_view::npos) {
+  if (const std::size_t at = FindExcessNesting(text, limits.max_depth);
+      at != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(AbslView(what), ": JSON nests deeper than ",
-                                                   kMaxNestingDepth, " levels at byte ", at));
+                                                   limits.max_depth, " levels at byte ", at));
   }
   // The parser reports the byte offset only through its exception; it is caught here and never
   // leaves the core.

@@ -14,9 +14,17 @@
 
 namespace arraykit::model {
 
-// Parses UTF-8 JSON text (at most kMaxDocumentBytes) into a JSON value; the error names
-// `what` (e.g. "array description") and the byte offset of a syntax error.
-absl::StatusOr<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view what);
+// Bounds checked before a document is parsed, so hostile input cannot make the parser work
+// arbitrarily hard or deep. The defaults are those of every input document.
+struct JsonLimits {
+  std::size_t max_bytes = kMaxDocumentBytes;
+  std::size_t max_depth = kMaxNestingDepth;
+};
+
+// Parses UTF-8 JSON text within `limits` into a JSON value; the error names `what` (e.g.
+// "array description") and the byte offset of a syntax error.
+absl::StatusOr<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view what,
+                                                 const JsonLimits& limits = {});
 
 // Parses an array description. `path` prefixes field names in error messages, so a description
 // embedded in a larger document (a scenario, a change) reports e.g. `array.members[0].name`.

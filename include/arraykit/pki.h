@@ -1,0 +1,121 @@
+/*
+ * arraykit C ABI — PKI: the array's certificate authority, member keys and CSRs, peer
+ * certificate verification, rotation plans and the TLS policy.
+ * Included by arraykit/arraykit.h; do not include directly. Documents: docs/pki.md.
+ *
+ * Private keys
+ * - Private keys (PKCS#8 PEM) are returned only through their own `char **out_private_key_pem`
+ *   parameter, never inside a JSON document. Release them with ak_free_secret(), which wipes
+ *   the memory before freeing it (ak_free() would leave the key in freed memory).
+ * - Keys passed in (`ca_private_key_pem`) are read in place and never copied into a message:
+ *   no ak_last_error() text and no log line carries key material.
+ *
+ * Times are RFC 3339 strings ("2026-01-01T12:00:00Z"). Where an options document has a "now"
+ * or "at" field, it is optional and defaults to the library's wall clock at the call.
+ * Every options document is a JSON object; unknown fields are ignored, known fields of the
+ * wrong type or out of range are AK_INVALID_ARGUMENT naming the field ("options.lifetime_days").
+ */
+#ifndef ARRAYKIT_PKI_H_
+#define ARRAYKIT_PKI_H_
+
+#ifndef ARRAYKIT_ARRAYKIT_H_
+#error "include <arraykit/arraykit.h> instead"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Wipes (overwrites with zeros) and releases a private key returned by an ak_pki_* call.
+ * ak_free_secret(NULL) is a no-op. The string must be NUL-terminated, as arraykit returns it. */
+AK_API void ak_free_secret(char *secret);
+
+/* Creates the array's certificate authority (a self-signed CA certificate and its key).
+ * options_json (NULL = all defaults):
+ *   {"key_type": "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072"   (default ecdsa-p256),
+ *    "lifetime_days": 1..10950  (default 1825), "common_name": "..."  (default
+ *    "arraykit array CA", at most 64 characters), "now": RFC 3339}
+ * *out_ca_json: {"certificate_pem": "...", "certificate": {<as ak_pki_certificate_inspect>}}.
+ * *out_private_key_pem: the CA key; release with ak_free_secret(). */
+AK_API ak_status ak_pki_ca_create(char **out_ca_json, char **out_private_key_pem,
+                                  const char *options_json, const ak_json_options *opts);
+
+/* Makes a member's private key and a certificate signing request for its peer DNS name.
+ * request_json: {"name": "boston.example.com" (required), "key_type": ... (default ecdsa-p256)}
+ * *out_request_json: {"name": "<normalized name>", "key_type": "...", "csr_pem": "..."}.
+ * *out_private_key_pem: the member key; it never leaves the member. Release with
+ * ak_free_secret(). */
+AK_API ak_status ak_pki_request_create(char **out_request_json, char **out_private_key_pem,
+                                       const char *request_json, const ak_json_options *opts);
+
+/* Signs a member's CSR with the array's CA into a peer certificate.
+ * ca_certificate_pem / ca_private_key_pem: the CA as ak_pki_ca_create returned it.
+ * options_json: {"members": ["boston.example.com", ...] (required, 1..10 names: the array's
+ *   members after the change), "expected_name": "..." (optional: the member being enrolled),
+ *   "lifetime_days": 1..10950 (default 90), "now": RFC 3339}
+ * *out_certificate_json: {"certificate_pem": "...", "certificate": {<inspect>}}.
+ * A refused CSR is AK_PERMISSION_DENIED (AK_INVALID_ARGUMENT for `malformed`) whose message
+ * starts with the reason: malformed, bad_signature, not_a_member, name_mismatch, weak_key,
+ * bad_subject_alt_name. A CA certificate/key that cannot be used is AK_INVALID_ARGUMENT. */
+AK_API ak_status ak_pki_csr_sign(char **out_certificate_json, const char *ca_certificate_pem,
+                                 const char *ca_private_key_pem, const char *csr_pem,
+                                 const char *options_json, const ak_json_options *opts);
+
+/* Describes one certificate (PEM or DER text).
+ * *out_info_json: {"subject", "issuer", "serial", "not_before", "not_after",
+ *   "fingerprint_sha256" (exactly as `openssl x509 -noout -fingerprint -sha256` prints it after
+ *   "="), "is_ca", "dns_names", "key", "renewal_at"}.
+ * An unparseable certificate is AK_INVALID_ARGUMENT. */
+AK_API ak_status ak_pki_certificate_inspect(char **out_info_json, const char *certificate_pem,
+                                            const ak_json_options *opts);
+
+/* Lists the CA certificates of a truststore given as concatenated PEM certificates (1..8).
+ * *out_truststore_json: [{"subject", "fingerprint_sha256", "not_before", "not_after", "serial",
+ *   "certificate_pem"}, ...]. A certificate that is not a self-signed CA, a forbidden key or
+ * unparseable PEM is AK_INVALID_ARGUMENT naming its position ("ca_certificates_pem[1]"). */
+AK_API ak_status ak_pki_truststore_inspect(char **out_truststore_json,
+                                           const char *ca_certificates_pem,
+                                           const ak_json_options *opts);
+
+/* Verifies a peer certificate against the trusted CA certificate(s) (concatenated PEM, as for
+ * ak_pki_truststore_inspect).
+ * options_json: {"expected_name": "..." (required), "role": "server" | "client" (default
+ *   server), "at": RFC 3339 (default now), "revoked_serials": ["hex", ...],
+ *   "presented_chain": ["PEM", ...]}
+ * *out_result_json: {"valid": true|false, "reason": null | "<code>", "message": "..."}, reason
+ * one of untrusted_issuer, bad_signature, name_mismatch, expired, not_yet_valid, weak_key,
+ * bad_key_usage, revoked, malformed.
+ * A rejected certificate is AK_OK with "valid": false — including a certificate_pem that is
+ * not a certificate at all (reason "malformed": it is what a peer presented). Errors are only
+ * for the caller's own inputs: NULL arguments, malformed options, an unusable truststore. */
+AK_API ak_status ak_pki_verify(char **out_result_json, const char *certificate_pem,
+                               const char *trusted_ca_pem, const char *options_json,
+                               const ak_json_options *opts);
+
+/* Plans the key, certificate and truststore steps of an array change (docs/pki.md).
+ * array_json: an array description (DESIGN.md §3). operation_json, one of:
+ *   {"operation": "join", "member": "..."}         the member joining (not yet in the array)
+ *   {"operation": "leave", "member": "..."}
+ *   {"operation": "new_primary", "member": "..."}  also a CA rollover on the same primary
+ *   {"operation": "renewal", "now": RFC 3339 (default now),
+ *    "ca": {"not_before": RFC 3339, "not_after": RFC 3339},
+ *    "certificates": [{"member": "...", "not_before": ..., "not_after": ...}, ...]}
+ * *out_plan_json: {"plan": "join", "steps": [{"step": "...", "member": "...", "ca": "..."}]}. */
+AK_API ak_status ak_pki_plan(char **out_plan_json, const char *array_json,
+                             const char *operation_json, const ak_json_options *opts);
+
+/* Builds the TLS policy for intra-array connections, checking requested cipher suites.
+ * request_json (NULL = the default policy):
+ *   {"min_version": "1.2" | "1.3" (default 1.2), "suites": ["IANA, OpenSSL or JSSE name", ...]}
+ * *out_policy_json: {"min_version", "tls13_suites", "tls12_suites", "groups", "key_types",
+ *   "openssl_tls13_suites", "openssl_tls12_cipher_list"}.
+ * Refused suites (static RSA, CBC, RC4, DES, 3DES, MD5, ...) are AK_INVALID_ARGUMENT naming
+ * each refused suite, why, and the allowed suites. */
+AK_API ak_status ak_pki_tls_policy(char **out_policy_json, const char *request_json,
+                                   const ak_json_options *opts);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ARRAYKIT_PKI_H_ */

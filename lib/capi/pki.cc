@@ -1,0 +1,728 @@
+// C ABI: the array's PKI (translation only; the rules live in core/pki). JSON options in, JSON
+// documents out; private keys travel only through their own out-parameter and are released with
+// ak_free_secret(), which wipes them.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "arraykit/arraykit.h"
+#include "capi/guard.h"
+#include "core/model/array.h"
+#include "core/model/array_json.h"
+#include "core/model/json_reader.h"
+#include "core/pki/pki.h"
+#include "core/pki/rotation.h"
+#include "core/pki/secret.h"
+#include "core/pki/tls_policy.h"
+#include "core/pki/truststore.h"
+#include "core/pki/verify.h"
+
+namespace arraykit::capi {
+namespace {
+
+using nlohmann::json;
+namespace ji = model::json_internal;
+
+// Limits on the options documents (DESIGN.md §9: a limit on everything).
+constexpr std::size_t kMaxNameBytes = 254;       // 253 + an optional trailing dot
+constexpr std::size_t kMaxCommonNameBytes = 64;  // X.509 ub-common-name
+constexpr std::size_t kMaxTimeBytes = 64;
+constexpr std::size_t kMaxMemberNames = 10;  // an array has at most 10 members
+constexpr std::size_t kMaxRevokedSerials = 4096;
+constexpr std::size_t kMaxSerialBytes = 128;
+constexpr std::size_t kMaxPresentedCertificates = 16;  // the core refuses more than 4 itself
+constexpr std::size_t kMaxPemBytes = 64 * 1024;
+constexpr std::size_t kMaxPemInputBytes = 1024 * 1024;
+constexpr std::size_t kMaxSuites = 64;
+constexpr std::size_t kMaxSuiteNameBytes = 128;
+constexpr std::size_t kMaxCertificateValidities = 100;
+constexpr std::int64_t kMaxLifetimeDays = 365 * 30;  // pki::kMaxLifetime
+constexpr std::int64_t kDefaultCaLifetimeDays = 365 * 5;
+constexpr std::int64_t kDefaultPeerLifetimeDays = 90;
+
+constexpr std::string_view kBeginCertificate = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kEndCertificate = "-----END CERTIFICATE-----";
+
+// Debian's absl::string_view is not std::string_view (TOOLCHAIN.md).
+std::string_view StdView(absl::string_view text) { return {text.data(), text.size()}; }
+
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(ji::AbslView(prefix), ": ", status.message()));
+}
+
+// Defence in depth for "keys are never in a message": if a message would carry a PEM key
+// marker or any run of the key's base64 body, it is replaced. The core never builds such a
+// message; this keeps a future change from leaking one through the C boundary.
+bool CarriesKeyMaterial(std::string_view message, std::string_view key_pem) {
+  if (message.find("PRIVATE KEY") != std::string_view::npos) return true;
+  constexpr std::size_t kWindow = 16;
+  std::size_t line_start = 0;
+  while (line_start < key_pem.size()) {
+    std::size_t line_end = key_pem.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = key_pem.size();
+    std::string_view line = key_pem.substr(line_start, line_end - line_start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.rfind("-----", 0) != 0) {
+      for (std::size_t i = 0; i + kWindow <= line.size(); i += kWindow / 2) {
+        if (message.find(line.substr(i, kWindow)) != std::string_view::npos) return true;
+      }
+    }
+    line_start = line_end + 1;
+  }
+  return false;
+}
+
+absl::Status WithoutKeyMaterial(absl::Status status, std::string_view key_pem = {}) {
+  if (status.ok()) return status;
+  const std::string_view message = StdView(status.message());
+  if (!CarriesKeyMaterial(message, key_pem)) return status;
+  // Keep the field path ("request.name: ...") when it is clean, so the caller still learns
+  // which input was wrong.
+  std::string_view field;
+  if (const std::size_t colon = message.find(": ");
+      colon != std::string_view::npos && colon < 128) {
+    field = message.substr(0, colon);
+    if (CarriesKeyMaterial(field, key_pem)) field = {};
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrCat(ji::AbslView(field), field.empty() ? "" : ": ",
+                   "the details were withheld because they would contain key material"));
+}
+
+// A NUL-terminated copy of key material for the caller, released with ak_free_secret().
+absl::Status ReturnSecret(char** out, const pki::SecretString& secret) {
+  const std::string_view text = secret.view();
+  char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+  if (copy == nullptr) return absl::ResourceExhaustedError("out of memory");
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  *out = copy;
+  return absl::OkStatus();
+}
+
+// Returns a JSON document and a key through two out-parameters: both or neither.
+absl::Status ReturnDocumentAndKey(char** out_json, const json& doc, int indent, char** out_key,
+                                  const pki::SecretString& key) {
+  if (absl::Status s = ReturnString(out_json, DumpJson(doc, indent)); !s.ok()) return s;
+  if (absl::Status s = ReturnSecret(out_key, key); !s.ok()) {
+    ak_free(*out_json);
+    *out_json = nullptr;
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DistinctOuts(char** a, const char* a_name, char** b, const char* b_name) {
+  if (a == b) {
+    return absl::InvalidArgumentError(absl::StrCat(b_name, " must differ from ", a_name));
+  }
+  return absl::OkStatus();
+}
+
+// An options document: a JSON object; NULL means "{}" when `optional`.
+absl::StatusOr<json> ParseObject(const char* text, std::string_view what, bool optional) {
+  if (text == nullptr) {
+    if (optional) return json::object();
+    return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(what), " must not be NULL"));
+  }
+  absl::StatusOr<json> doc = model::ParseJsonDocument(text, what);
+  if (!doc.ok()) return doc.status();
+  if (absl::Status s = ji::ExpectObject(*doc, what); !s.ok()) return s;
+  return doc;
+}
+
+absl::StatusOr<absl::Time> ReadTime(const json& value, std::string_view path) {
+  absl::StatusOr<std::string> text = ji::ReadString(value, path, kMaxTimeBytes, false);
+  if (!text.ok()) return text.status();
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &error)) {
+    return ji::FieldError(path, absl::StrCat("must be an RFC 3339 time such as "
+                                             "2026-01-01T12:00:00Z, got ",
+                                             ji::Describe(value)));
+  }
+  return t;
+}
+
+// Optional time `key` of `object`; absent means the wall clock now.
+absl::StatusOr<absl::Time> ReadTimeOrNow(const json& object, std::string_view parent,
+                                         std::string_view key) {
+  const json* value = ji::Find(object, key);
+  if (value == nullptr) return absl::Now();
+  return ReadTime(*value, ji::FieldPath(parent, key));
+}
+
+absl::StatusOr<absl::Duration> ReadLifetimeDays(const json& object, std::string_view parent,
+                                                std::int64_t default_days) {
+  const json* value = ji::Find(object, "lifetime_days");
+  if (value == nullptr) return absl::Hours(24 * default_days);
+  absl::StatusOr<std::int64_t> days =
+      ji::ReadInteger(*value, ji::FieldPath(parent, "lifetime_days"), 1, kMaxLifetimeDays);
+  if (!days.ok()) return days.status();
+  return absl::Hours(24 * *days);
+}
+
+absl::StatusOr<pki::KeyType> ReadKeyType(const json& object, std::string_view parent) {
+  const json* value = ji::Find(object, "key_type");
+  if (value == nullptr) return pki::KeyType::kEcdsaP256;
+  const std::string path = ji::FieldPath(parent, "key_type");
+  absl::StatusOr<std::string> name = ji::ReadString(*value, path, kMaxNameBytes, false);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<pki::KeyType> type = pki::ParseKeyType(*name);
+  if (!type.ok()) return Prefixed(path, type.status());
+  return type;
+}
+
+// A peer DNS name, validated and normalized, with errors naming `path`.
+absl::StatusOr<std::string> ReadPeerName(const json& value, std::string_view path) {
+  absl::StatusOr<std::string> text = ji::ReadString(value, path, kMaxNameBytes, false);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::string> name = pki::NormalizePeerName(*text);
+  if (!name.ok()) return ji::FieldError(path, StdView(name.status().message()));
+  return name;
+}
+
+absl::StatusOr<std::string> RequirePeerName(const json& object, std::string_view parent,
+                                            std::string_view key) {
+  const std::string path = ji::FieldPath(parent, key);
+  const json* value = ji::Find(object, key);
+  if (value == nullptr) return ji::FieldError(path, "is required");
+  return ReadPeerName(*value, path);
+}
+
+// A list of strings of at most `max_items` entries, each at most `max_bytes` long.
+absl::StatusOr<std::vector<std::string>> ReadStringList(const json& value, std::string_view path,
+                                                        std::size_t max_items,
+                                                        std::size_t max_bytes) {
+  if (absl::Status s = ji::ExpectArray(value, path, max_items); !s.ok()) return s;
+  std::vector<std::string> out;
+  out.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    absl::StatusOr<std::string> item =
+        ji::ReadString(value[i], ji::IndexPath(path, i), max_bytes, false);
+    if (!item.ok()) return item.status();
+    out.push_back(*std::move(item));
+  }
+  return out;
+}
+
+bool IsSerialText(std::string_view serial) {
+  bool any_digit = false;
+  for (char c : serial) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != ':') return false;
+    any_digit = any_digit || hex;
+  }
+  return any_digit;
+}
+
+// The certificates of a PEM bundle (concatenated "BEGIN CERTIFICATE" blocks; text between
+// blocks is ignored, as openssl tools write it).
+absl::StatusOr<std::vector<std::string_view>> SplitCertificates(std::string_view bundle,
+                                                                std::string_view what) {
+  const std::string_view name = what;
+  if (bundle.size() > kMaxPemInputBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(name), ": ", bundle.size(),
+                                                   " bytes; at most ", kMaxPemInputBytes,
+                                                   " bytes are accepted"));
+  }
+  if (bundle.find("PRIVATE KEY") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ji::AbslView(name), ": contains a private key; pass CA certificates only"));
+  }
+  std::vector<std::string_view> blocks;
+  std::size_t pos = 0;
+  while ((pos = bundle.find(kBeginCertificate, pos)) != std::string_view::npos) {
+    const std::size_t end = bundle.find(kEndCertificate, pos);
+    if (end == std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(name), "[", blocks.size(),
+                                                     "]: PEM block without its END line"));
+    }
+    const std::size_t stop = end + kEndCertificate.size();
+    blocks.push_back(bundle.substr(pos, stop - pos));
+    pos = stop;
+  }
+  if (blocks.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(name), ": no PEM certificate (\"",
+                                                   ji::AbslView(kBeginCertificate), "\") found"));
+  }
+  return blocks;
+}
+
+absl::StatusOr<pki::Truststore> BuildTruststore(const char* bundle, std::string_view what) {
+  absl::StatusOr<std::vector<std::string_view>> blocks = SplitCertificates(bundle, what);
+  if (!blocks.ok()) return blocks.status();
+  if (blocks->size() > pki::kMaxTrustedCas) {
+    return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(what), ": ", blocks->size(),
+                                                   " certificates; a truststore holds at most ",
+                                                   pki::kMaxTrustedCas));
+  }
+  pki::Truststore truststore;
+  for (std::size_t i = 0; i < blocks->size(); ++i) {
+    absl::StatusOr<pki::TrustedCa> added = truststore.Add((*blocks)[i]);
+    if (!added.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ji::AbslView(what), "[", i, "]: ", added.status().message()));
+    }
+  }
+  return truststore;
+}
+
+json CertificateJson(const pki::CertificateInfo& info) {
+  json doc = info.ToJson();
+  doc["renewal_at"] = FormatUtc(pki::RenewalTime(info.not_before, info.not_after));
+  return doc;
+}
+
+absl::StatusOr<pki::CertificateInfo> InspectInput(std::string_view pem, std::string_view what) {
+  if (pem.size() > kMaxPemBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(what), ": ", pem.size(),
+                                                   " bytes; at most ", kMaxPemBytes,
+                                                   " bytes are accepted"));
+  }
+  absl::StatusOr<pki::CertificateInfo> info = pki::InspectCertificate(pem);
+  if (!info.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ji::AbslView(what), ": ", info.status().message()));
+  }
+  return info;
+}
+
+// ---- entry point bodies -------------------------------------------------------------------------
+
+absl::Status CaCreate(char** out_ca_json, char** out_key, const char* options_json,
+                      const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_ca_json, "out_ca_json"); !s.ok()) return s;
+  if (absl::Status s = PrepareOut(out_key, "out_private_key_pem"); !s.ok()) return s;
+  if (absl::Status s = DistinctOuts(out_ca_json, "out_ca_json", out_key, "out_private_key_pem");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/true);
+  if (!options.ok()) return options.status();
+
+  pki::CaOptions ca_options;
+  absl::StatusOr<pki::KeyType> key_type = ReadKeyType(*options, "options");
+  if (!key_type.ok()) return key_type.status();
+  ca_options.key_type = *key_type;
+  absl::StatusOr<absl::Duration> lifetime =
+      ReadLifetimeDays(*options, "options", kDefaultCaLifetimeDays);
+  if (!lifetime.ok()) return lifetime.status();
+  ca_options.lifetime = *lifetime;
+  if (const json* cn = ji::Find(*options, "common_name"); cn != nullptr) {
+    absl::StatusOr<std::string> text =
+        ji::ReadString(*cn, "options.common_name", kMaxCommonNameBytes, false);
+    if (!text.ok()) return text.status();
+    ca_options.common_name = *std::move(text);
+  }
+  absl::StatusOr<absl::Time> now = ReadTimeOrNow(*options, "options", "now");
+  if (!now.ok()) return now.status();
+
+  absl::StatusOr<pki::CertificateAuthority> ca =
+      pki::CertificateAuthority::Create(ca_options, *now);
+  if (!ca.ok()) return ca.status();
+  absl::StatusOr<pki::SecretString> key = ca->PrivateKeyPem();
+  if (!key.ok()) return key.status();
+  json doc{{"certificate_pem", ca->certificate_pem()},
+           {"certificate", CertificateJson(ca->info())}};
+  return ReturnDocumentAndKey(out_ca_json, doc, *indent, out_key, *key);
+}
+
+absl::Status RequestCreate(char** out_request_json, char** out_key, const char* request_json,
+                           const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_request_json, "out_request_json"); !s.ok()) return s;
+  if (absl::Status s = PrepareOut(out_key, "out_private_key_pem"); !s.ok()) return s;
+  if (absl::Status s =
+          DistinctOuts(out_request_json, "out_request_json", out_key, "out_private_key_pem");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireInput(request_json, "request_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<json> request = ParseObject(request_json, "request", /*optional=*/false);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<std::string> name = RequirePeerName(*request, "request", "name");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<pki::KeyType> key_type = ReadKeyType(*request, "request");
+  if (!key_type.ok()) return key_type.status();
+
+  absl::StatusOr<pki::SecretString> key = pki::GeneratePrivateKey(*key_type);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = pki::CreateCsr(key->view(), *name);
+  if (!csr.ok()) return csr.status();
+  json doc{{"name", *name}, {"key_type", std::string(pki::ToString(*key_type))}, {"csr_pem", *csr}};
+  return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, *key);
+}
+
+absl::Status CsrSign(char** out_certificate_json, const char* ca_certificate_pem,
+                     const char* ca_private_key_pem, const char* csr_pem, const char* options_json,
+                     const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_certificate_json, "out_certificate_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(ca_certificate_pem, "ca_certificate_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(ca_private_key_pem, "ca_private_key_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(csr_pem, "csr_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/false);
+  if (!options.ok()) return options.status();
+
+  pki::PeerCertificateOptions peer;
+  const json* members = ji::Find(*options, "members");
+  if (members == nullptr) return ji::FieldError("options.members", "is required");
+  if (absl::Status s = ji::ExpectArray(*members, "options.members", kMaxMemberNames); !s.ok()) {
+    return s;
+  }
+  if (members->empty()) return ji::FieldError("options.members", "must name at least one member");
+  for (std::size_t i = 0; i < members->size(); ++i) {
+    absl::StatusOr<std::string> name =
+        ReadPeerName((*members)[i], ji::IndexPath("options.members", i));
+    if (!name.ok()) return name.status();
+    peer.member_names.push_back(*std::move(name));
+  }
+  if (const json* expected = ji::Find(*options, "expected_name"); expected != nullptr) {
+    absl::StatusOr<std::string> name = ReadPeerName(*expected, "options.expected_name");
+    if (!name.ok()) return name.status();
+    peer.expected_name = *std::move(name);
+  }
+  absl::StatusOr<absl::Duration> lifetime =
+      ReadLifetimeDays(*options, "options", kDefaultPeerLifetimeDays);
+  if (!lifetime.ok()) return lifetime.status();
+  peer.lifetime = *lifetime;
+  absl::StatusOr<absl::Time> now = ReadTimeOrNow(*options, "options", "now");
+  if (!now.ok()) return now.status();
+
+  absl::StatusOr<pki::CertificateAuthority> ca =
+      pki::CertificateAuthority::Load(ca_certificate_pem, ca_private_key_pem);
+  if (!ca.ok()) return Prefixed("ca_certificate_pem/ca_private_key_pem", ca.status());
+  absl::StatusOr<std::string> certificate = ca->SignPeerCsr(csr_pem, peer, *now);
+  if (!certificate.ok()) return certificate.status();
+  absl::StatusOr<pki::CertificateInfo> info = pki::InspectCertificate(*certificate);
+  if (!info.ok()) return info.status();
+  json doc{{"certificate_pem", *certificate}, {"certificate", CertificateJson(*info)}};
+  return ReturnString(out_certificate_json, DumpJson(doc, *indent));
+}
+
+absl::Status CertificateInspect(char** out_info_json, const char* certificate_pem,
+                                const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_info_json, "out_info_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(certificate_pem, "certificate_pem"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<pki::CertificateInfo> info = InspectInput(certificate_pem, "certificate_pem");
+  if (!info.ok()) return info.status();
+  return ReturnString(out_info_json, DumpJson(CertificateJson(*info), *indent));
+}
+
+absl::Status TruststoreInspect(char** out_truststore_json, const char* ca_certificates_pem,
+                               const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_truststore_json, "out_truststore_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(ca_certificates_pem, "ca_certificates_pem"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<pki::Truststore> truststore =
+      BuildTruststore(ca_certificates_pem, "ca_certificates_pem");
+  if (!truststore.ok()) return truststore.status();
+  return ReturnString(out_truststore_json, DumpJson(truststore->ToJson(), *indent));
+}
+
+absl::Status Verify(char** out_result_json, const char* certificate_pem, const char* trusted_ca_pem,
+                    const char* options_json, const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_result_json, "out_result_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(certificate_pem, "certificate_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(trusted_ca_pem, "trusted_ca_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/false);
+  if (!options.ok()) return options.status();
+
+  pki::VerifyOptions verify;
+  absl::StatusOr<std::string> expected = RequirePeerName(*options, "options", "expected_name");
+  if (!expected.ok()) return expected.status();
+  verify.expected_name = *expected;
+  if (const json* role = ji::Find(*options, "role"); role != nullptr) {
+    absl::StatusOr<std::string> text = ji::ReadString(*role, "options.role", 16, false);
+    if (!text.ok()) return text.status();
+    if (*text == "server") {
+      verify.role = pki::Role::kServer;
+    } else if (*text == "client") {
+      verify.role = pki::Role::kClient;
+    } else {
+      return ji::FieldError("options.role", absl::StrCat("must be \"server\" or \"client\", got ",
+                                                         ji::Describe(*role)));
+    }
+  }
+  absl::StatusOr<absl::Time> at = ReadTimeOrNow(*options, "options", "at");
+  if (!at.ok()) return at.status();
+  verify.at = *at;
+  if (const json* revoked = ji::Find(*options, "revoked_serials"); revoked != nullptr) {
+    absl::StatusOr<std::vector<std::string>> serials =
+        ReadStringList(*revoked, "options.revoked_serials", kMaxRevokedSerials, kMaxSerialBytes);
+    if (!serials.ok()) return serials.status();
+    for (std::size_t i = 0; i < serials->size(); ++i) {
+      if (!IsSerialText((*serials)[i])) {
+        return ji::FieldError(ji::IndexPath("options.revoked_serials", i),
+                              absl::StrCat("must be a hexadecimal serial (colons allowed), got ",
+                                           ji::Describe((*revoked)[i])));
+      }
+    }
+    verify.revoked_serials = *std::move(serials);
+  }
+  if (const json* chain = ji::Find(*options, "presented_chain"); chain != nullptr) {
+    absl::StatusOr<std::vector<std::string>> pems =
+        ReadStringList(*chain, "options.presented_chain", kMaxPresentedCertificates, kMaxPemBytes);
+    if (!pems.ok()) return pems.status();
+    verify.presented_chain = *std::move(pems);
+  }
+  absl::StatusOr<pki::Truststore> truststore = BuildTruststore(trusted_ca_pem, "trusted_ca_pem");
+  if (!truststore.ok()) return truststore.status();
+
+  // The peer's certificate is judged, not parsed as our input: garbage is reason `malformed`.
+  const std::string_view presented(certificate_pem);
+  pki::VerificationResult result;
+  if (presented.size() > kMaxPemBytes) {
+    result = {false, pki::RejectReason::kMalformed,
+              absl::StrCat("the certificate is ", presented.size(), " bytes; at most ",
+                           kMaxPemBytes, " bytes are accepted")};
+  } else if (presented.find("PRIVATE KEY") != std::string_view::npos) {
+    result = {false, pki::RejectReason::kMalformed,
+              "a private key was given where a certificate was expected"};
+  } else {
+    result = pki::VerifyPeerCertificate(presented, *truststore, verify);
+  }
+  json doc;
+  doc["valid"] = result.valid;
+  if (result.valid) {
+    doc["reason"] = nullptr;
+    doc["message"] =
+        result.message.empty()
+            ? absl::StrCat("the certificate is valid for ", verify.expected_name, " as a TLS ",
+                           verify.role == pki::Role::kServer ? "server" : "client", " at ",
+                           FormatUtc(verify.at))
+            : result.message;
+  } else {
+    doc["reason"] = result.reason.has_value() ? std::string(pki::ToString(*result.reason))
+                                              : std::string("malformed");
+    doc["message"] = result.message;
+  }
+  return ReturnString(out_result_json, DumpJson(doc, *indent));
+}
+
+absl::StatusOr<pki::CertificateValidity> ReadValidity(const json& value, std::string_view path,
+                                                      bool with_member) {
+  if (absl::Status s = ji::ExpectObject(value, path); !s.ok()) return s;
+  pki::CertificateValidity validity;
+  if (with_member) {
+    absl::StatusOr<std::string> member = RequirePeerName(value, path, "member");
+    if (!member.ok()) return member.status();
+    validity.member = *member;
+  }
+  for (const char* key : {"not_before", "not_after"}) {
+    const std::string field = ji::FieldPath(path, key);
+    const json* t = ji::Find(value, key);
+    if (t == nullptr) return ji::FieldError(field, "is required");
+    absl::StatusOr<absl::Time> parsed = ReadTime(*t, field);
+    if (!parsed.ok()) return parsed.status();
+    (std::string_view(key) == "not_before" ? validity.not_before : validity.not_after) = *parsed;
+  }
+  if (validity.not_after <= validity.not_before) {
+    return ji::FieldError(ji::FieldPath(path, "not_after"), "must be later than not_before");
+  }
+  return validity;
+}
+
+absl::StatusOr<pki::RotationPlan> PlanFrom(const model::Array& array, const json& operation) {
+  const json* kind_value = ji::Find(operation, "operation");
+  if (kind_value == nullptr) return ji::FieldError("operation.operation", "is required");
+  absl::StatusOr<std::string> kind = ji::ReadString(*kind_value, "operation.operation", 32, false);
+  if (!kind.ok()) return kind.status();
+  if (*kind == "join" || *kind == "leave" || *kind == "new_primary") {
+    const json* member_value = ji::Find(operation, "member");
+    if (member_value == nullptr) return ji::FieldError("operation.member", "is required");
+    absl::StatusOr<std::string> member =
+        ji::ReadString(*member_value, "operation.member", kMaxNameBytes, false);
+    if (!member.ok()) return member.status();
+    if (*kind == "join") return pki::PlanJoin(array, *member);
+    if (*kind == "leave") return pki::PlanLeave(array, *member);
+    return pki::PlanNewPrimary(array, *member);
+  }
+  if (*kind == "renewal") {
+    absl::StatusOr<absl::Time> now = ReadTimeOrNow(operation, "operation", "now");
+    if (!now.ok()) return now.status();
+    const json* ca_value = ji::Find(operation, "ca");
+    if (ca_value == nullptr) return ji::FieldError("operation.ca", "is required");
+    absl::StatusOr<pki::CertificateValidity> ca =
+        ReadValidity(*ca_value, "operation.ca", /*with_member=*/false);
+    if (!ca.ok()) return ca.status();
+    ca->member = array.primary;
+    std::vector<pki::CertificateValidity> peers;
+    if (const json* list = ji::Find(operation, "certificates"); list != nullptr) {
+      if (absl::Status s =
+              ji::ExpectArray(*list, "operation.certificates", kMaxCertificateValidities);
+          !s.ok()) {
+        return s;
+      }
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        absl::StatusOr<pki::CertificateValidity> peer =
+            ReadValidity((*list)[i], ji::IndexPath("operation.certificates", i), true);
+        if (!peer.ok()) return peer.status();
+        peers.push_back(*std::move(peer));
+      }
+    }
+    return pki::PlanRenewal(array, *ca, peers, *now);
+  }
+  return ji::FieldError("operation.operation",
+                        absl::StrCat("must be \"join\", \"leave\", \"new_primary\" or "
+                                     "\"renewal\", got ",
+                                     ji::Describe(*kind_value)));
+}
+
+absl::Status Plan(char** out_plan_json, const char* array_json, const char* operation_json,
+                  const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_plan_json, "out_plan_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(array_json, "array_json"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(operation_json, "operation_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<model::Array> array = model::ArrayFromJsonText(array_json);
+  if (!array.ok()) return array.status();
+  absl::StatusOr<json> operation = ParseObject(operation_json, "operation", /*optional=*/false);
+  if (!operation.ok()) return operation.status();
+  absl::StatusOr<pki::RotationPlan> plan = PlanFrom(*array, *operation);
+  if (!plan.ok()) return plan.status();
+  return ReturnString(out_plan_json, DumpJson(plan->ToJson(), *indent));
+}
+
+absl::Status TlsPolicy(char** out_policy_json, const char* request_json,
+                       const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_policy_json, "out_policy_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<json> request = ParseObject(request_json, "request", /*optional=*/true);
+  if (!request.ok()) return request.status();
+  pki::TlsVersion min_version = pki::TlsVersion::kTls12;
+  if (const json* version = ji::Find(*request, "min_version"); version != nullptr) {
+    absl::StatusOr<std::string> text = ji::ReadString(*version, "request.min_version", 32, false);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<pki::TlsVersion> parsed = pki::ParseTlsVersion(*text);
+    if (!parsed.ok()) return Prefixed("request.min_version", parsed.status());
+    min_version = *parsed;
+  }
+  std::vector<std::string> suites;
+  if (const json* list = ji::Find(*request, "suites"); list != nullptr) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ReadStringList(*list, "request.suites", kMaxSuites, kMaxSuiteNameBytes);
+    if (!names.ok()) return names.status();
+    suites = *std::move(names);
+  }
+  absl::StatusOr<pki::TlsPolicy> policy = pki::MakeTlsPolicy(min_version, suites);
+  if (!policy.ok()) return Prefixed("request.suites", policy.status());
+  json doc = policy->ToJson();
+  doc["openssl_tls13_suites"] = policy->OpenSslTls13Suites();
+  doc["openssl_tls12_cipher_list"] = policy->OpenSslTls12CipherList();
+  return ReturnString(out_policy_json, DumpJson(doc, *indent));
+}
+
+}  // namespace
+}  // namespace arraykit::capi
+
+namespace capi = arraykit::capi;
+
+extern "C" {
+
+AK_API void ak_free_secret(char* secret) {
+  if (secret == nullptr) return;
+  // Writes through a volatile pointer are not removed as dead stores before free().
+  volatile char* p = secret;
+  while (*p != '\0') *p++ = '\0';
+  std::free(secret);
+}
+
+AK_API ak_status ak_pki_ca_create(char** out_ca_json, char** out_private_key_pem,
+                                  const char* options_json, const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::CaCreate(out_ca_json, out_private_key_pem, options_json, opts));
+  });
+}
+
+AK_API ak_status ak_pki_request_create(char** out_request_json, char** out_private_key_pem,
+                                       const char* request_json, const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::RequestCreate(out_request_json, out_private_key_pem, request_json, opts));
+  });
+}
+
+AK_API ak_status ak_pki_csr_sign(char** out_certificate_json, const char* ca_certificate_pem,
+                                 const char* ca_private_key_pem, const char* csr_pem,
+                                 const char* options_json, const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::CsrSign(out_certificate_json, ca_certificate_pem, ca_private_key_pem, csr_pem,
+                      options_json, opts),
+        ca_private_key_pem == nullptr ? std::string_view() : std::string_view(ca_private_key_pem));
+  });
+}
+
+AK_API ak_status ak_pki_certificate_inspect(char** out_info_json, const char* certificate_pem,
+                                            const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::CertificateInspect(out_info_json, certificate_pem, opts),
+        certificate_pem == nullptr ? std::string_view() : std::string_view(certificate_pem));
+  });
+}
+
+AK_API ak_status ak_pki_truststore_inspect(char** out_truststore_json,
+                                           const char* ca_certificates_pem,
+                                           const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::TruststoreInspect(out_truststore_json, ca_certificates_pem, opts));
+  });
+}
+
+AK_API ak_status ak_pki_verify(char** out_result_json, const char* certificate_pem,
+                               const char* trusted_ca_pem, const char* options_json,
+                               const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::WithoutKeyMaterial(
+        capi::Verify(out_result_json, certificate_pem, trusted_ca_pem, options_json, opts));
+  });
+}
+
+AK_API ak_status ak_pki_plan(char** out_plan_json, const char* array_json,
+                             const char* operation_json, const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::Plan(out_plan_json, array_json, operation_json, opts);
+  });
+}
+
+AK_API ak_status ak_pki_tls_policy(char** out_policy_json, const char* request_json,
+                                   const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    return capi::TlsPolicy(out_policy_json, request_json, opts);
+  });
+}
+
+}  // extern "C"
