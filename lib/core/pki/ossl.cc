@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -179,18 +180,58 @@ std::string Sha256Fingerprint(X509* cert) {
   return out;
 }
 
-absl::StatusOr<Asn1IntegerPtr> RandomSerial() {
-  unsigned char bytes[20];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+absl::Status RandomSerialOctets(unsigned char (&octets)[kSerialOctets]) {
+  if (RAND_bytes(octets, sizeof(octets)) != 1) {
     return absl::InternalError(absl::StrCat("random number generator failed: ", DrainErrors()));
   }
   // Clear the sign bit (positive in DER) and set the next one so the value never shrinks.
-  bytes[0] = static_cast<unsigned char>((bytes[0] & 0x7F) | 0x40);
+  octets[0] = static_cast<unsigned char>((octets[0] & 0x7F) | 0x40);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Asn1IntegerPtr> RandomSerial() {
+  unsigned char bytes[kSerialOctets];
+  if (absl::Status s = RandomSerialOctets(bytes); !s.ok()) return s;
   BignumPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
   if (bn == nullptr) return absl::ResourceExhaustedError("out of memory");
   Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
   if (serial == nullptr) return absl::ResourceExhaustedError("out of memory");
   return serial;
+}
+
+void AppendTlv(std::string& out, unsigned char tag, std::string_view content) {
+  out.push_back(static_cast<char>(tag));
+  const std::size_t len = content.size();
+  if (len < 0x80) {
+    out.push_back(static_cast<char>(len));
+  } else {
+    // Long form: 0x80 | number of length octets, then the length big-endian, minimal.
+    unsigned char octets[sizeof(std::size_t)];
+    int n = 0;
+    for (std::size_t v = len; v != 0; v >>= 8) octets[n++] = static_cast<unsigned char>(v & 0xFF);
+    out.push_back(static_cast<char>(0x80 | n));
+    while (n > 0) out.push_back(static_cast<char>(octets[--n]));
+  }
+  out.append(content.data(), content.size());
+}
+
+std::string Tlv(unsigned char tag, std::string_view content) {
+  std::string out;
+  out.reserve(content.size() + 6);
+  AppendTlv(out, tag, content);
+  return out;
+}
+
+std::string DerToPem(std::string_view der, std::string_view label) {
+  const std::string b64 = absl::Base64Escape(Av(der));
+  std::string out = absl::StrCat("-----BEGIN ", Av(label), "-----\n");
+  out.reserve(out.size() + b64.size() + b64.size() / 64 + 2 * label.size() + 40);
+  for (std::size_t i = 0; i < b64.size(); i += 64) {
+    out.append(b64, i, 64);
+    out.push_back('\n');
+  }
+  absl::StrAppend(&out, "-----END ", Av(label), "-----\n");
+  return out;
 }
 
 namespace {

@@ -106,6 +106,31 @@ std::string Sha256Fingerprint(X509* cert);
 // A serial of 159 random bits from the crypto library's RNG: positive, 20 octets in DER,
 // far above the 128 bits of entropy CA/B-style profiles ask for.
 absl::StatusOr<Asn1IntegerPtr> RandomSerial();
+// The same serial as its 20 content octets (big-endian, first octet 0x40..0x7F).
+inline constexpr std::size_t kSerialOctets = 20;
+absl::Status RandomSerialOctets(unsigned char (&octets)[kSerialOctets]);
+
+// ---- DER writing (for structures this module builds itself; never for parsing) --------------
+
+// Appends a DER tag-length-value with a single-octet `tag` and definite length.
+void AppendTlv(std::string& out, unsigned char tag, std::string_view content);
+std::string Tlv(unsigned char tag, std::string_view content);
+
+// The DER encoding of an object through the library's i2d function (`i2d(obj, &p)`), or an
+// empty string when the library cannot encode it.
+template <typename T, typename I2d>
+std::string ToDer(T* obj, I2d i2d) {
+  const int len = i2d(obj, nullptr);
+  if (len <= 0) return {};
+  std::string out(static_cast<std::size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  if (i2d(obj, &p) != len) return {};
+  return out;
+}
+
+// PEM text ("-----BEGIN `label`-----", base64 in 64-character lines) for DER bytes, as the
+// library's PEM writers produce it.
+std::string DerToPem(std::string_view der, std::string_view label);
 
 // A public key judged against the array's key policy (RSA ≥ 2048 bits; EC on P-256 or P-384
 // by named curve only). `description` is "ecdsa-p256", "rsa-1024", "ec-secp256k1", ...

@@ -206,6 +206,99 @@ absl::Status Sign(X509* cert, EVP_PKEY* key, const EVP_MD* digest) {
   return absl::OkStatus();
 }
 
+// ---- the peer certificate, encoded directly --------------------------------------------------
+//
+// A peer certificate has a fixed profile, so its TBSCertificate is written as DER here rather
+// than assembled through X509 setters and extension config strings, which on OpenSSL 3.0
+// re-encode and re-decode the subject key through the provider machinery. Only structures
+// this module builds are written; the CSR (untrusted input) is parsed by the library, and its
+// SubjectPublicKeyInfo is re-encoded by the library from its parsed form.
+
+// id-ce OIDs (RFC 5280 §4.2.1), as DER OBJECT IDENTIFIER TLVs.
+constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
+constexpr std::string_view kOidSubjectAltName("\x06\x03\x55\x1d\x11", 5);
+// [0] EXPLICIT Version v3(2).
+constexpr std::string_view kVersion3("\xa0\x03\x02\x01\x02", 5);
+
+constexpr unsigned char kTagInteger = 0x02;
+constexpr unsigned char kTagBitString = 0x03;
+constexpr unsigned char kTagOctetString = 0x04;
+constexpr unsigned char kTagSequence = 0x30;
+constexpr unsigned char kTagExtensions = 0xa3;  // [3] EXPLICIT, constructed
+constexpr unsigned char kTagDnsName = 0x82;     // GeneralName dNSName [2] IMPLICIT IA5String
+
+
+// An extension as the library would encode it from a config string (`issuer` for the AKI).
+absl::StatusOr<std::string> ConfExtensionDer(X509* issuer, X509* subject, int nid,
+                                             const char* value) {
+  X509V3_CTX ctx;
+  std::memset(&ctx, 0, sizeof(ctx));
+  X509V3_set_ctx(&ctx, issuer, subject, nullptr, nullptr, 0);
+  X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value));
+  std::string der =
+      ext == nullptr ? std::string() : internal::ToDer(ext.get(), i2d_X509_EXTENSION);
+  if (der.empty()) {
+    return absl::InternalError(
+        absl::StrCat("cannot add extension ", OBJ_nid2sn(nid), ": ", DrainErrors()));
+  }
+  return der;
+}
+
+// The AlgorithmIdentifier X509_sign writes for `key` and `digest`: ecdsa-with-SHAxxx without
+// parameters, sha256WithRSAEncryption with NULL parameters (RFC 5758 §3.2, RFC 4055 §5).
+absl::StatusOr<std::string> SignatureAlgorithmDer(EVP_PKEY* key, const EVP_MD* digest) {
+  const int key_id = EVP_PKEY_id(key);
+  int sig_nid = NID_undef;
+  if ((key_id != EVP_PKEY_EC && key_id != EVP_PKEY_RSA) ||
+      OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_type(digest), key_id) != 1) {
+    DrainErrors();
+    return absl::InternalError("no signature algorithm for the CA key");
+  }
+  std::unique_ptr<X509_ALGOR, internal::Deleter<X509_ALGOR, X509_ALGOR_free>> algor(
+      X509_ALGOR_new());
+  if (algor == nullptr ||
+      X509_ALGOR_set0(algor.get(), OBJ_nid2obj(sig_nid),
+                      key_id == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, nullptr) != 1) {
+    return absl::InternalError(absl::StrCat("cannot encode signature algorithm: ", DrainErrors()));
+  }
+  std::string der = internal::ToDer(algor.get(), i2d_X509_ALGOR);
+  if (der.empty()) return absl::InternalError("cannot encode signature algorithm");
+  return der;
+}
+
+// An ASN1_TIME (UTCTime through 2049, GeneralizedTime after, as RFC 5280 §4.1.2.5 asks).
+std::string TimeDer(absl::Time t) {
+  internal::Asn1TimePtr time(ASN1_TIME_set(nullptr, absl::ToTimeT(t)));
+  return time == nullptr ? std::string() : internal::ToDer(time.get(), i2d_ASN1_TIME);
+}
+
+// subjectKeyIdentifier: the SHA-1 of the subjectPublicKey BIT STRING's value (RFC 5280
+// §4.2.1.2 method 1, what the library's "hash" computes).
+absl::StatusOr<std::string> SubjectKeyIdDer(X509_PUBKEY* spki) {
+  const unsigned char* key = nullptr;
+  int key_len = 0;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &key, &key_len, nullptr, spki) != 1 || key == nullptr ||
+      EVP_Digest(key, static_cast<std::size_t>(key_len), md, &md_len, EVP_sha1(), nullptr) != 1) {
+    return absl::InternalError(absl::StrCat("cannot add subjectKeyIdentifier: ", DrainErrors()));
+  }
+  const std::string_view id(reinterpret_cast<const char*>(md), md_len);
+  return internal::Tlv(
+      kTagSequence,
+      absl::StrCat(Av(kOidSubjectKeyId),
+                   internal::Tlv(kTagOctetString, internal::Tlv(kTagOctetString, id))));
+}
+
+// subjectAltName holding exactly one dNSName (`name` is a normalized host name: ASCII only).
+std::string SubjectAltNameDer(std::string_view name) {
+  return internal::Tlv(
+      kTagSequence,
+      absl::StrCat(Av(kOidSubjectAltName),
+                   internal::Tlv(kTagOctetString,
+                                 internal::Tlv(kTagSequence, internal::Tlv(kTagDnsName, name)))));
+}
+
 }  // namespace
 
 // ---- key types ---------------------------------------------------------------------------------
@@ -476,6 +569,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const CaOption
   ca.info_ = *std::move(info);
   ca.cert_.reset(cert->release());
   ca.key_.reset(key->release());
+  ca.PrepareIssuance();
   return ca;
 }
 
@@ -507,7 +601,51 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view
   ca.info_ = *std::move(info);
   ca.cert_.reset(cert->release());
   ca.key_.reset(key->release());
+  ca.PrepareIssuance();
   return ca;
+}
+
+struct CertificateAuthority::IssuanceProfile {
+  std::string issuer_name_der;          // the CA's subject Name
+  std::string signature_algorithm_der;  // AlgorithmIdentifier for the CA key and digest
+  // basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, extKeyUsage
+  // serverAuth + clientAuth: the same for every peer certificate.
+  std::string fixed_extensions_der;
+  std::string authority_key_id_der;  // keyid:always, from the CA's subject key identifier
+  absl::Status status;               // why this CA cannot issue, if it cannot
+};
+
+void CertificateAuthority::PrepareIssuance() {
+  auto profile = std::make_shared<IssuanceProfile>();
+  auto fail = [&](absl::Status s) {
+    profile->status = std::move(s);
+    profile_ = std::move(profile);
+  };
+  profile->issuer_name_der = internal::ToDer(X509_get_subject_name(cert_.get()), i2d_X509_NAME);
+  if (profile->issuer_name_der.empty()) {
+    return fail(absl::InternalError(absl::StrCat("cannot encode issuer name: ", DrainErrors())));
+  }
+  absl::StatusOr<std::string> algorithm = SignatureAlgorithmDer(key_.get(), digest_);
+  if (!algorithm.ok()) return fail(algorithm.status());
+  profile->signature_algorithm_der = *std::move(algorithm);
+  // The extensions come from the library's own config parser, once: the same bytes as before
+  // the profile was cached. The AKI needs only the issuer; a blank certificate stands in for
+  // the subject.
+  X509Ptr blank(X509_new());
+  if (blank == nullptr) return fail(absl::ResourceExhaustedError("out of memory"));
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+                            std::pair{NID_key_usage, "critical,digitalSignature"},
+                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
+                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+    absl::StatusOr<std::string> der = ConfExtensionDer(cert_.get(), blank.get(), nid, value);
+    if (!der.ok()) return fail(der.status());
+    if (nid == NID_authority_key_identifier) {
+      profile->authority_key_id_der = *std::move(der);
+    } else {
+      profile->fixed_extensions_der += *der;
+    }
+  }
+  profile_ = std::move(profile);
 }
 
 absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
@@ -619,17 +757,25 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
     }
   }
 
-  // A peer certificate never outlives the CA that signed it.
-  const absl::Time not_after = std::min(now + options.lifetime, info_.not_after);
-  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
-  if (!subject.ok()) return subject.status();
-  absl::StatusOr<X509Ptr> cert = NewCertificate(X509_get_subject_name(cert_.get()), subject->get(),
-                                                pubkey.get(), now - kBackdate, not_after);
-  if (!cert.ok()) return cert.status();
-  X509* c = cert->get();
-  // The key is judged on the certificate's encoded SubjectPublicKeyInfo, which X509_set_pubkey
-  // just produced: describing the key object separately would encode it a second time.
-  const internal::KeyAssessment assessment = internal::AssessPublicKey(X509_get_X509_PUBKEY(c));
+  if (profile_ == nullptr) return absl::FailedPreconditionError("moved-from CA");
+
+  // The subject key is copied as the CSR encodes it, never decoded and re-encoded: on OpenSSL
+  // 3.0 that round trip through the provider encoders was most of the issuance cost.
+#if defined(OPENSSL_IS_BORINGSSL)
+  // BoringSSL's X509_REQ offers no X509_REQ_get_X509_PUBKEY; encoding a key is cheap there.
+  internal::X509PubkeyPtr encoded_key;
+  {
+    X509_PUBKEY* raw = nullptr;
+    if (X509_PUBKEY_set(&raw, pubkey.get()) != 1) {
+      return absl::InternalError(absl::StrCat("cannot encode the CSR's key: ", DrainErrors()));
+    }
+    encoded_key.reset(raw);
+  }
+  X509_PUBKEY* spki = encoded_key.get();
+#else
+  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(req.get());
+#endif
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(spki);
   if (!assessment.allowed) {
     return Refuse(CsrRejection::kWeakKey,
                   absl::StrCat("key ", assessment.description,
@@ -645,20 +791,57 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
     DrainErrors();
     return Refuse(CsrRejection::kBadSignature, "the CSR's signature does not verify");
   }
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_key_usage, "critical,digitalSignature"},
-                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
-                            std::pair{NID_subject_key_identifier, "hash"},
-                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
-    if (absl::Status s = AddExtension(c, cert_.get(), nid, value); !s.ok()) return s;
+  if (!profile_->status.ok()) return profile_->status;
+
+  // TBSCertificate (RFC 5280 §4.1), fields in order.
+  unsigned char serial[internal::kSerialOctets];
+  if (absl::Status s = internal::RandomSerialOctets(serial); !s.ok()) return s;
+  // A peer certificate never outlives the CA that signed it.
+  const absl::Time not_after = std::min(now + options.lifetime, info_.not_after);
+  const std::string validity = absl::StrCat(TimeDer(now - kBackdate), TimeDer(not_after));
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  if (!subject.ok()) return subject.status();
+  const std::string subject_der = internal::ToDer(subject->get(), i2d_X509_NAME);
+  const std::string spki_der = internal::ToDer(spki, i2d_X509_PUBKEY);
+  absl::StatusOr<std::string> ski = SubjectKeyIdDer(spki);
+  if (!ski.ok()) return ski.status();
+  if (validity.empty() || subject_der.empty() || spki_der.empty()) {
+    return absl::InternalError(absl::StrCat("cannot build certificate: ", DrainErrors()));
   }
-  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(*name);
-  if (!san.ok()) return san.status();
-  if (X509_add1_ext_i2d(c, NID_subject_alt_name, san->get(), 0, X509V3_ADD_DEFAULT) != 1) {
-    return absl::InternalError(absl::StrCat("cannot add subjectAltName: ", DrainErrors()));
+  std::string cert_extensions = profile_->fixed_extensions_der;
+  absl::StrAppend(&cert_extensions, *ski, profile_->authority_key_id_der,
+                  SubjectAltNameDer(*name));
+
+  std::string tbs_fields;
+  tbs_fields.reserve(512);
+  tbs_fields.append(kVersion3.data(), kVersion3.size());
+  internal::AppendTlv(tbs_fields, kTagInteger,
+                      std::string_view(reinterpret_cast<const char*>(serial), sizeof(serial)));
+  absl::StrAppend(&tbs_fields, profile_->signature_algorithm_der, profile_->issuer_name_der);
+  internal::AppendTlv(tbs_fields, kTagSequence, validity);
+  absl::StrAppend(&tbs_fields, subject_der, spki_der);
+  internal::AppendTlv(tbs_fields, kTagExtensions, internal::Tlv(kTagSequence, cert_extensions));
+  const std::string tbs = internal::Tlv(kTagSequence, tbs_fields);
+
+  // signatureValue: the CA's signature over the TBSCertificate's DER.
+  std::unique_ptr<EVP_MD_CTX, internal::Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> md_ctx(
+      EVP_MD_CTX_new());
+  std::string signature(1, '\0');  // BIT STRING: no unused bits, then the signature
+  std::size_t sig_len = static_cast<std::size_t>(EVP_PKEY_size(key_.get()));
+  signature.resize(1 + sig_len);
+  if (md_ctx == nullptr ||
+      EVP_DigestSignInit(md_ctx.get(), nullptr, digest_, nullptr, key_.get()) != 1 ||
+      EVP_DigestSign(md_ctx.get(), reinterpret_cast<unsigned char*>(signature.data() + 1),
+                     &sig_len, reinterpret_cast<const unsigned char*>(tbs.data()),
+                     tbs.size()) != 1) {
+    return absl::InternalError(absl::StrCat("cannot sign certificate: ", DrainErrors()));
   }
-  if (absl::Status s = Sign(c, key_.get(), digest_); !s.ok()) return s;
-  return internal::CertificateToPem(c);
+  signature.resize(1 + sig_len);
+
+  std::string certificate = tbs;
+  absl::StrAppend(&certificate, profile_->signature_algorithm_der);
+  internal::AppendTlv(certificate, kTagBitString, signature);
+  return internal::DerToPem(internal::Tlv(kTagSequence, certificate), "CERTIFICATE");
 }
 
 }  // namespace arraykit::pki

@@ -163,13 +163,18 @@ class CertificateAuthority {
   struct PkeyFree {
     void operator()(EVP_PKEY* p) const;
   };
+  // What every issuance shares and depends only on the CA (issuer name, signature algorithm,
+  // the fixed extensions, the authority key identifier), encoded once; defined in pki.cc.
+  struct IssuanceProfile;
   CertificateAuthority() = default;
+  void PrepareIssuance();
 
   std::unique_ptr<X509, X509Free> cert_;
   std::unique_ptr<EVP_PKEY, PkeyFree> key_;
   const EVP_MD* digest_ = nullptr;  // chosen once for the CA key
   std::string certificate_pem_;
   CertificateInfo info_;
+  std::shared_ptr<const IssuanceProfile> profile_;
 };
 
 namespace internal {
