@@ -27,9 +27,11 @@ constexpr std::size_t kMaxLabelLength = 63;
 
 std::string JoinNames(const std::vector<std::string>& names) { return absl::StrJoin(names, ", "); }
 
+// `members` is copied, never moved from: callers build the message from the same names in the
+// same call, and argument evaluation order is unspecified.
 Finding MakeFinding(std::string_view code, Severity severity, std::string message,
-                    std::vector<std::string> members = {}) {
-  return Finding{std::string(code), severity, std::move(message), std::move(members), std::nullopt};
+                    const std::vector<std::string>& members = {}) {
+  return Finding{std::string(code), severity, std::move(message), members, std::nullopt};
 }
 
 std::vector<std::string> BackendNames(const Array& array) {
@@ -54,7 +56,7 @@ void CheckMemberCount(const Array& array, std::vector<Finding>& out) {
                                " are supported in one array. Set up a second array for the other ",
                                extra.size(), " member(s) (", JoinNames(extra),
                                ") and connect it to the same back-end systems"),
-                  std::move(extra)));
+                  extra));
 }
 
 void CheckFrontend(const Array& array, std::vector<Finding>& out) {
@@ -81,7 +83,7 @@ void CheckBackendCount(const Array& array, std::vector<Finding>& out) {
       kBackendCount, Severity::kError,
       absl::StrCat("a multi-member array needs exactly 1 or 3 back-ends; it has ", backends,
                    names.empty() ? "" : absl::StrCat(" (", JoinNames(names), ")"), ": ", advice),
-      std::move(names)));
+      names));
 }
 
 void CheckDuplicateNames(const Array& array, std::vector<Finding>& out) {
@@ -101,7 +103,7 @@ void CheckDuplicateNames(const Array& array, std::vector<Finding>& out) {
         absl::StrCat(names.size(), " members share the peer DNS name ", Quoted(key),
                      " (names compare case-insensitively, trailing dot ignored); every member "
                      "needs its own name"),
-        std::move(names)));
+        names));
   }
 }
 
@@ -148,7 +150,7 @@ void CheckVersions(const Array& array, std::vector<Finding>& out) {
       kVersionMismatch, Severity::kError,
       absl::StrCat("members run different versions: ", absl::StrJoin(parts, "; "),
                    "; upgrade every member to the same version before forming the array"),
-      std::move(versioned)));
+      versioned));
 }
 
 void CheckPrimary(const Array& array, std::vector<Finding>& out) {
@@ -212,7 +214,7 @@ void CheckFailureDomain(const Array& array, std::string_view code, std::string_v
                                  Quoted(value), "; ", why,
                                  ". Place the three back-ends on three racks with distinct power "
                                  "sources"),
-                    std::move(names)));
+                    names));
   }
 }
 
@@ -225,13 +227,13 @@ void CheckHighAvailability(const Array& array, std::vector<Finding>& out) {
                               "a standalone member has no high availability: if it goes down "
                               "the service stops. High availability needs three members, each "
                               "with the front-end and back-end roles",
-                              std::move(all)));
+                              all));
   } else if (size == 2) {
     out.push_back(MakeFinding(kNoHighAvailability, Severity::kWarning,
                               "a two-member array has no high availability: if one member goes "
                               "down the back-end service is lost for the other too. Add a third "
                               "member and give all three the front-end and back-end roles",
-                              std::move(all)));
+                              all));
   } else if (array.BackendCount() == 1) {
     std::vector<std::string> backends = BackendNames(array);
     out.push_back(MakeFinding(
@@ -239,7 +241,7 @@ void CheckHighAvailability(const Array& array, std::vector<Finding>& out) {
         absl::StrCat("only one back-end (", JoinNames(backends),
                      "): if it goes down the back-end service stops. Give three members on "
                      "distinct racks the back-end role"),
-        std::move(backends)));
+        backends));
   }
 }
 

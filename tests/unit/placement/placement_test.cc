@@ -58,6 +58,7 @@ TEST_CASE("too_many_members: at most 10, suggest a second array") {
   CHECK(finding.members == std::vector<std::string>{"m10.example.com"});
   CHECK_THAT(finding.message, Catch::Contains("11 members") && Catch::Contains("at most 10") &&
                                   Catch::Contains("second array"));
+  CHECK_THAT(finding.message, Catch::Contains("the other 1 member(s) (m10.example.com)"));
 }
 
 TEST_CASE("no_frontend: at least one member has the front-end role") {
