@@ -105,6 +105,37 @@ void RegisterPki(py::module_& m) {
       "'lifetime_days', 'now'}. Returns {'certificate_pem', 'certificate': {...}}; a refused CSR "
       "raises PermissionDeniedError whose message starts with the reason code.");
 
+  py::class_<arraykit::pki::CertificateAuthority>(
+      pki, "CertificateAuthority",
+      "A loaded CA: its key is parsed once, for a primary that signs many CSRs.")
+      .def(py::init([](const std::string& ca_certificate_pem, std::string ca_private_key_pem) {
+             try {
+               arraykit::pki::CertificateAuthority ca(ca_certificate_pem,
+                                                      ca_private_key_pem.c_str());
+               Wipe(ca_private_key_pem);
+               return ca;
+             } catch (const arraykit::Error& e) {
+               Wipe(ca_private_key_pem);
+               Raise(e);
+             }
+           }),
+           py::arg("ca_certificate_pem"), py::arg("ca_private_key_pem"))
+      .def(
+          "sign_csr",
+          [](const arraykit::pki::CertificateAuthority& ca, const std::string& csr_pem,
+             const py::object& options) {
+            std::string text = ToJsonText(options, "options");
+            return CallJson([&] { return ca.sign(csr_pem, text); });
+          },
+          py::arg("csr_pem"), py::arg("options"),
+          "As arraykit.pki.sign_csr, with the loaded CA. Releases the GIL.")
+      .def(
+          "certificate",
+          [](const arraykit::pki::CertificateAuthority& ca) {
+            return CallJson([&] { return ca.certificate(); });
+          },
+          "{'certificate_pem', 'certificate': {...}} of the CA.");
+
   pki.def(
       "inspect_certificate",
       [](const std::string& certificate_pem) {

@@ -167,6 +167,50 @@ inline std::string sign_csr(const std::string& ca_certificate_pem, const SecretP
   return sign_csr(ca_certificate_pem, ca_private_key.c_str(), csr_pem, options_json, indent);
 }
 
+// A loaded CA (ak_ca): the key is parsed once, for a primary that signs many CSRs. Move-only;
+// sign() may be called from several threads at once.
+class CertificateAuthority {
+ public:
+  CertificateAuthority(const std::string& ca_certificate_pem, const char* ca_private_key_pem) {
+    arraykit::detail::Check(ak_ca_open(&handle_, ca_certificate_pem.c_str(), ca_private_key_pem));
+  }
+  CertificateAuthority(const std::string& ca_certificate_pem, const SecretPem& ca_private_key)
+      : CertificateAuthority(ca_certificate_pem, ca_private_key.c_str()) {}
+  CertificateAuthority(CertificateAuthority&& other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)) {}
+  CertificateAuthority& operator=(CertificateAuthority&& other) noexcept {
+    if (this != &other) {
+      ak_ca_close(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  CertificateAuthority(const CertificateAuthority&) = delete;
+  CertificateAuthority& operator=(const CertificateAuthority&) = delete;
+  ~CertificateAuthority() { ak_ca_close(handle_); }
+
+  // As sign_csr(): {"certificate_pem", "certificate"}.
+  std::string sign(const std::string& csr_pem, const std::string& options_json,
+                   int indent = -1) const {
+    ak_json_options opts = arraykit::detail::JsonOptions(indent);
+    return arraykit::detail::CallForString(
+        [this](char** out, const char* csr, const char* options, const ak_json_options* o) {
+          return ak_ca_sign_csr(handle_, out, csr, options, o);
+        },
+        csr_pem.c_str(), options_json.c_str(), &opts);
+  }
+  // {"certificate_pem", "certificate"} of the CA itself.
+  std::string certificate(int indent = -1) const {
+    ak_json_options opts = arraykit::detail::JsonOptions(indent);
+    return arraykit::detail::CallForString(
+        [this](char** out, const ak_json_options* o) { return ak_ca_certificate(handle_, out, o); },
+        &opts);
+  }
+
+ private:
+  ak_ca* handle_ = nullptr;
+};
+
 inline std::string inspect_certificate(const std::string& certificate_pem, int indent = -1) {
   ak_json_options opts = arraykit::detail::JsonOptions(indent);
   return arraykit::detail::CallForString(ak_pki_certificate_inspect, certificate_pem.c_str(),

@@ -61,6 +61,30 @@ AK_API ak_status ak_pki_csr_sign(char **out_certificate_json, const char *ca_cer
                                  const char *ca_private_key_pem, const char *csr_pem,
                                  const char *options_json, const ak_json_options *opts);
 
+/* A loaded certificate authority: the CA certificate and its key, parsed once, for a primary
+ * that signs many CSRs. Opaque; create with ak_ca_open, release with ak_ca_close. A handle is
+ * immutable once open: ak_ca_sign_csr and ak_ca_certificate may run concurrently on one handle
+ * from several threads; ak_ca_close must not race with them. */
+typedef struct ak_ca ak_ca;
+
+/* Loads a CA as ak_pki_ca_create returned it. The key is parsed into the handle and the
+ * caller's copy is not kept (wipe and free it when done). Checks that the certificate is a CA
+ * certificate and that the key belongs to it; AK_INVALID_ARGUMENT otherwise. *out_ca is NULL on
+ * failure. */
+AK_API ak_status ak_ca_open(ak_ca **out_ca, const char *ca_certificate_pem,
+                            const char *ca_private_key_pem);
+
+/* ak_pki_csr_sign with a loaded CA: same options, result and refusals. */
+AK_API ak_status ak_ca_sign_csr(const ak_ca *ca, char **out_certificate_json, const char *csr_pem,
+                                const char *options_json, const ak_json_options *opts);
+
+/* The CA certificate of a handle: {"certificate_pem": "...", "certificate": {<inspect>}}. */
+AK_API ak_status ak_ca_certificate(const ak_ca *ca, char **out_ca_json,
+                                   const ak_json_options *opts);
+
+/* Releases a handle (and wipes its key). ak_ca_close(NULL) is a no-op. */
+AK_API void ak_ca_close(ak_ca *ca);
+
 /* Describes one certificate (PEM or DER text).
  * *out_info_json: {"subject", "issuer", "serial", "not_before", "not_after",
  *   "fingerprint_sha256" (exactly as `openssl x509 -noout -fingerprint -sha256` prints it after

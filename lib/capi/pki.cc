@@ -372,20 +372,17 @@ absl::Status RequestCreate(char** out_request_json, char** out_key, const char* 
   return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, *key);
 }
 
-absl::Status CsrSign(char** out_certificate_json, const char* ca_certificate_pem,
-                     const char* ca_private_key_pem, const char* csr_pem, const char* options_json,
-                     const ak_json_options* opts) {
-  if (absl::Status s = PrepareOut(out_certificate_json, "out_certificate_json"); !s.ok()) return s;
-  if (absl::Status s = RequireInput(ca_certificate_pem, "ca_certificate_pem"); !s.ok()) return s;
-  if (absl::Status s = RequireInput(ca_private_key_pem, "ca_private_key_pem"); !s.ok()) return s;
-  if (absl::Status s = RequireInput(csr_pem, "csr_pem"); !s.ok()) return s;
-  if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
-  absl::StatusOr<int> indent = JsonIndent(opts);
-  if (!indent.ok()) return indent.status();
+// The options document of a CSR signing: the array's members, the member being enrolled, the
+// lifetime and the signing instant.
+struct SignRequest {
+  pki::PeerCertificateOptions peer;
+  absl::Time now;
+};
+
+absl::StatusOr<SignRequest> ReadSignOptions(const char* options_json) {
   absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/false);
   if (!options.ok()) return options.status();
-
-  pki::PeerCertificateOptions peer;
+  SignRequest request;
   const json* members = ji::Find(*options, "members");
   if (members == nullptr) return ji::FieldError("options.members", "is required");
   if (absl::Status s = ji::ExpectArray(*members, "options.members", kMaxMemberNames); !s.ok()) {
@@ -396,29 +393,62 @@ absl::Status CsrSign(char** out_certificate_json, const char* ca_certificate_pem
     absl::StatusOr<std::string> name =
         ReadPeerName((*members)[i], ji::IndexPath("options.members", i));
     if (!name.ok()) return name.status();
-    peer.member_names.push_back(*std::move(name));
+    request.peer.member_names.push_back(*std::move(name));
   }
   if (const json* expected = ji::Find(*options, "expected_name"); expected != nullptr) {
     absl::StatusOr<std::string> name = ReadPeerName(*expected, "options.expected_name");
     if (!name.ok()) return name.status();
-    peer.expected_name = *std::move(name);
+    request.peer.expected_name = *std::move(name);
   }
   absl::StatusOr<absl::Duration> lifetime =
       ReadLifetimeDays(*options, "options", kDefaultPeerLifetimeDays);
   if (!lifetime.ok()) return lifetime.status();
-  peer.lifetime = *lifetime;
+  request.peer.lifetime = *lifetime;
   absl::StatusOr<absl::Time> now = ReadTimeOrNow(*options, "options", "now");
   if (!now.ok()) return now.status();
+  request.now = *now;
+  return request;
+}
 
-  absl::StatusOr<pki::CertificateAuthority> ca =
-      pki::CertificateAuthority::Load(ca_certificate_pem, ca_private_key_pem);
-  if (!ca.ok()) return Prefixed("ca_certificate_pem/ca_private_key_pem", ca.status());
-  absl::StatusOr<std::string> certificate = ca->SignPeerCsr(csr_pem, peer, *now);
+// Signs with an already loaded CA; the shared tail of ak_pki_csr_sign and ak_ca_sign_csr.
+absl::Status SignWith(const pki::CertificateAuthority& ca, char** out_certificate_json,
+                      const char* csr_pem, const char* options_json, const ak_json_options* opts) {
+  if (absl::Status s = RequireInput(csr_pem, "csr_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
+  absl::StatusOr<int> indent = JsonIndent(opts);
+  if (!indent.ok()) return indent.status();
+  absl::StatusOr<SignRequest> request = ReadSignOptions(options_json);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<std::string> certificate = ca.SignPeerCsr(csr_pem, request->peer, request->now);
   if (!certificate.ok()) return certificate.status();
   absl::StatusOr<pki::CertificateInfo> info = pki::InspectCertificate(*certificate);
   if (!info.ok()) return info.status();
   json doc{{"certificate_pem", *certificate}, {"certificate", CertificateJson(*info)}};
   return ReturnString(out_certificate_json, DumpJson(doc, *indent));
+}
+
+absl::StatusOr<pki::CertificateAuthority> LoadCa(const char* ca_certificate_pem,
+                                                 const char* ca_private_key_pem) {
+  if (absl::Status s = RequireInput(ca_certificate_pem, "ca_certificate_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(ca_private_key_pem, "ca_private_key_pem"); !s.ok()) return s;
+  absl::StatusOr<pki::CertificateAuthority> ca =
+      pki::CertificateAuthority::Load(ca_certificate_pem, ca_private_key_pem);
+  if (!ca.ok()) return Prefixed("ca_certificate_pem/ca_private_key_pem", ca.status());
+  return ca;
+}
+
+absl::Status CsrSign(char** out_certificate_json, const char* ca_certificate_pem,
+                     const char* ca_private_key_pem, const char* csr_pem, const char* options_json,
+                     const ak_json_options* opts) {
+  if (absl::Status s = PrepareOut(out_certificate_json, "out_certificate_json"); !s.ok()) return s;
+  // Every missing input is named before the CA key is parsed.
+  if (absl::Status s = RequireInput(ca_certificate_pem, "ca_certificate_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(ca_private_key_pem, "ca_private_key_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(csr_pem, "csr_pem"); !s.ok()) return s;
+  if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
+  absl::StatusOr<pki::CertificateAuthority> ca = LoadCa(ca_certificate_pem, ca_private_key_pem);
+  if (!ca.ok()) return ca.status();
+  return SignWith(*ca, out_certificate_json, csr_pem, options_json, opts);
 }
 
 absl::Status CertificateInspect(char** out_info_json, const char* certificate_pem,
@@ -647,6 +677,11 @@ absl::Status TlsPolicy(char** out_policy_json, const char* request_json,
 
 namespace capi = arraykit::capi;
 
+// The opaque handle of include/arraykit/pki.h: a loaded CA, its key parsed once.
+struct ak_ca {
+  arraykit::pki::CertificateAuthority authority;
+};
+
 extern "C" {
 
 AK_API void ak_free_secret(char* secret) {
@@ -683,6 +718,50 @@ AK_API ak_status ak_pki_csr_sign(char** out_certificate_json, const char* ca_cer
         ca_private_key_pem == nullptr ? std::string_view() : std::string_view(ca_private_key_pem));
   });
 }
+
+AK_API ak_status ak_ca_open(ak_ca** out_ca, const char* ca_certificate_pem,
+                            const char* ca_private_key_pem) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out_ca == nullptr) return absl::InvalidArgumentError("out_ca: must not be NULL");
+    *out_ca = nullptr;
+    absl::StatusOr<arraykit::pki::CertificateAuthority> ca =
+        capi::LoadCa(ca_certificate_pem, ca_private_key_pem);
+    if (!ca.ok()) {
+      return capi::WithoutKeyMaterial(ca.status(), ca_private_key_pem == nullptr
+                                                       ? std::string_view()
+                                                       : std::string_view(ca_private_key_pem));
+    }
+    *out_ca = new ak_ca{*std::move(ca)};
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_ca_sign_csr(const ak_ca* ca, char** out_certificate_json, const char* csr_pem,
+                                const char* options_json, const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (absl::Status s = capi::PrepareOut(out_certificate_json, "out_certificate_json"); !s.ok()) {
+      return s;
+    }
+    if (ca == nullptr) return absl::InvalidArgumentError("ca: must not be NULL");
+    return capi::WithoutKeyMaterial(
+        capi::SignWith(ca->authority, out_certificate_json, csr_pem, options_json, opts));
+  });
+}
+
+AK_API ak_status ak_ca_certificate(const ak_ca* ca, char** out_ca_json,
+                                   const ak_json_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (absl::Status s = capi::PrepareOut(out_ca_json, "out_ca_json"); !s.ok()) return s;
+    if (ca == nullptr) return absl::InvalidArgumentError("ca: must not be NULL");
+    absl::StatusOr<int> indent = capi::JsonIndent(opts);
+    if (!indent.ok()) return indent.status();
+    nlohmann::json doc{{"certificate_pem", ca->authority.certificate_pem()},
+                       {"certificate", capi::CertificateJson(ca->authority.info())}};
+    return capi::ReturnString(out_ca_json, capi::DumpJson(doc, *indent));
+  });
+}
+
+AK_API void ak_ca_close(ak_ca* ca) { delete ca; }
 
 AK_API ak_status ak_pki_certificate_inspect(char** out_info_json, const char* certificate_pem,
                                             const ak_json_options* opts) {

@@ -187,3 +187,28 @@ def test_key_generation_releases_the_gil():
         thread.join()
     assert request["key_type"] == "rsa-3072"
     assert len([t for t in ticks if start < t < end]) >= 2
+
+
+def test_loaded_certificate_authority_signs_many(ca):
+    authority = arraykit.pki.CertificateAuthority(ca["certificate_pem"], ca["private_key_pem"])
+    assert authority.certificate()["certificate_pem"] == ca["certificate_pem"]
+    serials = set()
+    for name in MEMBERS:
+        request = arraykit.pki.create_request({"name": name})
+        signed = authority.sign_csr(request["csr_pem"], {"members": MEMBERS})
+        assert signed["certificate"]["dns_names"] == [name]
+        serials.add(signed["certificate"]["serial"])
+        assert arraykit.pki.verify(signed["certificate_pem"], ca["certificate_pem"],
+                                   {"expected_name": name})["valid"] is True
+    assert len(serials) == 2
+    request = arraykit.pki.create_request({"name": "detroit.example.com"})
+    with pytest.raises(arraykit.PermissionDeniedError) as refused:
+        authority.sign_csr(request["csr_pem"], {"members": MEMBERS})
+    assert refused.value.message.startswith("not_a_member")
+
+
+def test_loaded_certificate_authority_refuses_a_foreign_key(ca):
+    other = arraykit.pki.create_ca()
+    with pytest.raises(arraykit.InvalidArgumentError) as error:
+        arraykit.pki.CertificateAuthority(ca["certificate_pem"], other["private_key_pem"])
+    assert "PRIVATE KEY" not in error.value.message

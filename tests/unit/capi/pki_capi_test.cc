@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arraykit/arraykit.h"
@@ -588,4 +589,84 @@ TEST_CASE("the C++ wrapper returns keys in a wiping holder and throws on errors"
     CHECK(e.code() == AK_INVALID_ARGUMENT);
     CHECK(std::string(e.what()).find("request.name") != std::string::npos);
   }
+}
+
+TEST_CASE("an ak_ca handle signs like ak_pki_csr_sign, from several threads at once") {
+  Ca ca = MakeCa();
+  ak_ca* handle = nullptr;
+  REQUIRE(ak_ca_open(&handle, ca.certificate_pem.c_str(), ca.key_pem.c_str()) == AK_OK);
+  REQUIRE(handle != nullptr);
+
+  Owned own;
+  REQUIRE(ak_ca_certificate(handle, &own.p, nullptr) == AK_OK);
+  CHECK(json::parse(own.str()).at("certificate_pem") == ca.certificate_pem);
+  CHECK(json::parse(own.str()).at("certificate").at("fingerprint_sha256") ==
+        ca.info.at("fingerprint_sha256"));
+
+  auto [csr, member_key] = MakeRequest("newyork.example.com");
+  std::vector<std::string> certificates(8);
+  std::vector<ak_status> codes(certificates.size(), AK_INTERNAL);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < certificates.size(); ++i) {
+    threads.emplace_back([&, i] {
+      char* out = nullptr;
+      codes[i] = ak_ca_sign_csr(handle, &out, csr.c_str(), kMembers, nullptr);
+      if (out != nullptr) certificates[i] = json::parse(out).at("certificate_pem");
+      ak_free(out);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::size_t i = 0; i < certificates.size(); ++i) {
+    INFO(i);
+    REQUIRE(codes[i] == AK_OK);
+    CHECK(Verify(certificates[i], ca.certificate_pem,
+                 R"({"expected_name": "newyork.example.com"})")
+              .at("valid") == true);
+  }
+  CHECK(certificates[0] != certificates[1]);  // fresh serials
+
+  // Refusals and bad options are those of ak_pki_csr_sign.
+  Owned doc;
+  CHECK(ak_ca_sign_csr(handle, &doc.p, csr.c_str(), R"({"members": ["boston.example.com"]})",
+                       nullptr) == AK_PERMISSION_DENIED);
+  CHECK(std::string(ak_last_error()).rfind("not_a_member", 0) == 0);
+  CHECK(ak_ca_sign_csr(handle, &doc.p, csr.c_str(), "{}", nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("options.members") != std::string::npos);
+  CHECK(ak_ca_sign_csr(handle, &doc.p, nullptr, kMembers, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("csr_pem") != std::string::npos);
+  CHECK(ak_ca_sign_csr(nullptr, &doc.p, csr.c_str(), kMembers, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("ca") != std::string::npos);
+  CHECK(ak_ca_certificate(nullptr, &doc.p, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(doc.p == nullptr);
+  ak_ca_close(handle);
+  ak_ca_close(nullptr);
+}
+
+TEST_CASE("ak_ca_open refuses a key that is not the CA's, without echoing the key") {
+  Ca ca = MakeCa();
+  Ca other = MakeCa();
+  ak_ca* handle = reinterpret_cast<ak_ca*>(&ca);  // must be reset to NULL on failure
+  CHECK(ak_ca_open(&handle, ca.certificate_pem.c_str(), other.key_pem.c_str()) ==
+        AK_INVALID_ARGUMENT);
+  CHECK(handle == nullptr);
+  CHECK_FALSE(ContainsKeyMaterial(ak_last_error(), other.key_pem));
+  CHECK(ak_ca_open(&handle, ca.certificate_pem.c_str(), "not a key") == AK_INVALID_ARGUMENT);
+  CHECK(ak_ca_open(&handle, nullptr, ca.key_pem.c_str()) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("ca_certificate_pem") != std::string::npos);
+  CHECK(ak_ca_open(nullptr, ca.certificate_pem.c_str(), ca.key_pem.c_str()) ==
+        AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("out_ca") != std::string::npos);
+}
+
+TEST_CASE("the C++ CertificateAuthority wraps the handle") {
+  arraykit::pki::KeyedDocument created = arraykit::pki::create_ca();
+  const std::string ca_pem = json::parse(created.json).at("certificate_pem");
+  arraykit::pki::CertificateAuthority authority(ca_pem, created.private_key_pem);
+  auto [csr, member_key] = MakeRequest("boston.example.com");
+  json issued = json::parse(authority.sign(csr, R"({"members": ["boston.example.com"]})"));
+  CHECK(issued.at("certificate").at("subject") == "CN=boston.example.com");
+  CHECK(json::parse(authority.certificate()).at("certificate_pem") == ca_pem);
+  arraykit::pki::CertificateAuthority moved = std::move(authority);
+  CHECK_THROWS_AS(moved.sign(csr, "{}"), arraykit::Error);
+  CHECK_THROWS_AS(arraykit::pki::CertificateAuthority(ca_pem, "junk"), arraykit::Error);
 }
