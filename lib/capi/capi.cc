@@ -20,6 +20,15 @@ ak_host_hooks installed_hooks = AK_HOST_HOOKS_INIT;
 
 bool ValidLogLevel(int level) { return level >= AK_LOG_DEBUG && level <= AK_LOG_ERROR; }
 
+// The raw value a C host stored in an ak_log_level field. C allows any int there; in C++ loading
+// a value outside the enumerators' range through the enum type is undefined, so read the bytes.
+int RawLogLevel(const ak_log_level& field) {
+  static_assert(sizeof(ak_log_level) == sizeof(int), "C enums are int-sized on our platforms");
+  int value = 0;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
+
 }  // namespace
 
 ak_status Finish(const char* function, const absl::Status& status) noexcept {
@@ -151,10 +160,10 @@ AK_API ak_status ak_set_host_hooks(const ak_host_hooks* hooks) {
             absl::StrCat("hooks.version: unsupported ak_host_hooks version ", hooks->version,
                          " (this library supports ", AK_HOST_HOOKS_VERSION, ")"));
       }
-      if (!arraykit::capi::ValidLogLevel(hooks->log_level)) {
+      if (const int level = arraykit::capi::RawLogLevel(hooks->log_level);
+          !arraykit::capi::ValidLogLevel(level)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "hooks.log_level: must be AK_LOG_DEBUG..AK_LOG_ERROR (0..3), got ",
-            static_cast<int>(hooks->log_level)));
+            "hooks.log_level: must be AK_LOG_DEBUG..AK_LOG_ERROR (0..3), got ", level));
       }
       for (void* reserved : hooks->reserved) {
         if (reserved != nullptr) {
