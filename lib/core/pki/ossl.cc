@@ -310,4 +310,9 @@ KeyAssessment AssessPublicKey(EVP_PKEY* key) {
   return AssessAlgorithm(algor.get(), [key] { return EVP_PKEY_bits(key); });
 }
 
+KeyAssessment AssessPublicKey(const X509_ALGOR* algorithm, EVP_PKEY* key) {
+  if (algorithm == nullptr) return {false, "unreadable public key"};
+  return AssessAlgorithm(algorithm, [key] { return key == nullptr ? 0 : EVP_PKEY_bits(key); });
+}
+
 }  // namespace arraykit::pki::internal

@@ -142,6 +142,9 @@ struct KeyAssessment {
 // knows no secp256k1) are still described and refused rather than reported as malformed.
 KeyAssessment AssessPublicKey(X509_PUBKEY* spki);
 KeyAssessment AssessPublicKey(EVP_PKEY* key);
+// The same judgement from a SubjectPublicKeyInfo's AlgorithmIdentifier, with `key` (that
+// SubjectPublicKeyInfo's key, already built) asked for the size of RSA keys.
+KeyAssessment AssessPublicKey(const X509_ALGOR* algorithm, EVP_PKEY* key);
 
 }  // namespace arraykit::pki::internal
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/pki/csr.h"
 #include "core/pki/ossl.h"
 
 namespace arraykit::pki {
@@ -211,8 +212,9 @@ absl::Status Sign(X509* cert, EVP_PKEY* key, const EVP_MD* digest) {
 // A peer certificate has a fixed profile, so its TBSCertificate is written as DER here rather
 // than assembled through X509 setters and extension config strings, which on OpenSSL 3.0
 // re-encode and re-decode the subject key through the provider machinery. Only structures
-// this module builds are written; the CSR (untrusted input) is parsed by the library, and its
-// SubjectPublicKeyInfo is re-encoded by the library from its parsed form.
+// this module builds are written; the CSR (untrusted input) is parsed by the library's ASN.1
+// template engine (csr.h), and its SubjectPublicKeyInfo is re-encoded by the library from its
+// parsed form.
 
 // id-ce OIDs (RFC 5280 §4.2.1), as DER OBJECT IDENTIFIER TLVs.
 constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
@@ -274,12 +276,12 @@ std::string TimeDer(absl::Time t) {
 
 // subjectKeyIdentifier: the SHA-1 of the subjectPublicKey BIT STRING's value (RFC 5280
 // §4.2.1.2 method 1, what the library's "hash" computes).
-absl::StatusOr<std::string> SubjectKeyIdDer(X509_PUBKEY* spki) {
+absl::StatusOr<std::string> SubjectKeyIdDer(const internal::ParsedCsr& csr) {
   const unsigned char* key = nullptr;
   int key_len = 0;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  if (X509_PUBKEY_get0_param(nullptr, &key, &key_len, nullptr, spki) != 1 || key == nullptr ||
+  if (!csr.KeyBits(&key, &key_len) || key == nullptr ||
       EVP_Digest(key, static_cast<std::size_t>(key_len), md, &md_len, EVP_sha1(), nullptr) != 1) {
     return absl::InternalError(absl::StrCat("cannot add subjectKeyIdentifier: ", DrainErrors()));
   }
@@ -665,18 +667,16 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   if (csr_pem.size() > internal::kMaxInputBytes) {
     return Refuse(CsrRejection::kMalformed, "CSR input too large");
   }
-  BioPtr bio = internal::ReadBio(csr_pem);
-  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
-  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  if (req == nullptr) {
-    return Refuse(CsrRejection::kMalformed,
-                  absl::StrCat("not a PEM certificate signing request: ", DrainErrors()));
+  absl::StatusOr<internal::ParsedCsr> parsed = internal::ParsedCsr::Parse(csr_pem);
+  if (!parsed.ok()) {
+    if (parsed.status().code() != absl::StatusCode::kInvalidArgument) return parsed.status();
+    return Refuse(CsrRejection::kMalformed, absl::StrCat("not a PEM certificate signing request: ",
+                                                         parsed.status().message()));
   }
+  internal::ParsedCsr& csr = *parsed;
 
   // BoringSSL cannot even decode keys on curves it does not implement: that is a weak key too.
-  EvpPkeyPtr pubkey(X509_REQ_get_pubkey(req.get()));
-  if (pubkey == nullptr) {
-    DrainErrors();
+  if (csr.public_key() == nullptr) {
     return Refuse(CsrRejection::kWeakKey,
                   "the CSR's public key cannot be used (unsupported algorithm or curve); "
                   "allowed: " +
@@ -684,13 +684,13 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   }
 
   // Names: one CN, and at most one SAN that is a dNSName equal to it.
-  const std::vector<std::string> cns = CommonNames(X509_REQ_get_subject_name(req.get()));
+  const std::vector<std::string> cns = CommonNames(csr.subject());
   if (cns.size() != 1) {
     return Refuse(CsrRejection::kNameMismatch,
                   absl::StrCat("the CSR subject must hold exactly one CN; it holds ", cns.size()));
   }
   std::vector<std::string> dns_names;
-  internal::ExtensionStackPtr extensions(X509_REQ_get_extensions(req.get()));
+  internal::ExtensionStackPtr extensions = csr.Extensions();
   DrainErrors();
   int san_extensions = 0;
   for (int i = 0;
@@ -761,33 +761,20 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
 
   // The subject key is copied as the CSR encodes it, never decoded and re-encoded: on OpenSSL
   // 3.0 that round trip through the provider encoders was most of the issuance cost.
-#if defined(OPENSSL_IS_BORINGSSL)
-  // BoringSSL's X509_REQ offers no X509_REQ_get_X509_PUBKEY; encoding a key is cheap there.
-  internal::X509PubkeyPtr encoded_key;
-  {
-    X509_PUBKEY* raw = nullptr;
-    if (X509_PUBKEY_set(&raw, pubkey.get()) != 1) {
-      return absl::InternalError(absl::StrCat("cannot encode the CSR's key: ", DrainErrors()));
-    }
-    encoded_key.reset(raw);
-  }
-  X509_PUBKEY* spki = encoded_key.get();
-#else
-  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(req.get());
-#endif
-  const internal::KeyAssessment assessment = internal::AssessPublicKey(spki);
+  if (absl::Status s = csr.PrepareKeyInfo(); !s.ok()) return s;
+  const internal::KeyAssessment assessment = csr.AssessKey();
   if (!assessment.allowed) {
     return Refuse(CsrRejection::kWeakKey,
                   absl::StrCat("key ", assessment.description,
                                " is not allowed; allowed: ", AllowedKeyTypes()));
   }
   // Proof of possession: the request is signed by the key it asks to certify.
-  if (const int sig_nid = X509_REQ_get_signature_nid(req.get()); IsWeakSignature(sig_nid)) {
+  if (const int sig_nid = csr.signature_nid(); IsWeakSignature(sig_nid)) {
     return Refuse(CsrRejection::kBadSignature,
                   absl::StrCat("CSR signature algorithm ", OBJ_nid2sn(sig_nid),
                                " is not accepted (SHA-256 or stronger)"));
   }
-  if (X509_REQ_verify(req.get(), pubkey.get()) != 1) {
+  if (csr.VerifySignature() != 1) {
     DrainErrors();
     return Refuse(CsrRejection::kBadSignature, "the CSR's signature does not verify");
   }
@@ -802,8 +789,8 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
   if (!subject.ok()) return subject.status();
   const std::string subject_der = internal::ToDer(subject->get(), i2d_X509_NAME);
-  const std::string spki_der = internal::ToDer(spki, i2d_X509_PUBKEY);
-  absl::StatusOr<std::string> ski = SubjectKeyIdDer(spki);
+  const std::string spki_der = csr.KeyInfoDer();
+  absl::StatusOr<std::string> ski = SubjectKeyIdDer(csr);
   if (!ski.ok()) return ski.status();
   if (validity.empty() || subject_der.empty() || spki_der.empty()) {
     return absl::InternalError(absl::StrCat("cannot build certificate: ", DrainErrors()));
