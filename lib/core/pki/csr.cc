@@ -5,7 +5,9 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-#if !defined(OPENSSL_IS_BORINGSSL)
+#if defined(OPENSSL_IS_BORINGSSL)
+#include <openssl/bytestring.h>
+#else
 #include <openssl/asn1t.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
@@ -199,8 +201,8 @@ EvpPkeyPtr RsaKey(int param_type, const unsigned char* der, int der_len) {
 }
 
 // The verification key for the keys the array accepts; null for anything the library should
-// judge itself.
-EvpPkeyPtr KeyFromInfo(const CsrKeyInfo* key_info) {
+// judge itself. `key_type` receives EVP_PKEY_EC or EVP_PKEY_RSA with a key.
+EvpPkeyPtr KeyFromInfo(const CsrKeyInfo* key_info, int* key_type) {
   const ASN1_OBJECT* algorithm = nullptr;
   int param_type = V_ASN1_UNDEF;
   const void* param = nullptr;
@@ -215,9 +217,33 @@ EvpPkeyPtr KeyFromInfo(const CsrKeyInfo* key_info) {
   const int len = ASN1_STRING_length(bits);
   switch (OBJ_obj2nid(algorithm)) {
     case NID_X9_62_id_ecPublicKey:
+      *key_type = EVP_PKEY_EC;
       return EcKey(param_type, param, data, len);
     case NID_rsaEncryption:
+      *key_type = EVP_PKEY_RSA;
       return RsaKey(param_type, data, len);
+    default:
+      return nullptr;
+  }
+}
+
+// The digest of a signature algorithm this module verifies itself for a key of `key_type`:
+// ECDSA or PKCS#1 v1.5 with SHA-256/384/512 on the matching key. Null for anything else
+// (other algorithms, a key of the other type), which ASN1_item_verify judges.
+const EVP_MD* DirectVerifyDigest(int signature_nid, int key_type) {
+  switch (signature_nid) {
+    case NID_ecdsa_with_SHA256:
+      return key_type == EVP_PKEY_EC ? PrefetchedDigest(EVP_sha256()) : nullptr;
+    case NID_ecdsa_with_SHA384:
+      return key_type == EVP_PKEY_EC ? PrefetchedDigest(EVP_sha384()) : nullptr;
+    case NID_ecdsa_with_SHA512:
+      return key_type == EVP_PKEY_EC ? PrefetchedDigest(EVP_sha512()) : nullptr;
+    case NID_sha256WithRSAEncryption:
+      return key_type == EVP_PKEY_RSA ? PrefetchedDigest(EVP_sha256()) : nullptr;
+    case NID_sha384WithRSAEncryption:
+      return key_type == EVP_PKEY_RSA ? PrefetchedDigest(EVP_sha384()) : nullptr;
+    case NID_sha512WithRSAEncryption:
+      return key_type == EVP_PKEY_RSA ? PrefetchedDigest(EVP_sha512()) : nullptr;
     default:
       return nullptr;
   }
@@ -228,6 +254,7 @@ EvpPkeyPtr KeyFromInfo(const CsrKeyInfo* key_info) {
 struct ParsedCsr::Local {
   std::unique_ptr<CsrRequest, ItemFree<CsrRequest>> request{nullptr,
                                                             ItemFree<CsrRequest>{CsrRequest_it}};
+  int key_type = EVP_PKEY_NONE;  // of the verification key: EVP_PKEY_EC or EVP_PKEY_RSA
 };
 #else
 struct ParsedCsr::Local {};
@@ -241,25 +268,35 @@ ParsedCsr& ParsedCsr::operator=(ParsedCsr&&) noexcept = default;
 ParsedCsr::~ParsedCsr() = default;
 
 absl::StatusOr<ParsedCsr> ParsedCsr::Parse(std::string_view pem, Parser parser) {
-  BioPtr bio = ReadBio(pem);
-  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
   ParsedCsr csr;
+  // PEM as the writers make it is decoded here; anything else goes through the library's PEM
+  // reader, which decodes that form to the same bytes (so the outcome is the same either way).
+  std::string canonical_der;
+  const bool canonical =
+      parser == Parser::kFast && DecodeCanonicalPem(pem, PEM_STRING_X509_REQ, canonical_der);
 #if !defined(OPENSSL_IS_BORINGSSL)
   if (parser == Parser::kFast) {
     // PEM_read_bio_X509_REQ is PEM_bytes_read_bio, then d2i over the bytes: the same here,
     // with the local template first.
-    unsigned char* raw = nullptr;
-    long len = 0;  // NOLINT(runtime/int): the library's type
-    if (PEM_bytes_read_bio(&raw, &len, nullptr, PEM_STRING_X509_REQ, bio.get(), nullptr,
-                           nullptr) != 1) {
-      return absl::InvalidArgumentError(DrainErrors());
+    std::unique_ptr<unsigned char, OpenSslFree> read;
+    const unsigned char* der = reinterpret_cast<const unsigned char*>(canonical_der.data());
+    long len = static_cast<long>(canonical_der.size());  // NOLINT(runtime/int): the library's
+    if (!canonical) {
+      BioPtr bio = ReadBio(pem);
+      if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
+      unsigned char* raw = nullptr;
+      if (PEM_bytes_read_bio(&raw, &len, nullptr, PEM_STRING_X509_REQ, bio.get(), nullptr,
+                             nullptr) != 1) {
+        return absl::InvalidArgumentError(DrainErrors());
+      }
+      read.reset(raw);
+      der = raw;
     }
-    const std::unique_ptr<unsigned char, OpenSslFree> der(raw);
-    const unsigned char* p = der.get();
+    const unsigned char* p = der;
     auto local = std::make_unique<Local>();
     local->request.reset(ItemD2i<CsrRequest>(CsrRequest_it(), &p, len));
     if (local->request != nullptr) {
-      csr.public_key_ = KeyFromInfo(local->request->info->key_info);
+      csr.public_key_ = KeyFromInfo(local->request->info->key_info, &local->key_type);
       if (csr.public_key_ != nullptr) {
         csr.local_.reset(local.release());
         return csr;
@@ -268,7 +305,7 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(std::string_view pem, Parser parser) 
     // Not a request the local path handles: the library's own parse of the same bytes, with
     // the error PEM_read_bio_X509_REQ adds when its d2i fails.
     DrainErrors();
-    p = der.get();
+    p = der;
     csr.req_.reset(d2i_X509_REQ(nullptr, &p, len));
     if (csr.req_ == nullptr) {
       ERR_raise(ERR_LIB_PEM, ERR_R_ASN1_LIB);
@@ -276,9 +313,17 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(std::string_view pem, Parser parser) 
     }
   }
 #else
-  (void)parser;
+  if (canonical) {
+    // PEM_read_bio_X509_REQ is the PEM decode, then d2i_X509_REQ over the bytes. When the d2i
+    // fails, the library's reader below repeats it and reports its own errors.
+    const auto* p = reinterpret_cast<const unsigned char*>(canonical_der.data());
+    csr.req_.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(canonical_der.size())));  // NOLINT
+    if (csr.req_ == nullptr) DrainErrors();
+  }
 #endif
   if (csr.req_ == nullptr) {
+    BioPtr bio = ReadBio(pem);
+    if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
     csr.req_.reset(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
     if (csr.req_ == nullptr) return absl::InvalidArgumentError(DrainErrors());
   }
@@ -323,9 +368,70 @@ ExtensionStackPtr ParsedCsr::Extensions() const {
   return ExtensionStackPtr(X509_REQ_get_extensions(req_.get()));
 }
 
+#if defined(OPENSSL_IS_BORINGSSL)
+namespace {
+// BoringSSL: the request's own SubjectPublicKeyInfo when `key` is on P-256 or P-384 with an
+// uncompressed point and the request's encoding of it is DER; null otherwise. It is read from
+// i2d_X509_REQ, which writes the CertificationRequestInfo as received (i2d_re_X509_REQ_tbs
+// would not do: it drops the kept encoding, and the signature check needs it). Those are the bytes X509_PUBKEY_set writes for the key — BoringSSL parses only
+// named curves, coordinates below the field prime and BIT STRINGs without unused bits — but
+// X509_PUBKEY_set gets them by encoding the point again, and that costs a field inversion
+// (~8 % of an issuance).
+X509PubkeyPtr ReceivedEcKeyInfo(X509_REQ* req, EVP_PKEY* key) {
+  if (EVP_PKEY_id(key) != EVP_PKEY_EC) return nullptr;
+  std::size_t point_len = 0;
+  switch (EVP_PKEY_bits(key)) {
+    case 256:
+      point_len = 65;
+      break;
+    case 384:
+      point_len = 97;
+      break;
+    default:
+      return nullptr;
+  }
+  uint8_t* der = nullptr;
+  const int der_len = i2d_X509_REQ(req, &der);
+  if (der_len <= 0 || der == nullptr) {
+    DrainErrors();
+    return nullptr;
+  }
+  const std::unique_ptr<uint8_t, Deleter<void, OPENSSL_free>> owned(der);
+  // CertificationRequest ::= SEQUENCE { CertificationRequestInfo ::= SEQUENCE { version
+  //   INTEGER, subject Name, subjectPKInfo SubjectPublicKeyInfo, attributes [0] ... }, ... }
+  // (CBS reads DER only: a request encoded otherwise takes the X509_PUBKEY_set path.)
+  CBS cbs;
+  CBS request;
+  CBS info;
+  CBS spki;
+  CBS_init(&cbs, der, static_cast<std::size_t>(der_len));
+  if (CBS_get_asn1(&cbs, &request, CBS_ASN1_SEQUENCE) != 1 ||
+      CBS_get_asn1(&request, &info, CBS_ASN1_SEQUENCE) != 1 ||
+      CBS_get_asn1(&info, nullptr, CBS_ASN1_INTEGER) != 1 ||
+      CBS_get_asn1(&info, nullptr, CBS_ASN1_SEQUENCE) != 1 ||
+      CBS_get_asn1_element(&info, &spki, CBS_ASN1_SEQUENCE) != 1) {
+    return nullptr;
+  }
+  const uint8_t* p = CBS_data(&spki);
+  X509PubkeyPtr pubkey(d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(CBS_len(&spki))));  // NOLINT
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  if (pubkey == nullptr ||
+      X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, nullptr, pubkey.get()) != 1 ||
+      bits == nullptr || static_cast<std::size_t>(bits_len) != point_len || bits[0] != 0x04) {
+    DrainErrors();
+    return nullptr;
+  }
+  return pubkey;
+}
+}  // namespace
+#endif
+
 absl::Status ParsedCsr::PrepareKeyInfo() {
 #if defined(OPENSSL_IS_BORINGSSL)
-  // BoringSSL's X509_REQ offers no X509_REQ_get_X509_PUBKEY; encoding a key is cheap there.
+  // BoringSSL's X509_REQ offers no X509_REQ_get_X509_PUBKEY: the received key info for EC
+  // keys (ReceivedEcKeyInfo), the key encoded by the library otherwise (cheap for RSA).
+  if (encoded_key_ == nullptr) encoded_key_ = ReceivedEcKeyInfo(req_.get(), public_key_.get());
   if (encoded_key_ == nullptr) {
     X509_PUBKEY* raw = nullptr;
     if (X509_PUBKEY_set(&raw, public_key_.get()) != 1) {
@@ -401,9 +507,35 @@ int ParsedCsr::signature_nid() const {
 int ParsedCsr::VerifySignature() const {
 #if !defined(OPENSSL_IS_BORINGSSL)
   if (local_ != nullptr) {
-    // What X509_REQ_verify does for the library's X509_REQ_INFO: the info is re-encoded from
-    // its kept encoding, so the digest covers the bytes as received.
     const CsrRequest& r = *local_->request;
+    // What ASN1_item_verify does for the algorithms the array accepts, without its per-call
+    // digest lookup by name: the CertificationRequestInfo's bytes as received (its kept
+    // encoding), the digest fetched once per process. Everything else (other algorithms, a
+    // key of the other type, unused bits in the signature, an encoding not kept) is
+    // ASN1_item_verify's, whose results these mirror: 1, or EVP_DigestVerify's 0/-1 with
+    // ERR_R_EVP_LIB queued.
+    const ASN1_OBJECT* algorithm = nullptr;
+    X509_ALGOR_get0(&algorithm, nullptr, nullptr, r.signature_algorithm);
+    const EVP_MD* digest = DirectVerifyDigest(OBJ_obj2nid(algorithm), local_->key_type);
+    const ASN1_ENCODING& enc = r.info->encoding;
+    if (digest != nullptr && (r.signature->flags & 0x07) == 0 && enc.enc != nullptr &&
+        enc.len > 0 && enc.modified == 0) {
+      std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+      if (ctx != nullptr &&
+          EVP_DigestVerifyInit(ctx.get(), nullptr, digest, nullptr, public_key_.get()) == 1) {
+        const int ret = EVP_DigestVerify(
+            ctx.get(), r.signature->data, static_cast<std::size_t>(r.signature->length),
+            enc.enc, static_cast<std::size_t>(enc.len));
+        if (ret <= 0) {
+          ERR_raise(ERR_LIB_ASN1, ERR_R_EVP_LIB);
+          return ret;
+        }
+        return 1;
+      }
+      DrainErrors();  // not expected for these keys; the library's own path decides
+    }
+    // X509_REQ_verify for the library's X509_REQ_INFO: the info is re-encoded from its kept
+    // encoding, so the digest covers the bytes as received.
     return ASN1_item_verify(CsrRequestInfo_it(), r.signature_algorithm, r.signature, r.info,
                             public_key_.get());
   }

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <ctime>
@@ -222,16 +223,161 @@ std::string Tlv(unsigned char tag, std::string_view content) {
   return out;
 }
 
+namespace {
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// The value of a base64 character, or -1.
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+}  // namespace
+
 std::string DerToPem(std::string_view der, std::string_view label) {
-  const std::string b64 = absl::Base64Escape(Av(der));
-  std::string out = absl::StrCat("-----BEGIN ", Av(label), "-----\n");
-  out.reserve(out.size() + b64.size() + b64.size() / 64 + 2 * label.size() + 40);
-  for (std::size_t i = 0; i < b64.size(); i += 64) {
-    out.append(b64, i, 64);
-    out.push_back('\n');
+  // Base64 (RFC 4648, padded) written straight into 64-character lines (48 input octets each).
+  const std::size_t b64_len = (der.size() + 2) / 3 * 4;
+  const std::size_t lines = (b64_len + 63) / 64;
+  std::string out;
+  out.reserve(b64_len + lines + 2 * label.size() + 32);
+  absl::StrAppend(&out, "-----BEGIN ", Av(label), "-----\n");
+  const std::size_t body = out.size();
+  out.resize(body + b64_len + lines);
+  char* w = out.data() + body;
+  const auto* in = reinterpret_cast<const unsigned char*>(der.data());
+  std::size_t remaining = der.size();
+  while (remaining > 0) {
+    const std::size_t chunk = std::min<std::size_t>(remaining, 48);
+    std::size_t i = 0;
+    for (; i + 3 <= chunk; i += 3) {
+      const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+      w[0] = kBase64[(v >> 18) & 0x3F];
+      w[1] = kBase64[(v >> 12) & 0x3F];
+      w[2] = kBase64[(v >> 6) & 0x3F];
+      w[3] = kBase64[v & 0x3F];
+      w += 4;
+    }
+    if (const std::size_t rest = chunk - i; rest != 0) {
+      const uint32_t v = (uint32_t{in[i]} << 16) | (rest == 2 ? uint32_t{in[i + 1]} << 8 : 0);
+      w[0] = kBase64[(v >> 18) & 0x3F];
+      w[1] = kBase64[(v >> 12) & 0x3F];
+      w[2] = rest == 2 ? kBase64[(v >> 6) & 0x3F] : '=';
+      w[3] = '=';
+      w += 4;
+    }
+    *w++ = '\n';
+    in += chunk;
+    remaining -= chunk;
   }
   absl::StrAppend(&out, "-----END ", Av(label), "-----\n");
   return out;
+}
+
+bool DecodeCanonicalPem(std::string_view pem, std::string_view label, std::string& der) {
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  constexpr std::string_view kEnd = "-----END ";
+  constexpr std::string_view kDashes = "-----\n";
+  // "-----BEGIN `label`-----\n"
+  if (pem.size() < kBegin.size() + label.size() + kDashes.size() || !pem.starts_with(kBegin) ||
+      pem.substr(kBegin.size(), label.size()) != label ||
+      pem.substr(kBegin.size() + label.size(), kDashes.size()) != kDashes) {
+    return false;
+  }
+  std::size_t pos = kBegin.size() + label.size() + kDashes.size();
+  der.resize((pem.size() - pos) / 4 * 3);
+  auto* w = reinterpret_cast<unsigned char*>(der.data());
+  const unsigned char* const w0 = w;
+  bool last_line = false;  // a line shorter than 64 characters (or padded) ends the data
+  while (true) {
+    const std::size_t nl = pem.find('\n', pos);
+    if (nl == std::string_view::npos) return false;
+    const std::size_t line_len = nl - pos;
+    if (line_len >= 5 && pem.compare(pos, 5, "-----") == 0) {
+      // "-----END `label`-----\n" after at least one line of data.
+      if (w == w0 || line_len != kEnd.size() + label.size() + 5 ||
+          pem.compare(pos, kEnd.size(), kEnd) != 0 ||
+          pem.compare(pos + kEnd.size(), label.size(), label) != 0 ||
+          pem.compare(pos + kEnd.size() + label.size(), 5, "-----") != 0) {
+        return false;
+      }
+      der.resize(static_cast<std::size_t>(w - w0));
+      return true;
+    }
+    if (last_line || line_len == 0 || line_len > 64 || line_len % 4 != 0) return false;
+    last_line = line_len < 64;
+    const char* line = pem.data() + pos;
+    for (std::size_t q = 0; q < line_len; q += 4) {
+      const int v0 = Base64Value(line[q]);
+      const int v1 = Base64Value(line[q + 1]);
+      const int v2 = Base64Value(line[q + 2]);
+      const int v3 = Base64Value(line[q + 3]);
+      if (v0 < 0 || v1 < 0) return false;
+      if (v2 >= 0 && v3 >= 0) {
+        const uint32_t bits = (uint32_t(v0) << 18) | (uint32_t(v1) << 12) | (uint32_t(v2) << 6) |
+                              uint32_t(v3);
+        *w++ = static_cast<unsigned char>(bits >> 16);
+        *w++ = static_cast<unsigned char>(bits >> 8);
+        *w++ = static_cast<unsigned char>(bits);
+        continue;
+      }
+      // Padding: only as the last quantum of the data, "xx==" or "xxx=", with no bits set
+      // beyond the data octets (the one encoding of them).
+      if (q + 4 != line_len || line[q + 3] != '=') return false;
+      if (line[q + 2] == '=') {
+        if ((v1 & 0x0F) != 0) return false;
+        *w++ = static_cast<unsigned char>((v0 << 2) | (v1 >> 4));
+      } else {
+        if (v2 < 0 || (v2 & 0x03) != 0) return false;
+        *w++ = static_cast<unsigned char>((v0 << 2) | (v1 >> 4));
+        *w++ = static_cast<unsigned char>(((v1 & 0x0F) << 4) | (v2 >> 2));
+      }
+      last_line = true;
+    }
+    pos = nl + 1;
+  }
+}
+
+const EVP_MD* PrefetchedDigest(const EVP_MD* md) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  return md;
+#else
+  if (md == nullptr) return md;
+  // Fetched once each, never freed: immutable, shared by every thread.
+  auto fetch = [](const char* name) -> const EVP_MD* {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, name, nullptr);
+    if (fetched == nullptr) DrainErrors();
+    return fetched;
+  };
+  const EVP_MD* out = nullptr;
+  switch (EVP_MD_get_type(md)) {
+    case NID_sha1: {
+      static const EVP_MD* const sha1 = fetch("SHA1");
+      out = sha1;
+      break;
+    }
+    case NID_sha256: {
+      static const EVP_MD* const sha256 = fetch("SHA256");
+      out = sha256;
+      break;
+    }
+    case NID_sha384: {
+      static const EVP_MD* const sha384 = fetch("SHA384");
+      out = sha384;
+      break;
+    }
+    case NID_sha512: {
+      static const EVP_MD* const sha512 = fetch("SHA512");
+      out = sha512;
+      break;
+    }
+    default:
+      break;
+  }
+  return out != nullptr ? out : md;
+#endif
 }
 
 namespace {

@@ -132,6 +132,22 @@ std::string ToDer(T* obj, I2d i2d) {
 // library's PEM writers produce it.
 std::string DerToPem(std::string_view der, std::string_view label);
 
+// The DER of the first PEM block of `pem` when `pem` is exactly in the form the PEM writers
+// produce: it starts with "-----BEGIN `label`-----\n", then lines of 64 base64 characters
+// (the last one 1..64, padded to a multiple of 4, no bits set beyond the data), each ending
+// in "\n", then "-----END `label`-----\n"; whatever follows is not looked at, as the library's
+// reader leaves it. False for anything else (nothing is reported): callers then hand the
+// input to the library's reader, which decodes this form to the same bytes and judges the
+// rest with its own rules and messages.
+bool DecodeCanonicalPem(std::string_view pem, std::string_view label, std::string& der);
+
+// SHA-1, SHA-256, SHA-384 or SHA-512 as a digest fetched once per process (OpenSSL 3: an
+// explicitly fetched EVP_MD, so EVP_DigestSignInit/VerifyInit and EVP_Digest skip the
+// implicit fetch, a provider method-store lookup under a lock, on every call). `md` itself
+// for any other digest, when the fetch fails, and on BoringSSL. The result is immutable and
+// may be shared by threads.
+const EVP_MD* PrefetchedDigest(const EVP_MD* md);
+
 // A public key judged against the array's key policy (RSA ≥ 2048 bits; EC on P-256 or P-384
 // by named curve only). `description` is "ecdsa-p256", "rsa-1024", "ec-secp256k1", ...
 struct KeyAssessment {

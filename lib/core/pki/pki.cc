@@ -133,6 +133,17 @@ absl::StatusOr<internal::X509NamePtr> CommonNameOnly(std::string_view cn) {
 }
 
 std::string Utf8(const ASN1_STRING* s) {
+  // ASCII text in a UTF8String, IA5String or PrintableString converts to itself (what
+  // ASN1_STRING_to_UTF8 returns for it); anything else is the library's conversion.
+  if (const int type = ASN1_STRING_type(s);
+      type == V_ASN1_UTF8STRING || type == V_ASN1_IA5STRING || type == V_ASN1_PRINTABLESTRING) {
+    const unsigned char* data = ASN1_STRING_get0_data(s);
+    const int len = ASN1_STRING_length(s);
+    if (data != nullptr && len > 0 &&
+        std::all_of(data, data + len, [](unsigned char c) { return c >= 0x01 && c <= 0x7F; })) {
+      return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len));
+    }
+  }
   unsigned char* out = nullptr;
   const int len = ASN1_STRING_to_UTF8(&out, s);
   if (len < 0 || out == nullptr) {
@@ -270,7 +281,21 @@ absl::StatusOr<std::string> SignatureAlgorithmDer(EVP_PKEY* key, const EVP_MD* d
 
 // An ASN1_TIME (UTCTime through 2049, GeneralizedTime after, as RFC 5280 §4.1.2.5 asks).
 std::string TimeDer(absl::Time t) {
-  internal::Asn1TimePtr time(ASN1_TIME_set(nullptr, absl::ToTimeT(t)));
+  const time_t seconds = absl::ToTimeT(t);
+  // 1950..2049: the UTCTime "YYMMDDHHMMSSZ" ASN1_TIME_set makes, written directly.
+  const absl::CivilSecond c = absl::ToCivilSecond(absl::FromTimeT(seconds), absl::UTCTimeZone());
+  if (c.year() >= 1950 && c.year() <= 2049) {
+    const int fields[] = {static_cast<int>(c.year() % 100), c.month(), c.day(), c.hour(),
+                          c.minute(), c.second()};
+    std::string out = {static_cast<char>(V_ASN1_UTCTIME), 13};
+    for (const int f : fields) {
+      out.push_back(static_cast<char>('0' + f / 10));
+      out.push_back(static_cast<char>('0' + f % 10));
+    }
+    out.push_back('Z');
+    return out;
+  }
+  internal::Asn1TimePtr time(ASN1_TIME_set(nullptr, seconds));
   return time == nullptr ? std::string() : internal::ToDer(time.get(), i2d_ASN1_TIME);
 }
 
@@ -282,7 +307,8 @@ absl::StatusOr<std::string> SubjectKeyIdDer(const internal::ParsedCsr& csr) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (!csr.KeyBits(&key, &key_len) || key == nullptr ||
-      EVP_Digest(key, static_cast<std::size_t>(key_len), md, &md_len, EVP_sha1(), nullptr) != 1) {
+      EVP_Digest(key, static_cast<std::size_t>(key_len), md, &md_len,
+                 internal::PrefetchedDigest(EVP_sha1()), nullptr) != 1) {
     return absl::InternalError(absl::StrCat("cannot add subjectKeyIdentifier: ", DrainErrors()));
   }
   const std::string_view id(reinterpret_cast<const char*>(md), md_len);
@@ -290,6 +316,26 @@ absl::StatusOr<std::string> SubjectKeyIdDer(const internal::ParsedCsr& csr) {
       kTagSequence,
       absl::StrCat(Av(kOidSubjectKeyId),
                    internal::Tlv(kTagOctetString, internal::Tlv(kTagOctetString, id))));
+}
+
+// The DER of the Name CommonNameOnly(`cn`) encodes, for a normalized peer name (ASCII host
+// name) of at most 64 characters: SEQUENCE { SET { SEQUENCE { id-at-commonName, UTF8String } } }.
+// Other names (longer than ub-common-name: refused there with the library's message) go
+// through CommonNameOnly.
+absl::StatusOr<std::string> PeerSubjectDer(std::string_view cn) {
+  if (!cn.empty() && cn.size() <= 64 &&
+      std::all_of(cn.begin(), cn.end(), [](char c) { return c > 0 && c < 0x7F; })) {
+    constexpr std::string_view kOidCommonName("\x06\x03\x55\x04\x03", 5);
+    constexpr unsigned char kTagUtf8String = 0x0c;
+    constexpr unsigned char kTagSet = 0x31;
+    std::string attribute(kOidCommonName);
+    internal::AppendTlv(attribute, kTagUtf8String, cn);
+    return internal::Tlv(kTagSequence,
+                         internal::Tlv(kTagSet, internal::Tlv(kTagSequence, attribute)));
+  }
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(cn);
+  if (!subject.ok()) return subject.status();
+  return internal::ToDer(subject->get(), i2d_X509_NAME);
 }
 
 // subjectAltName holding exactly one dNSName (`name` is a normalized host name: ASCII only).
@@ -614,7 +660,12 @@ struct CertificateAuthority::IssuanceProfile {
   // serverAuth + clientAuth: the same for every peer certificate.
   std::string fixed_extensions_der;
   std::string authority_key_id_der;  // keyid:always, from the CA's subject key identifier
-  absl::Status status;               // why this CA cannot issue, if it cannot
+  // EVP_DigestSignInit done once for the CA key and digest (null if it failed: each
+  // certificate then initialises its own context and reports the failure). Never used
+  // directly: each certificate signs with its own copy (EVP_MD_CTX_copy_ex, which only reads
+  // it), so concurrent SignPeerCsr calls share nothing mutable.
+  std::unique_ptr<EVP_MD_CTX, internal::Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> sign_template;
+  absl::Status status;  // why this CA cannot issue, if it cannot
 };
 
 void CertificateAuthority::PrepareIssuance() {
@@ -646,6 +697,13 @@ void CertificateAuthority::PrepareIssuance() {
     } else {
       profile->fixed_extensions_der += *der;
     }
+  }
+  profile->sign_template.reset(EVP_MD_CTX_new());
+  if (profile->sign_template != nullptr &&
+      EVP_DigestSignInit(profile->sign_template.get(), nullptr,
+                         internal::PrefetchedDigest(digest_), nullptr, key_.get()) != 1) {
+    DrainErrors();
+    profile->sign_template.reset();
   }
   profile_ = std::move(profile);
 }
@@ -786,9 +844,9 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   // A peer certificate never outlives the CA that signed it.
   const absl::Time not_after = std::min(now + options.lifetime, info_.not_after);
   const std::string validity = absl::StrCat(TimeDer(now - kBackdate), TimeDer(not_after));
-  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  absl::StatusOr<std::string> subject = PeerSubjectDer(*name);
   if (!subject.ok()) return subject.status();
-  const std::string subject_der = internal::ToDer(subject->get(), i2d_X509_NAME);
+  const std::string& subject_der = *subject;
   const std::string spki_der = csr.KeyInfoDer();
   absl::StatusOr<std::string> ski = SubjectKeyIdDer(csr);
   if (!ski.ok()) return ski.status();
@@ -816,8 +874,11 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   std::string signature(1, '\0');  // BIT STRING: no unused bits, then the signature
   std::size_t sig_len = static_cast<std::size_t>(EVP_PKEY_size(key_.get()));
   signature.resize(1 + sig_len);
+  const EVP_MD_CTX* sign_template = profile_->sign_template.get();
   if (md_ctx == nullptr ||
-      EVP_DigestSignInit(md_ctx.get(), nullptr, digest_, nullptr, key_.get()) != 1 ||
+      (sign_template != nullptr
+           ? EVP_MD_CTX_copy_ex(md_ctx.get(), sign_template) != 1
+           : EVP_DigestSignInit(md_ctx.get(), nullptr, digest_, nullptr, key_.get()) != 1) ||
       EVP_DigestSign(md_ctx.get(), reinterpret_cast<unsigned char*>(signature.data() + 1),
                      &sig_len, reinterpret_cast<const unsigned char*>(tbs.data()),
                      tbs.size()) != 1) {
