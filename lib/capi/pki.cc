@@ -419,11 +419,10 @@ absl::Status SignWith(const pki::CertificateAuthority& ca, char** out_certificat
   if (!indent.ok()) return indent.status();
   absl::StatusOr<SignRequest> request = ReadSignOptions(options_json);
   if (!request.ok()) return request.status();
-  absl::StatusOr<std::string> certificate = ca.SignPeerCsr(csr_pem, request->peer, request->now);
-  if (!certificate.ok()) return certificate.status();
-  absl::StatusOr<pki::CertificateInfo> info = pki::InspectCertificate(*certificate);
-  if (!info.ok()) return info.status();
-  json doc{{"certificate_pem", *certificate}, {"certificate", CertificateJson(*info)}};
+  absl::StatusOr<pki::CertificateAuthority::IssuedCertificate> issued =
+      ca.IssuePeerCertificate(csr_pem, request->peer, request->now);
+  if (!issued.ok()) return issued.status();
+  json doc{{"certificate_pem", issued->pem}, {"certificate", CertificateJson(issued->info)}};
   return ReturnString(out_certificate_json, DumpJson(doc, *indent));
 }
 

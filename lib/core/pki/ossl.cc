@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -160,6 +161,19 @@ std::string SerialToHex(const ASN1_INTEGER* serial) {
   if (hex == nullptr) return {};
   std::string out(hex);
   OPENSSL_free(hex);
+  absl::AsciiStrToUpper(&out);  // BoringSSL writes lower case
+  return out;
+}
+
+std::string UpperHex(const unsigned char* data, std::size_t size, std::string_view separator) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(size * (2 + separator.size()));
+  for (std::size_t i = 0; i < size; ++i) {
+    if (i != 0) out.append(separator.data(), separator.size());
+    out += kHex[data[i] >> 4];
+    out += kHex[data[i] & 0xF];
+  }
   return out;
 }
 
@@ -170,15 +184,17 @@ std::string Sha256Fingerprint(X509* cert) {
     DrainErrors();
     return {};
   }
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(len * 3);
-  for (unsigned int i = 0; i < len; ++i) {
-    if (i != 0) out += ':';
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xF];
+  return UpperHex(md, len, ":");
+}
+
+std::string Sha256FingerprintOfDer(std::string_view der) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    DrainErrors();
+    return {};
   }
-  return out;
+  return UpperHex(md, len, ":");
 }
 
 absl::Status RandomSerialOctets(unsigned char (&octets)[kSerialOctets]) {

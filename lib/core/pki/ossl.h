@@ -102,6 +102,10 @@ std::string SerialToHex(const ASN1_INTEGER* serial);
 // The SHA-256 digest of a certificate's DER encoding, as `openssl x509 -fingerprint -sha256`
 // prints the value: uppercase hex pairs joined by colons.
 std::string Sha256Fingerprint(X509* cert);
+// The same for a certificate's DER encoding (no parse).
+std::string Sha256FingerprintOfDer(std::string_view der);
+// Bytes as upper-case hex pairs joined by `separator` ("AB:CD" with ":").
+std::string UpperHex(const unsigned char* data, std::size_t size, std::string_view separator);
 
 // A serial of 159 random bits from the crypto library's RNG: positive, 20 octets in DER,
 // far above the 128 bits of entropy CA/B-style profiles ask for.

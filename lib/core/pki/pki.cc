@@ -715,6 +715,13 @@ absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
 absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view csr_pem,
                                                               const PeerCertificateOptions& options,
                                                               absl::Time now) const {
+  absl::StatusOr<IssuedCertificate> issued = IssuePeerCertificate(csr_pem, options, now);
+  if (!issued.ok()) return issued.status();
+  return std::move(issued->pem);
+}
+
+absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::IssuePeerCertificate(
+    std::string_view csr_pem, const PeerCertificateOptions& options, absl::Time now) const {
   if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
   if (now < info_.not_before || now >= info_.not_after) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -889,7 +896,21 @@ absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view c
   std::string certificate = tbs;
   absl::StrAppend(&certificate, profile_->signature_algorithm_der);
   internal::AppendTlv(certificate, kTagBitString, signature);
-  return internal::DerToPem(internal::Tlv(kTagSequence, certificate), "CERTIFICATE");
+  const std::string der = internal::Tlv(kTagSequence, certificate);
+
+  // What InspectCertificate would read back: times at the whole seconds the DER holds.
+  IssuedCertificate issued;
+  issued.info.subject = absl::StrCat("CN=", *name);
+  issued.info.issuer = info_.subject;
+  issued.info.serial_hex = internal::UpperHex(serial, sizeof(serial), "");
+  issued.info.not_before = absl::FromTimeT(absl::ToTimeT(now - kBackdate));
+  issued.info.not_after = absl::FromTimeT(absl::ToTimeT(not_after));
+  issued.info.fingerprint_sha256 = internal::Sha256FingerprintOfDer(der);
+  issued.info.is_ca = false;
+  issued.info.dns_names = {*name};
+  issued.info.key = assessment.description;
+  issued.pem = internal::DerToPem(der, "CERTIFICATE");
+  return issued;
 }
 
 }  // namespace arraykit::pki

@@ -156,6 +156,16 @@ class CertificateAuthority {
                                           const PeerCertificateOptions& options,
                                           absl::Time now) const;
 
+  // SignPeerCsr plus the description of what was issued, known from building it: equal to
+  // InspectCertificate(pem) without parsing the certificate again.
+  struct IssuedCertificate {
+    std::string pem;
+    CertificateInfo info;
+  };
+  absl::StatusOr<IssuedCertificate> IssuePeerCertificate(std::string_view csr_pem,
+                                                         const PeerCertificateOptions& options,
+                                                         absl::Time now) const;
+
  private:
   struct X509Free {
     void operator()(X509* p) const;

@@ -128,5 +128,33 @@ TEST_CASE("the issued certificate certifies the CSR's key, and serials differ", 
   CHECK(InspectCertificate(c.certificate_pem)->dns_names == std::vector<std::string>{long_name});
 }
 
+TEST_CASE("IssuePeerCertificate describes what it issued exactly as InspectCertificate reads it",
+          "[pki][csr]") {
+  // A sub-second instant: the description must hold the whole seconds the DER holds.
+  const absl::Time now = testing::TestNow() + absl::Milliseconds(750);
+  for (KeyType ca_type : {KeyType::kEcdsaP256, KeyType::kRsa2048}) {
+    CertificateAuthority ca = testing::MakeCa(now, "arraykit array CA", ca_type);
+    for (KeyType member_type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kRsa2048}) {
+      absl::StatusOr<SecretString> key = GeneratePrivateKey(member_type);
+      REQUIRE(key.ok());
+      absl::StatusOr<std::string> csr = CreateCsr(key->view(), "Detroit.Example.COM.");
+      REQUIRE(csr.ok());
+      PeerCertificateOptions options;
+      options.member_names = {"boston.example.com", "detroit.example.com"};
+      // A lifetime past the CA's end: not_after is clamped to the CA's.
+      options.lifetime = absl::Hours(24 * 365 * 20);
+      absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
+          ca.IssuePeerCertificate(*csr, options, now);
+      REQUIRE(issued.ok());
+      absl::StatusOr<CertificateInfo> read = InspectCertificate(issued->pem);
+      REQUIRE(read.ok());
+      CHECK(issued->info.ToJson() == read->ToJson());
+      CHECK(issued->info.not_before == read->not_before);
+      CHECK(issued->info.not_after == ca.info().not_after);
+      CHECK(issued->info.dns_names == std::vector<std::string>{"detroit.example.com"});
+    }
+  }
+}
+
 }  // namespace
 }  // namespace arraykit::pki
