@@ -1029,12 +1029,16 @@ void MemberMachine::UpdateWritable() {
                             FormatSeconds(resilience().GracePeriod()), ")"));
 }
 
-void MemberMachine::OnLeaseRequest(const Message& m) {
-  Message reply = NewMessage(MessageType::kLeaseReply, m.from);
+void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type, bool vote) {
+  Message reply = NewMessage(reply_type, m.from);
   reply.id = m.id;
-  reply.ok = Grant(m.from, m.epoch, m.log, /*vote=*/false);
+  reply.ok = Grant(m.from, m.epoch, m.log, vote);
   reply.epoch = m.epoch;
   Send(std::move(reply));
+}
+
+void MemberMachine::OnLeaseRequest(const Message& m) {
+  ReplyToGrantRequest(m, MessageType::kLeaseReply, /*vote=*/false);
 }
 
 void MemberMachine::OnLeaseReply(const Message& m) {
@@ -1043,11 +1047,7 @@ void MemberMachine::OnLeaseReply(const Message& m) {
 }
 
 void MemberMachine::OnVoteRequest(const Message& m) {
-  Message reply = NewMessage(MessageType::kVoteReply, m.from);
-  reply.id = m.id;
-  reply.ok = Grant(m.from, m.epoch, m.log, /*vote=*/true);
-  reply.epoch = m.epoch;
-  Send(std::move(reply));
+  ReplyToGrantRequest(m, MessageType::kVoteReply, /*vote=*/true);
 }
 
 void MemberMachine::OnVoteReply(const Message& m) {

@@ -172,6 +172,8 @@ class MemberMachine {
   void OnMembershipReply(const Message& m);
   // Voter side of leases and votes; `from` may be this member itself.
   bool Grant(const std::string& from, std::uint64_t epoch, const LogPosition& log, bool vote);
+  // Answers a lease or vote request with Grant's decision.
+  void ReplyToGrantRequest(const Message& m, MessageType reply_type, bool vote);
   void RecordLease(const std::string& voter, absl::Duration sent_at);
   void LeaseGranted(const std::string& voter, std::uint64_t round);
   void AcceptJoiner(const std::string& name, std::uint64_t id);

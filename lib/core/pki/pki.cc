@@ -609,16 +609,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const CaOption
   const EVP_MD* digest = DigestFor(ToString(options.key_type));
   if (absl::Status s = Sign(c, key->get(), digest); !s.ok()) return s;
 
-  CertificateAuthority ca;
-  ca.digest_ = digest;
-  ca.certificate_pem_ = internal::CertificateToPem(c);
-  absl::StatusOr<CertificateInfo> info = internal::Describe(c);
-  if (!info.ok()) return info.status();
-  ca.info_ = *std::move(info);
-  ca.cert_.reset(cert->release());
-  ca.key_.reset(key->release());
-  ca.PrepareIssuance();
-  return ca;
+  return FromParts(cert->release(), key->release(), digest);
 }
 
 absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view certificate_pem,
@@ -641,14 +632,19 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view
     return absl::InvalidArgumentError(absl::StrCat(
         "CA key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
   }
+  return FromParts(cert->release(), key->release(), DigestFor(assessment.description));
+}
+
+absl::StatusOr<CertificateAuthority> CertificateAuthority::FromParts(X509* cert, EVP_PKEY* key,
+                                                                     const EVP_MD* digest) {
   CertificateAuthority ca;
-  ca.digest_ = DigestFor(assessment.description);
-  ca.certificate_pem_ = internal::CertificateToPem(cert->get());
-  absl::StatusOr<CertificateInfo> info = internal::Describe(cert->get());
+  ca.cert_.reset(cert);
+  ca.key_.reset(key);
+  ca.digest_ = digest;
+  ca.certificate_pem_ = internal::CertificateToPem(cert);
+  absl::StatusOr<CertificateInfo> info = internal::Describe(cert);
   if (!info.ok()) return info.status();
   ca.info_ = *std::move(info);
-  ca.cert_.reset(cert->release());
-  ca.key_.reset(key->release());
   ca.PrepareIssuance();
   return ca;
 }

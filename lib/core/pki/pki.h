@@ -177,6 +177,9 @@ class CertificateAuthority {
   // the fixed extensions, the authority key identifier), encoded once; defined in pki.cc.
   struct IssuanceProfile;
   CertificateAuthority() = default;
+  // The CA from a checked certificate and its key (takes ownership of both).
+  static absl::StatusOr<CertificateAuthority> FromParts(X509* cert, EVP_PKEY* key,
+                                                        const EVP_MD* digest);
   void PrepareIssuance();
 
   std::unique_ptr<X509, X509Free> cert_;
