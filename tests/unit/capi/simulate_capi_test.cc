@@ -10,8 +10,9 @@
 
 namespace {
 
-// DESIGN §5.1 worked case 1 without the restart: boston crashes at 0.
-const char kPrimaryCrash[] = R"({
+// DESIGN §5.1's four-member array with failover on; `rest` adds the events and the run length.
+std::string WorkedCaseArray(const char* rest) {
+  return std::string(R"({
   "members": [
     {"name": "boston.example.com", "roles": ["frontend", "backend"]},
     {"name": "newyork.example.com", "roles": ["frontend", "backend"]},
@@ -19,28 +20,25 @@ const char kPrimaryCrash[] = R"({
     {"name": "seattle.example.com", "roles": ["frontend"]}],
   "primary": "boston.example.com",
   "backup_primaries": ["newyork.example.com", "detroit.example.com", "seattle.example.com"],
-  "resilience": {"failover_enabled": true},
+  "resilience": {"failover_enabled": true},)") +
+         rest;
+}
+
+// DESIGN §5.1 worked case 1 without the restart: boston crashes at 0.
+const std::string kPrimaryCrash = WorkedCaseArray(R"(
   "events": [{"at_s": 0, "crash": "boston.example.com"}],
-  "until_s": 900})";
+  "until_s": 900})");
 
 // The same with boston restarting at 1200 s (primary return action accept, the default).
-const char kCrashAndReturn[] = R"({
-  "members": [
-    {"name": "boston.example.com", "roles": ["frontend", "backend"]},
-    {"name": "newyork.example.com", "roles": ["frontend", "backend"]},
-    {"name": "detroit.example.com", "roles": ["frontend", "backend"]},
-    {"name": "seattle.example.com", "roles": ["frontend"]}],
-  "primary": "boston.example.com",
-  "backup_primaries": ["newyork.example.com", "detroit.example.com", "seattle.example.com"],
-  "resilience": {"failover_enabled": true},
+const std::string kCrashAndReturn = WorkedCaseArray(R"(
   "events": [{"at_s": 0, "crash": "boston.example.com"},
              {"at_s": 1200, "restart": "boston.example.com"}],
-  "until_s": 1800})";
+  "until_s": 1800})");
 
 // Runs ak_simulate and returns the status; the result (or "") lands in *text.
-ak_status Simulate(const char* scenario, const ak_json_options* opts, std::string* text) {
+ak_status Simulate(const std::string& scenario, const ak_json_options* opts, std::string* text) {
   char* out = nullptr;
-  ak_status status = ak_simulate(&out, scenario, opts);
+  ak_status status = ak_simulate(&out, scenario.c_str(), opts);
   *text = out != nullptr ? std::string(out) : std::string();
   if (status != AK_OK) CHECK(out == nullptr);
   ak_free(out);
@@ -100,7 +98,7 @@ TEST_CASE("ak_simulate: the same scenario gives the same bytes") {
 }
 
 TEST_CASE("ak_simulate and ak_simulate_render: NULL arguments name the parameter") {
-  CHECK(ak_simulate(nullptr, kPrimaryCrash, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(ak_simulate(nullptr, kPrimaryCrash.c_str(), nullptr) == AK_INVALID_ARGUMENT);
   CHECK(std::string(ak_last_error()) == "out_result must not be NULL");
   char* out = reinterpret_cast<char*>(0x1);
   CHECK(ak_simulate(&out, nullptr, nullptr) == AK_INVALID_ARGUMENT);
@@ -209,7 +207,7 @@ TEST_CASE("ak_simulate_render: refuses what is not a result") {
   CHECK(Contains(ak_last_error(), "result_json: not valid JSON"));
   CHECK(ak_simulate_render(&text, "[]") == AK_INVALID_ARGUMENT);
   CHECK(Contains(ak_last_error(), "must be a JSON object"));
-  CHECK(ak_simulate_render(&text, kPrimaryCrash) == AK_INVALID_ARGUMENT);
+  CHECK(ak_simulate_render(&text, kPrimaryCrash.c_str()) == AK_INVALID_ARGUMENT);
   CHECK(Contains(ak_last_error(), "not a simulation result: \"timeline\" must be an array"));
   CHECK(ak_simulate_render(&text, std::string(100, '{').c_str()) == AK_INVALID_ARGUMENT);
   CHECK(Contains(ak_last_error(), "nests deeper"));

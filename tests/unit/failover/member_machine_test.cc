@@ -48,6 +48,19 @@ bool HasEvent(const Ready& ready, const std::string& event) {
   return false;
 }
 
+// c asks b, in epoch 1, whether it should become primary now that a is lost.
+Message FindPrimaryFromC(std::uint64_t id) {
+  Message ask;
+  ask.type = MessageType::kFindPrimary;
+  ask.from = "c";
+  ask.to = "b";
+  ask.id = id;
+  ask.epoch = 1;
+  ask.subject = "a";
+  ask.original_primary = "a";
+  return ask;
+}
+
 TEST_CASE("a secondary probes every monitor interval and promotes itself after the grace period") {
   MemberMachine b("b", Configured(), At(0));
   b.Tick(At(0));
@@ -110,14 +123,7 @@ TEST_CASE("a candidate that still reaches the original primary refuses") {
   Drain(b);
   b.Tick(At(60));
   Drain(b);
-  Message ask;
-  ask.type = MessageType::kFindPrimary;
-  ask.from = "c";
-  ask.to = "b";
-  ask.id = 9;
-  ask.epoch = 1;
-  ask.subject = "a";
-  ask.original_primary = "a";
+  Message ask = FindPrimaryFromC(9);
   b.Step(ask);
   ready = Drain(b);
   REQUIRE(ready.messages.size() == 1);
@@ -243,14 +249,7 @@ TEST_CASE("a primary of a higher epoch raises the secondary's epoch") {
 }
 
 TEST_CASE("find-primary requests are refused with the reason") {
-  Message ask;
-  ask.type = MessageType::kFindPrimary;
-  ask.from = "c";
-  ask.to = "b";
-  ask.id = 4;
-  ask.epoch = 1;
-  ask.subject = "a";
-  ask.original_primary = "a";
+  Message ask = FindPrimaryFromC(4);
   auto reply = [&ask](MemberMachine& machine) {
     machine.Step(ask);
     Ready ready = Drain(machine);
@@ -284,14 +283,7 @@ TEST_CASE("a secondary that no longer reaches the primary takes over when asked"
   Drain(b);
   b.Tick(At(60));  // one miss
   Drain(b);
-  Message ask;
-  ask.type = MessageType::kFindPrimary;
-  ask.from = "c";
-  ask.to = "b";
-  ask.id = 4;
-  ask.epoch = 1;
-  ask.subject = "a";
-  ask.original_primary = "a";
+  Message ask = FindPrimaryFromC(4);
   b.Step(ask);
   Ready ready = Drain(b);
   CHECK(HasEvent(ready, "promoted"));
