@@ -165,6 +165,29 @@ std::string SerialToHex(const ASN1_INTEGER* serial) {
   return out;
 }
 
+std::string Utf8(const ASN1_STRING* s) {
+  // ASCII text in a UTF8String, IA5String or PrintableString converts to itself (what
+  // ASN1_STRING_to_UTF8 returns for it); anything else is the library's conversion.
+  if (const int type = ASN1_STRING_type(s);
+      type == V_ASN1_UTF8STRING || type == V_ASN1_IA5STRING || type == V_ASN1_PRINTABLESTRING) {
+    const unsigned char* data = ASN1_STRING_get0_data(s);
+    const int len = ASN1_STRING_length(s);
+    if (data != nullptr && len > 0 &&
+        std::all_of(data, data + len, [](unsigned char c) { return c >= 0x01 && c <= 0x7F; })) {
+      return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len));
+    }
+  }
+  unsigned char* out = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&out, s);
+  if (len < 0 || out == nullptr) {
+    DrainErrors();
+    return {};
+  }
+  std::string text(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+  OPENSSL_free(out);
+  return text;
+}
+
 std::string UpperHex(const unsigned char* data, std::size_t size, std::string_view separator) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -190,7 +213,7 @@ std::string Sha256Fingerprint(X509* cert) {
 std::string Sha256FingerprintOfDer(std::string_view der) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(der.data(), der.size(), md, &len, PrefetchedDigest(EVP_sha256()), nullptr) != 1) {
     DrainErrors();
     return {};
   }

@@ -104,6 +104,9 @@ std::string SerialToHex(const ASN1_INTEGER* serial);
 std::string Sha256Fingerprint(X509* cert);
 // The same for a certificate's DER encoding (no parse).
 std::string Sha256FingerprintOfDer(std::string_view der);
+// A string's text as UTF-8 (ASN1_STRING_to_UTF8; ASCII in UTF8/IA5/PrintableString copied as
+// is); "" when it cannot be converted.
+std::string Utf8(const ASN1_STRING* s);
 // Bytes as upper-case hex pairs joined by `separator` ("AB:CD" with ":").
 std::string UpperHex(const unsigned char* data, std::size_t size, std::string_view separator);
 

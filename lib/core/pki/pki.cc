@@ -132,39 +132,6 @@ absl::StatusOr<internal::X509NamePtr> CommonNameOnly(std::string_view cn) {
   return name;
 }
 
-std::string Utf8(const ASN1_STRING* s) {
-  // ASCII text in a UTF8String, IA5String or PrintableString converts to itself (what
-  // ASN1_STRING_to_UTF8 returns for it); anything else is the library's conversion.
-  if (const int type = ASN1_STRING_type(s);
-      type == V_ASN1_UTF8STRING || type == V_ASN1_IA5STRING || type == V_ASN1_PRINTABLESTRING) {
-    const unsigned char* data = ASN1_STRING_get0_data(s);
-    const int len = ASN1_STRING_length(s);
-    if (data != nullptr && len > 0 &&
-        std::all_of(data, data + len, [](unsigned char c) { return c >= 0x01 && c <= 0x7F; })) {
-      return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len));
-    }
-  }
-  unsigned char* out = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&out, s);
-  if (len < 0 || out == nullptr) {
-    DrainErrors();
-    return {};
-  }
-  std::string text(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
-  OPENSSL_free(out);
-  return text;
-}
-
-// Every CN value of a subject name.
-std::vector<std::string> CommonNames(const X509_NAME* name) {
-  std::vector<std::string> out;
-  for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
-       i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
-    out.push_back(Utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))));
-  }
-  return out;
-}
-
 bool IsWeakSignature(int nid) {
   switch (nid) {
     case NID_sha256WithRSAEncryption:
@@ -454,7 +421,7 @@ absl::StatusOr<CertificateInfo> Describe(X509* cert) {
   if (names != nullptr) {
     for (int i = 0; i < static_cast<int>(sk_GENERAL_NAME_num(names.get())); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-      if (gn->type == GEN_DNS) info.dns_names.push_back(Utf8(gn->d.dNSName));
+      if (gn->type == GEN_DNS) info.dns_names.push_back(internal::Utf8(gn->d.dNSName));
     }
   }
   DrainErrors();
@@ -661,6 +628,8 @@ struct CertificateAuthority::IssuanceProfile {
   // directly: each certificate signs with its own copy (EVP_MD_CTX_copy_ex, which only reads
   // it), so concurrent SignPeerCsr calls share nothing mutable.
   std::unique_ptr<EVP_MD_CTX, internal::Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> sign_template;
+  // Verification keys kept between the requests this CA parses.
+  mutable internal::VerificationKeyPool verification_keys;  // thread-safe
   absl::Status status;  // why this CA cannot issue, if it cannot
 };
 
@@ -711,13 +680,22 @@ absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
 absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view csr_pem,
                                                               const PeerCertificateOptions& options,
                                                               absl::Time now) const {
-  absl::StatusOr<IssuedCertificate> issued = IssuePeerCertificate(csr_pem, options, now);
-  if (!issued.ok()) return issued.status();
-  return std::move(issued->pem);
+  return Issue(csr_pem, options, now, nullptr);
 }
 
 absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::IssuePeerCertificate(
     std::string_view csr_pem, const PeerCertificateOptions& options, absl::Time now) const {
+  IssuedCertificate issued;
+  absl::StatusOr<std::string> pem = Issue(csr_pem, options, now, &issued.info);
+  if (!pem.ok()) return pem.status();
+  issued.pem = *std::move(pem);
+  return issued;
+}
+
+absl::StatusOr<std::string> CertificateAuthority::Issue(std::string_view csr_pem,
+                                                        const PeerCertificateOptions& options,
+                                                        absl::Time now,
+                                                        CertificateInfo* description) const {
   if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
   if (now < info_.not_before || now >= info_.not_after) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -728,7 +706,9 @@ absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::Is
   if (csr_pem.size() > internal::kMaxInputBytes) {
     return Refuse(CsrRejection::kMalformed, "CSR input too large");
   }
-  absl::StatusOr<internal::ParsedCsr> parsed = internal::ParsedCsr::Parse(csr_pem);
+  absl::StatusOr<internal::ParsedCsr> parsed = internal::ParsedCsr::Parse(
+      csr_pem, internal::ParsedCsr::Parser::kFast,
+      profile_ != nullptr ? &profile_->verification_keys : nullptr);
   if (!parsed.ok()) {
     if (parsed.status().code() != absl::StatusCode::kInvalidArgument) return parsed.status();
     return Refuse(CsrRejection::kMalformed, absl::StrCat("not a PEM certificate signing request: ",
@@ -745,7 +725,7 @@ absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::Is
   }
 
   // Names: one CN, and at most one SAN that is a dNSName equal to it.
-  const std::vector<std::string> cns = CommonNames(csr.subject());
+  const std::vector<std::string> cns = csr.CommonNames();
   if (cns.size() != 1) {
     return Refuse(CsrRejection::kNameMismatch,
                   absl::StrCat("the CSR subject must hold exactly one CN; it holds ", cns.size()));
@@ -772,7 +752,7 @@ absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::Is
                       "the CSR asks for a subjectAltName that is not a DNS name "
                       "(IP, e-mail, URI and other names are not issued)");
       }
-      dns_names.push_back(Utf8(gn->d.dNSName));
+      dns_names.push_back(internal::Utf8(gn->d.dNSName));
     }
   }
   if (san_extensions > 1 || dns_names.size() > 1) {
@@ -894,19 +874,19 @@ absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::Is
   internal::AppendTlv(certificate, kTagBitString, signature);
   const std::string der = internal::Tlv(kTagSequence, certificate);
 
-  // What InspectCertificate would read back: times at the whole seconds the DER holds.
-  IssuedCertificate issued;
-  issued.info.subject = absl::StrCat("CN=", *name);
-  issued.info.issuer = info_.subject;
-  issued.info.serial_hex = internal::UpperHex(serial, sizeof(serial), "");
-  issued.info.not_before = absl::FromTimeT(absl::ToTimeT(now - kBackdate));
-  issued.info.not_after = absl::FromTimeT(absl::ToTimeT(not_after));
-  issued.info.fingerprint_sha256 = internal::Sha256FingerprintOfDer(der);
-  issued.info.is_ca = false;
-  issued.info.dns_names = {*name};
-  issued.info.key = assessment.description;
-  issued.pem = internal::DerToPem(der, "CERTIFICATE");
-  return issued;
+  if (description != nullptr) {
+    // What InspectCertificate would read back: times at the whole seconds the DER holds.
+    description->subject = absl::StrCat("CN=", *name);
+    description->issuer = info_.subject;
+    description->serial_hex = internal::UpperHex(serial, sizeof(serial), "");
+    description->not_before = absl::FromTimeT(absl::ToTimeT(now - kBackdate));
+    description->not_after = absl::FromTimeT(absl::ToTimeT(not_after));
+    description->fingerprint_sha256 = internal::Sha256FingerprintOfDer(der);
+    description->is_ca = false;
+    description->dns_names = {*name};
+    description->key = assessment.description;
+  }
+  return internal::DerToPem(der, "CERTIFICATE");
 }
 
 }  // namespace arraykit::pki

@@ -167,6 +167,11 @@ class CertificateAuthority {
                                                          absl::Time now) const;
 
  private:
+  // SignPeerCsr, and when `description` is set, what IssuePeerCertificate describes.
+  absl::StatusOr<std::string> Issue(std::string_view csr_pem,
+                                    const PeerCertificateOptions& options, absl::Time now,
+                                    CertificateInfo* description) const;
+
   struct X509Free {
     void operator()(X509* p) const;
   };
