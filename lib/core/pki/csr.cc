@@ -209,13 +209,14 @@ struct ParamFree {
   void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
 };
 
-// A public key from its parameters through the provider's key management, without the
-// decoder chain; null (errors dropped) when the provider refuses them.
-EvpPkeyPtr FromData(const char* type, OSSL_PARAM* params) {
+// A key (`selection`: EVP_PKEY_PUBLIC_KEY or EVP_PKEY_KEY_PARAMETERS) from its parameters
+// through the provider's key management, without the decoder chain; null (errors dropped)
+// when the provider refuses them.
+EvpPkeyPtr FromData(const char* type, int selection, OSSL_PARAM* params) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* key = nullptr;
   if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+      EVP_PKEY_fromdata(ctx.get(), &key, selection, params) != 1) {
     EVP_PKEY_free(key);
     DrainErrors();
     return nullptr;
@@ -226,19 +227,11 @@ EvpPkeyPtr FromData(const char* type, OSSL_PARAM* params) {
 // The domain parameters of a named curve as a key without key material; null when the
 // provider does not offer the curve.
 EVP_PKEY* CurveParameters(const char* group) {
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
       OSSL_PARAM_construct_end(),
   };
-  EVP_PKEY* key = nullptr;
-  if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEY_PARAMETERS, params) != 1) {
-    EVP_PKEY_free(key);
-    DrainErrors();
-    return nullptr;
-  }
-  return key;
+  return FromData("EC", EVP_PKEY_KEY_PARAMETERS, params).release();
 }
 
 // An EC key on `curve` with the given uncompressed point (from `pool` when it has one to
@@ -310,7 +303,7 @@ CsrKeyPtr RsaKey(std::string_view bits) {
     DrainErrors();
     return nullptr;
   }
-  return CsrKeyPtr(FromData("RSA", params.get()).release());
+  return CsrKeyPtr(FromData("RSA", EVP_PKEY_PUBLIC_KEY, params.get()).release());
 }
 
 }  // namespace
