@@ -12,7 +12,7 @@ namespace arraykit::python {
 
 // Creates arraykit.Error and one subclass per status code.
 void RegisterErrors(pybind11::module_& m);
-// Raises the arraykit.Error subclass for `error` (carrying .code and .message).
+// Raises the arraykit.Error subclass for `error` (carrying .code, .reason and .message).
 [[noreturn]] void Raise(const arraykit::Error& error);
 
 // dict (or any JSON-serialisable object) <-> JSON text, via Python's json module.

@@ -13,34 +13,35 @@ namespace {
 
 struct ErrorClass {
   ak_status code;
-  const char* name;
+  const char* word;  // "not_primary" -> NotPrimaryError
 };
 
-// Every status code of arraykit.h except AK_OK; keep in step with the header.
-constexpr ErrorClass kErrorClasses[] = {
-    {AK_CANCELLED, "CancelledError"},
-    {AK_UNKNOWN, "UnknownError"},
-    {AK_INVALID_ARGUMENT, "InvalidArgumentError"},
-    {AK_DEADLINE_EXCEEDED, "DeadlineExceededError"},
-    {AK_NOT_FOUND, "NotFoundError"},
-    {AK_ALREADY_EXISTS, "AlreadyExistsError"},
-    {AK_PERMISSION_DENIED, "PermissionDeniedError"},
-    {AK_RESOURCE_EXHAUSTED, "ResourceExhaustedError"},
-    {AK_FAILED_PRECONDITION, "FailedPreconditionError"},
-    {AK_ABORTED, "AbortedError"},
-    {AK_OUT_OF_RANGE, "OutOfRangeError"},
-    {AK_UNIMPLEMENTED, "UnimplementedError"},
-    {AK_INTERNAL, "InternalError"},
-    {AK_UNAVAILABLE, "UnavailableError"},
-    {AK_DATA_LOSS, "DataLossError"},
-    {AK_UNAUTHENTICATED, "UnauthenticatedError"},
-    {AK_ENOTPRIMARY, "NotPrimaryError"},
-    {AK_ECLOCKSKEW, "ClockSkewError"},
-    {AK_EVERSION, "VersionMismatchError"},
-    {AK_EFINGERPRINT, "FingerprintMismatchError"},
-    {AK_EBUSY, "BusyError"},
-    {AK_ECERT_REJECTED, "CertificateRejectedError"},
-};
+// Every status code of arraykit.h except AK_OK, from the header's one table.
+#define AK_ERROR_CLASS_(name, value, word, text) {name, word},
+constexpr ErrorClass kStatusCodes[] = {AK_STATUS_CODES(AK_ERROR_CLASS_)};
+#undef AK_ERROR_CLASS_
+
+const char* WordOf(ak_status code) {
+  for (const ErrorClass& c : kStatusCodes) {
+    if (c.code == code) return c.word;
+  }
+  return "unknown";
+}
+
+// "fingerprint_mismatch" -> "FingerprintMismatchError".
+std::string ClassName(const char* word) {
+  std::string name;
+  bool upper = true;
+  for (const char* c = word; *c != '\0'; ++c) {
+    if (*c == '_') {
+      upper = true;
+      continue;
+    }
+    name.push_back(upper ? static_cast<char>(*c - 'a' + 'A') : *c);
+    upper = false;
+  }
+  return name + "Error";
+}
 
 // Owned for the life of the interpreter (the module is never unloaded).
 PyObject* base_error = nullptr;
@@ -51,16 +52,20 @@ std::vector<std::pair<ak_status, PyObject*>> error_classes;
 void RegisterErrors(py::module_& m) {
   base_error = PyErr_NewExceptionWithDoc(
       "arraykit.Error",
-      "A failed arraykit call. Attributes: code (the C status code), message.", nullptr,
+      "A failed arraykit call. Attributes: code (the C status code), reason (the stable "
+      "snake_case reason word: branch on it), message.",
+      nullptr,
       nullptr);
   if (base_error == nullptr) throw py::error_already_set();
   m.add_object("Error", py::handle(base_error));
-  for (const ErrorClass& c : kErrorClasses) {
-    std::string qualified = std::string("arraykit.") + c.name;
+  for (const ErrorClass& c : kStatusCodes) {
+    if (c.code == AK_OK) continue;
+    const std::string name = ClassName(c.word);
+    const std::string qualified = "arraykit." + name;
     PyObject* cls = PyErr_NewException(qualified.c_str(), base_error, nullptr);
     if (cls == nullptr) throw py::error_already_set();
     py::handle(cls).attr("code") = c.code;
-    m.add_object(c.name, py::handle(cls));
+    m.add_object(name.c_str(), py::handle(cls));
     error_classes.emplace_back(c.code, cls);
   }
 }
@@ -73,6 +78,8 @@ void Raise(const arraykit::Error& error) {
   py::object instance = py::reinterpret_borrow<py::object>(cls)(error.what());
   instance.attr("code") = error.code();
   instance.attr("message") = std::string(error.what());
+  instance.attr("reason") =
+      error.reason().empty() ? std::string(WordOf(error.code())) : error.reason();
   PyErr_SetObject(cls, instance.ptr());
   throw py::error_already_set();
 }

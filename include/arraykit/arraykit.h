@@ -38,33 +38,40 @@ extern "C" {
 /* ---- status codes ---------------------------------------------------------------------- */
 typedef int ak_status;
 
-enum {
-  AK_OK = 0,
-  AK_CANCELLED = 1,
-  AK_UNKNOWN = 2,
-  AK_INVALID_ARGUMENT = 3,  /* bad input: the message names the field and the rule */
-  AK_DEADLINE_EXCEEDED = 4,
-  AK_NOT_FOUND = 5,
-  AK_ALREADY_EXISTS = 6,
-  AK_PERMISSION_DENIED = 7,
-  AK_RESOURCE_EXHAUSTED = 8,
-  AK_FAILED_PRECONDITION = 9,
-  AK_ABORTED = 10,
-  AK_OUT_OF_RANGE = 11,
-  AK_UNIMPLEMENTED = 12,
-  AK_INTERNAL = 13,
-  AK_UNAVAILABLE = 14,
-  AK_DATA_LOSS = 15,
-  AK_UNAUTHENTICATED = 16,
+/* The status code table, one row per code: X(NAME, value, code word, description).
+ * The code word is the code's snake_case name; it is also the reason ak_last_error_reason()
+ * reports when a failure has no finer reason. This table generates the enum below,
+ * ak_strerror(), the Python exception classes and the list in docs/c-abi.md (checked by a test).
+ * Codes 1..16 are the canonical gRPC/absl codes; arraykit's own codes start at 1000.
+ * Add rows at the end; never renumber. */
+#define AK_STATUS_CODES(X)                                                                      \
+  X(AK_OK, 0, "ok", "ok")                                                                       \
+  X(AK_CANCELLED, 1, "cancelled", "cancelled")                                                  \
+  X(AK_UNKNOWN, 2, "unknown", "unknown error")                                                  \
+  X(AK_INVALID_ARGUMENT, 3, "invalid_argument", "invalid argument")                             \
+  X(AK_DEADLINE_EXCEEDED, 4, "deadline_exceeded", "deadline exceeded")                          \
+  X(AK_NOT_FOUND, 5, "not_found", "not found")                                                  \
+  X(AK_ALREADY_EXISTS, 6, "already_exists", "already exists")                                   \
+  X(AK_PERMISSION_DENIED, 7, "permission_denied", "permission denied")                          \
+  X(AK_RESOURCE_EXHAUSTED, 8, "resource_exhausted", "resource exhausted")                       \
+  X(AK_FAILED_PRECONDITION, 9, "failed_precondition", "failed precondition")                    \
+  X(AK_ABORTED, 10, "aborted", "aborted")                                                       \
+  X(AK_OUT_OF_RANGE, 11, "out_of_range", "out of range")                                        \
+  X(AK_UNIMPLEMENTED, 12, "unimplemented", "unimplemented")                                     \
+  X(AK_INTERNAL, 13, "internal", "internal error")                                              \
+  X(AK_UNAVAILABLE, 14, "unavailable", "unavailable")                                           \
+  X(AK_DATA_LOSS, 15, "data_loss", "data loss")                                                 \
+  X(AK_UNAUTHENTICATED, 16, "unauthenticated", "unauthenticated")                               \
+  X(AK_ENOTPRIMARY, 1000, "not_primary", "not the primary")                                     \
+  X(AK_ECLOCKSKEW, 1001, "clock_skew", "clock skew too large")                                  \
+  X(AK_EVERSION, 1002, "version_mismatch", "version mismatch")                                  \
+  X(AK_EFINGERPRINT, 1003, "fingerprint_mismatch", "fingerprint mismatch")                      \
+  X(AK_EBUSY, 1004, "busy", "failover or recovery in progress")                                 \
+  X(AK_ECERT_REJECTED, 1005, "certificate_rejected", "certificate rejected")
 
-  /* arraykit's own codes. Add at the end; never renumber. */
-  AK_ENOTPRIMARY = 1000,       /* the operation needs the primary; this member is not it */
-  AK_ECLOCKSKEW = 1001,        /* a peer's clock differs from ours beyond the allowed skew */
-  AK_EVERSION = 1002,          /* members run different versions */
-  AK_EFINGERPRINT = 1003,      /* the CA fingerprint does not match the confirmed one */
-  AK_EBUSY = 1004,             /* a failover or recovery is under way; changes are refused */
-  AK_ECERT_REJECTED = 1005     /* a certificate failed verification */
-};
+#define AK_STATUS_ENUMERATOR_(name, value, word, text) name = value,
+enum { AK_STATUS_CODES(AK_STATUS_ENUMERATOR_) };
+#undef AK_STATUS_ENUMERATOR_
 
 /* A short, static, English description of `code` ("invalid argument"); never NULL.
  * Unknown codes give "unrecognised status code". */
@@ -73,6 +80,13 @@ AK_API const char *ak_strerror(ak_status code);
 /* The message of the most recent failing call on this thread, "" after a successful call.
  * Never NULL. Valid until the next arraykit call on the same thread. */
 AK_API const char *ak_last_error(void);
+
+/* The stable snake_case reason of the most recent failing call on this thread ("unknown_field",
+ * "not_primary", "name_mismatch", ...; the list is in docs/c-abi.md), "" after a successful
+ * call. A failure without a finer reason reports its code word from AK_STATUS_CODES. Never NULL.
+ * Valid until the next arraykit call on the same thread. Callers branch on this, never on the
+ * message text. */
+AK_API const char *ak_last_error_reason(void);
 
 /* Releases a string or buffer returned by arraykit. ak_free(NULL) is a no-op. */
 AK_API void ak_free(void *ptr);

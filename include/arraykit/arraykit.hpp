@@ -16,17 +16,20 @@
 
 namespace arraykit {
 
-// A failed call: the C status code and the library's message for it.
+// A failed call: the C status code, the stable reason word and the library's message for it.
 class Error : public std::runtime_error {
  public:
-  Error(ak_status code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  Error(ak_status code, const std::string& message, std::string reason = std::string())
+      : std::runtime_error(message), code_(code), reason_(std::move(reason)) {}
   ak_status code() const noexcept { return code_; }
+  // The stable snake_case reason ("unknown_field", "name_mismatch", ...): branch on this.
+  const std::string& reason() const noexcept { return reason_; }
   // The canonical description of code(), e.g. "invalid argument".
   const char* code_name() const noexcept { return ak_strerror(code_); }
 
  private:
   ak_status code_;
+  std::string reason_;
 };
 
 namespace detail {
@@ -37,7 +40,7 @@ struct FreeDeleter {
 using OwnedString = std::unique_ptr<char, FreeDeleter>;
 
 inline void Check(ak_status code) {
-  if (code != AK_OK) throw Error(code, ak_last_error());
+  if (code != AK_OK) throw Error(code, ak_last_error(), ak_last_error_reason());
 }
 
 // Calls a C function of the form f(char** out, args...) and returns the string it produced.

@@ -9,11 +9,13 @@
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
 #include "capi/status_map.h"
+#include "core/status.h"
 
 namespace arraykit::capi {
 namespace {
 
 thread_local std::string last_error;
+thread_local std::string last_reason;
 
 std::mutex hooks_mutex;
 ak_host_hooks installed_hooks = AK_HOST_HOOKS_INIT;
@@ -35,6 +37,7 @@ ak_status Finish(const char* function, const absl::Status& status) noexcept {
   ak_status code = ToAkStatus(status);
   try {
     last_error = std::string(status.message());
+    last_reason = ReasonOf(status);
     if (!status.ok()) {
       Log(AK_LOG_DEBUG, absl::StrCat(function, " failed (", ak_strerror(code),
                                      "): ", status.message()));
@@ -42,6 +45,7 @@ ak_status Finish(const char* function, const absl::Status& status) noexcept {
   } catch (...) {
     // Out of memory while recording the message: the code still reaches the caller.
     last_error.clear();
+    last_reason.clear();
   }
   return code;
 }
@@ -103,34 +107,19 @@ extern "C" {
 
 AK_API const char* ak_strerror(ak_status code) {
   switch (code) {
-    case AK_OK: return "ok";
-    case AK_CANCELLED: return "cancelled";
-    case AK_UNKNOWN: return "unknown error";
-    case AK_INVALID_ARGUMENT: return "invalid argument";
-    case AK_DEADLINE_EXCEEDED: return "deadline exceeded";
-    case AK_NOT_FOUND: return "not found";
-    case AK_ALREADY_EXISTS: return "already exists";
-    case AK_PERMISSION_DENIED: return "permission denied";
-    case AK_RESOURCE_EXHAUSTED: return "resource exhausted";
-    case AK_FAILED_PRECONDITION: return "failed precondition";
-    case AK_ABORTED: return "aborted";
-    case AK_OUT_OF_RANGE: return "out of range";
-    case AK_UNIMPLEMENTED: return "unimplemented";
-    case AK_INTERNAL: return "internal error";
-    case AK_UNAVAILABLE: return "unavailable";
-    case AK_DATA_LOSS: return "data loss";
-    case AK_UNAUTHENTICATED: return "unauthenticated";
-    case AK_ENOTPRIMARY: return "not the primary";
-    case AK_ECLOCKSKEW: return "clock skew too large";
-    case AK_EVERSION: return "version mismatch";
-    case AK_EFINGERPRINT: return "fingerprint mismatch";
-    case AK_EBUSY: return "failover or recovery in progress";
-    case AK_ECERT_REJECTED: return "certificate rejected";
-    default: return "unrecognised status code";
+#define AK_STRERROR_CASE_(name, value, word, text) \
+  case name:                                      \
+    return text;
+    AK_STATUS_CODES(AK_STRERROR_CASE_)
+#undef AK_STRERROR_CASE_
+    default:
+      return "unrecognised status code";
   }
 }
 
 AK_API const char* ak_last_error(void) { return arraykit::capi::last_error.c_str(); }
+
+AK_API const char* ak_last_error_reason(void) { return arraykit::capi::last_reason.c_str(); }
 
 AK_API void ak_free(void* ptr) { std::free(ptr); }
 

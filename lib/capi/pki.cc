@@ -36,7 +36,6 @@ namespace ji = model::json_internal;
 // Limits on the options documents (DESIGN.md §9: a limit on everything).
 constexpr std::size_t kMaxNameBytes = 254;       // 253 + an optional trailing dot
 constexpr std::size_t kMaxCommonNameBytes = 64;  // X.509 ub-common-name
-constexpr std::size_t kMaxTimeBytes = 64;
 constexpr std::size_t kMaxMemberNames = 10;  // an array has at most 10 members
 constexpr std::size_t kMaxRevokedSerials = 4096;
 constexpr std::size_t kMaxSerialBytes = 128;
@@ -56,9 +55,7 @@ constexpr std::string_view kEndCertificate = "-----END CERTIFICATE-----";
 // Debian's absl::string_view is not std::string_view (TOOLCHAIN.md).
 std::string_view StdView(absl::string_view text) { return {text.data(), text.size()}; }
 
-std::string FormatUtc(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+std::string FormatUtc(absl::Time t) { return ji::FormatRfc3339(t); }
 
 absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(ji::AbslView(prefix), ": ", status.message()));
@@ -147,16 +144,7 @@ absl::StatusOr<json> ParseObject(const char* text, std::string_view what, bool o
 }
 
 absl::StatusOr<absl::Time> ReadTime(const json& value, std::string_view path) {
-  absl::StatusOr<std::string> text = ji::ReadString(value, path, kMaxTimeBytes, false);
-  if (!text.ok()) return text.status();
-  absl::Time t;
-  std::string error;
-  if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &error)) {
-    return ji::FieldError(path, absl::StrCat("must be an RFC 3339 time such as "
-                                             "2026-01-01T12:00:00Z, got ",
-                                             ji::Describe(value)));
-  }
-  return t;
+  return ji::ReadRfc3339(value, path);
 }
 
 // Optional time `key` of `object`; absent means the wall clock now.

@@ -8,6 +8,7 @@
 #define ARRAYKIT_CORE_STATUS_H_
 
 #include <optional>
+#include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -24,7 +25,8 @@ enum class ErrorCode : int {
   kCertificateRejected = 1005,  // a certificate failed verification (reason code in message)
 };
 
-// Builds a status with the canonical code that best fits `code` and the arraykit payload.
+// Builds a status with the canonical code that best fits `code` and the arraykit payload; its
+// reason is the code's word ("busy", "not_primary", ...).
 absl::Status MakeError(ErrorCode code, absl::string_view message);
 
 // The arraykit code carried by `status`, if any.
@@ -34,6 +36,21 @@ std::optional<ErrorCode> GetErrorCode(const absl::Status& status);
 inline absl::Status InvalidArgument(absl::string_view message) {
   return absl::InvalidArgumentError(message);
 }
+
+// Reasons: a stable snake_case word for why an operation failed ("unknown_field",
+// "name_mismatch", "not_primary"), carried as a payload next to the code so that callers (the C
+// ABI's ak_last_error_reason, Python's .reason, arrayctl's "reason") never parse messages.
+// Every reason word used anywhere is listed in docs/c-abi.md.
+
+// `status` with `reason` attached (replacing any earlier one); OK stays OK.
+absl::Status WithReason(absl::Status status, absl::string_view reason);
+
+// A status with `code`, `message` and `reason`.
+absl::Status MakeError(absl::StatusCode code, absl::string_view reason, absl::string_view message);
+
+// The reason attached to `status`; without one, the word of its code ("invalid_argument",
+// "not_primary", ...); "" for OK.
+std::string ReasonOf(const absl::Status& status);
 
 }  // namespace arraykit
 

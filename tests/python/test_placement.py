@@ -59,6 +59,7 @@ def test_malformed_array_raises_invalid_argument_naming_the_field():
     err = info.value
     assert isinstance(err, arraykit.Error)
     assert err.code == 3
+    assert err.reason == "invalid_argument"
     assert "members[0].name" in err.message
     assert "members[0].name" in str(err)
 
@@ -130,3 +131,4 @@ def test_plan_change_unknown_member_raises():
         arraykit.placement.plan_change(GOOD, {"remove": ["nobody.example.com"]})
     assert info.value.code in (3, 5)
     assert "nobody.example.com" in info.value.message
+

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "core/model/json_reader.h"
+#include "core/status.h"
+
 namespace arraykit::model {
 namespace {
 
@@ -15,7 +19,54 @@ constexpr std::string_view StripTrailingDot(std::string_view name) {
   return name;
 }
 
+constexpr std::size_t kMaxLabelLength = 63;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
 }  // namespace
+
+std::string PeerNameProblem(std::string_view name) {
+  name = StripTrailingDot(name);
+  if (name.empty()) return "it is empty";
+  if (name.size() > kMaxNameLength) {
+    return absl::StrCat("it is longer than ", kMaxNameLength, " bytes");
+  }
+  if (name.find('.') == std::string_view::npos) return "it has no domain part";
+  std::string_view last_label;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view label = name.substr(start, end - start);
+    if (label.empty()) return "it has an empty label";
+    if (label.size() > kMaxLabelLength) {
+      return absl::StrCat("a label is longer than ", kMaxLabelLength, " bytes");
+    }
+    for (char c : label) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-';
+      if (!ok) return "labels may hold only letters, digits and hyphens";
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return "a label starts or ends with a hyphen";
+    }
+    last_label = label;
+    start = end + 1;
+  }
+  if (std::all_of(last_label.begin(), last_label.end(), IsDigit)) {
+    return "it looks like an IP address, not a name";
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> NormalizePeerName(std::string_view name, std::string_view path) {
+  if (std::string problem = PeerNameProblem(name); !problem.empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "name_not_fqdn",
+                     absl::StrCat(json_internal::AbslView(path), ": ",
+                                  json_internal::Quoted(json_internal::Printable(name)),
+                                  " is not a fully qualified peer DNS name: ", problem));
+  }
+  return NormalizeName(name);
+}
 
 bool FailbackWindow::Contains(int minute_of_day) const {
   // start == end is a window of the whole day: "any time" is the only reading that does not

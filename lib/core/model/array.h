@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace arraykit::model {
@@ -103,6 +104,18 @@ struct Array {
 // Peer DNS names compare case-insensitively with a trailing dot ignored.
 std::string NormalizeName(std::string_view name);
 bool SameName(std::string_view a, std::string_view b);
+
+// The one peer DNS name rule, used by the model, placement (`name_not_fqdn`) and the PKI alike:
+// a fully qualified host name of at most kMaxNameLength bytes (one trailing dot ignored), at least
+// two labels of 1-63 letters, digits and inner hyphens, and not an IP literal (the last label is
+// not all digits). Returns "" when `name` follows the rule, else why not ("it has no domain
+// part"), for messages.
+std::string PeerNameProblem(std::string_view name);
+// NormalizeName(name) when `name` follows the peer name rule; else INVALID_ARGUMENT with reason
+// `name_not_fqdn`: "<path>: "boston" is not a fully qualified peer DNS name: it has no domain
+// part".
+absl::StatusOr<std::string> NormalizePeerName(std::string_view name,
+                                              std::string_view path = "name");
 
 std::string_view ToString(PrimaryReturnAction action);
 std::string_view ToString(ResilienceMode mode);

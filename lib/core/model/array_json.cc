@@ -4,9 +4,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/model/json_reader.h"
+#include "core/status.h"
 
 namespace arraykit::model {
 namespace {
@@ -126,29 +128,101 @@ std::string FormatMinuteOfDay(int minute) {
 
 }  // namespace
 
+namespace {
+
+// Watches the parser's events for a key given twice in one object (nlohmann keeps the last one
+// silently) and remembers the first such key's path.
+class DuplicateKeyWatch {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        frames_.emplace_back().is_object = true;
+        break;
+      case json::parse_event_t::array_start:
+        frames_.emplace_back().is_object = false;
+        break;
+      case json::parse_event_t::key: {
+        Frame& object = frames_.back();
+        object.key = parsed.get<std::string>();
+        if (!object.keys.insert(object.key).second && duplicate_.empty()) duplicate_ = Path();
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        CountArrayElement();
+        break;
+      case json::parse_event_t::value:
+        CountArrayElement();
+        break;
+    }
+    return true;
+  }
+
+  // The path of the first repeated key ("members[1].name"), or "" when there was none.
+  const std::string& duplicate() const { return duplicate_; }
+
+ private:
+  struct Frame {
+    bool is_object = false;
+    std::string key;
+    std::size_t index = 0;
+    absl::flat_hash_set<std::string> keys;
+  };
+
+  void CountArrayElement() {
+    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().index;
+  }
+
+  std::string Path() const {
+    std::string path;
+    for (const Frame& frame : frames_) {
+      path = frame.is_object ? FieldPath(path, Printable(frame.key)) : IndexPath(path, frame.index);
+    }
+    return path;
+  }
+
+  std::vector<Frame> frames_;
+  std::string duplicate_;
+};
+
+}  // namespace
+
 absl::StatusOr<json> ParseJsonDocument(std::string_view text, std::string_view what,
                                        const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(AbslView(what), ": the document is ",
-                                                   text.size(), " bytes; at most ",
-                                                   limits.max_bytes, " bytes are accepted"));
+    return MakeError(absl::StatusCode::kInvalidArgument, "too_large",
+                     absl::StrCat(AbslView(what), ": the document is ", text.size(),
+                                  " bytes; at most ", limits.max_bytes, " bytes are accepted"));
   }
   if (const std::size_t at = FindExcessNesting(text, limits.max_depth);
       at != std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(AbslView(what), ": JSON nests deeper than ",
-                                                   limits.max_depth, " levels at byte ", at));
+    return MakeError(absl::StatusCode::kInvalidArgument, "too_deep",
+                     absl::StrCat(AbslView(what), ": JSON nests deeper than ", limits.max_depth,
+                                  " levels at byte ", at));
   }
   // The parser reports the byte offset only through its exception; it is caught here and never
   // leaves the core.
+  DuplicateKeyWatch watch;
+  json doc;
   try {
-    return json::parse(text.begin(), text.end());
+    doc = json::parse(text.begin(), text.end(), std::ref(watch));
   } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(AbslView(what), ": not valid JSON (byte ",
-                                                   e.byte, "): ", SyntaxErrorDetail(e.what())));
+    return MakeError(absl::StatusCode::kInvalidArgument, "invalid_json",
+                     absl::StrCat(AbslView(what), ": not valid JSON (byte ", e.byte,
+                                  "): ", SyntaxErrorDetail(e.what())));
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, "invalid_json",
         absl::StrCat(AbslView(what), ": not valid JSON: ", SyntaxErrorDetail(e.what())));
   }
+  if (!watch.duplicate().empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "duplicate_key",
+                     absl::StrCat(AbslView(what), ": ", watch.duplicate(),
+                                  ": the key appears more than once in its object"));
+  }
+  return doc;
 }
 
 absl::StatusOr<Roles> RolesFromJson(const json& value, std::string_view path) {

@@ -1,11 +1,14 @@
 #include "core/model/json_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/model/array.h"
+#include "core/status.h"
 
 namespace arraykit::model::json_internal {
 namespace {
@@ -195,6 +198,23 @@ absl::StatusOr<absl::Duration> ReadIntervalSeconds(const json& value, std::strin
   return absl::Microseconds(std::llround(seconds * 1e6));
 }
 
+std::string FormatRfc3339(absl::Time time) {
+  return absl::FormatTime(absl::RFC3339_sec, time, absl::UTCTimeZone());
+}
+
+absl::StatusOr<absl::Time> ReadRfc3339(const json& value, std::string_view path) {
+  constexpr std::size_t kMaxTimeBytes = 64;
+  absl::Time time;
+  std::string error;
+  if (!value.is_string() || value.get_ref<const std::string&>().size() > kMaxTimeBytes ||
+      !absl::ParseTime(absl::RFC3339_full, value.get_ref<const std::string&>(), &time, &error)) {
+    return FieldError(path, absl::StrCat("must be an RFC 3339 time such as "
+                                         "\"2026-01-01T12:00:00Z\", got ",
+                                         Describe(value)));
+  }
+  return time;
+}
+
 json SecondsToJson(absl::Duration duration) {
   const std::int64_t micros = absl::ToInt64Microseconds(duration);
   if (micros % 1'000'000 == 0) return micros / 1'000'000;
@@ -208,6 +228,65 @@ std::string FormatSeconds(absl::Duration duration) {
   std::string text = absl::StrFormat("%.6f", static_cast<double>(micros) / 1e6);
   while (!text.empty() && text.back() == '0') text.pop_back();
   return absl::StrCat(text, " s");
+}
+
+namespace {
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const std::size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string NearestName(std::string_view name,
+                        std::initializer_list<std::string_view> candidates) {
+  const std::size_t allowed = std::max<std::size_t>(1, name.size() / 3);
+  std::string_view best;
+  std::size_t best_distance = allowed + 1;
+  for (std::string_view candidate : candidates) {
+    const std::size_t distance = EditDistance(name, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return std::string(best);
+}
+
+absl::Status RejectUnknownFields(const json& object, std::string_view path,
+                                 std::initializer_list<std::string_view> known) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string hint;
+    if (std::string nearest = NearestName(key, known); !nearest.empty()) {
+      hint = absl::StrCat("did you mean ", nearest, "?");
+    } else {
+      hint = "known fields:";
+      for (std::string_view name : known) absl::StrAppend(&hint, " ", AbslView(name));
+    }
+    return MakeError(absl::StatusCode::kInvalidArgument, "unknown_field",
+                     absl::StrCat(FieldPath(path, Printable(key)), ": unknown field (", hint, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExpectObjectWith(const json& value, std::string_view path,
+                              std::initializer_list<std::string_view> known) {
+  if (absl::Status status = ExpectObject(value, path); !status.ok()) return status;
+  return RejectUnknownFields(value, path, known);
 }
 
 }  // namespace arraykit::model::json_internal

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,20 @@ const nlohmann::json* Find(const nlohmann::json& object, std::string_view key);
 
 absl::Status ExpectObject(const nlohmann::json& value, std::string_view path);
 
+// Documents are strict: a key of `object` that is not in `known` is INVALID_ARGUMENT with reason
+// `unknown_field`, "<path>.<key>: unknown field (did you mean <nearest known>?)", so a typo can
+// never silently weaken a check. `object` must be an object.
+absl::Status RejectUnknownFields(const nlohmann::json& object, std::string_view path,
+                                 std::initializer_list<std::string_view> known);
+
+// ExpectObject, then RejectUnknownFields.
+absl::Status ExpectObjectWith(const nlohmann::json& value, std::string_view path,
+                              std::initializer_list<std::string_view> known);
+
+// The entry of `candidates` closest to `name` by edit distance when it is close enough to be a
+// plausible typo (at most a third of the name's length, at least 1), else "".
+std::string NearestName(std::string_view name, std::initializer_list<std::string_view> candidates);
+
 // A string of at most `max_length` bytes, valid UTF-8, without control characters.
 absl::StatusOr<std::string> ReadString(const nlohmann::json& value, std::string_view path,
                                        std::size_t max_length, bool allow_empty);
@@ -65,6 +80,12 @@ absl::Status ExpectArray(const nlohmann::json& value, std::string_view path, std
 // microseconds so that writing and reading a document gives back the same duration.
 absl::StatusOr<absl::Duration> ReadIntervalSeconds(const nlohmann::json& value,
                                                    std::string_view path);
+
+// The one RFC 3339 writer: UTC with whole seconds, "2026-01-01T12:00:00+00:00".
+std::string FormatRfc3339(absl::Time time);
+// The one RFC 3339 reader: a JSON string such as "2026-01-01T12:00:00Z" (an offset or
+// fractional seconds are accepted).
+absl::StatusOr<absl::Time> ReadRfc3339(const nlohmann::json& value, std::string_view path);
 
 // A duration in seconds as JSON: an integer when whole, else a number.
 nlohmann::json SecondsToJson(absl::Duration duration);

@@ -1,5 +1,7 @@
 #include "core/pki/pki.h"
 
+#include "core/model/array.h"
+
 #include <openssl/asn1.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -22,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/pki/csr.h"
+#include "core/model/json_reader.h"
 #include "core/pki/ossl.h"
 
 namespace arraykit::pki {
@@ -146,9 +149,7 @@ bool IsWeakSignature(int nid) {
   }
 }
 
-std::string RfcUtc(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+std::string RfcUtc(absl::Time t) { return model::json_internal::FormatRfc3339(t); }
 
 absl::Status CheckLifetime(absl::Duration lifetime) {
   if (lifetime <= absl::ZeroDuration() || lifetime > kMaxLifetime) {
@@ -361,28 +362,7 @@ absl::StatusOr<SecretString> GeneratePrivateKey(KeyType type) {
 // ---- names -------------------------------------------------------------------------------------
 
 absl::StatusOr<std::string> NormalizePeerName(std::string_view name) {
-  std::string n = absl::AsciiStrToLower(Av(name));
-  if (!n.empty() && n.back() == '.') n.pop_back();
-  if (n.empty()) return absl::InvalidArgumentError("peer DNS name is empty");
-  if (n.size() > 253) {
-    return absl::InvalidArgumentError("peer DNS name is longer than 253 characters");
-  }
-  if (n.find('*') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("peer DNS name '", n, "' is a wildcard; members have exact names"));
-  }
-  for (absl::string_view label : absl::StrSplit(n, '.')) {
-    const bool ok_length = !label.empty() && label.size() <= 63;
-    const bool ok_chars = std::all_of(label.begin(), label.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    });
-    if (!ok_length || !ok_chars || label.front() == '-' || label.back() == '-') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("peer DNS name '", absl::CHexEscape(n),
-                       "' is not a host name (labels of 1-63 letters, digits and inner hyphens)"));
-    }
-  }
-  return n;
+  return model::NormalizePeerName(name, "peer DNS name");
 }
 
 // ---- certificates ------------------------------------------------------------------------------

@@ -48,9 +48,8 @@ absl::StatusOr<SecretString> GeneratePrivateKey(KeyType type);
 
 // ---- names -------------------------------------------------------------------------------------
 
-// The normalized peer DNS name: lower case, trailing dot removed (as model::NormalizeName),
-// validated as a host name (labels of [a-z0-9-], 1–63 characters, no leading or trailing
-// hyphen, at most 253 characters, no wildcard).
+// The normalized peer DNS name (lower case, trailing dot removed), validated by the one peer
+// name rule of model::NormalizePeerName: fully qualified, never an IP literal or a wildcard.
 absl::StatusOr<std::string> NormalizePeerName(std::string_view name);
 
 // ---- certificates ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/model/json_reader.h"
 #include "core/pki/ossl.h"
 
 namespace arraykit::pki {
@@ -14,8 +15,8 @@ nlohmann::json TrustedCa::ToJson() const {
   return nlohmann::json{
       {"subject", subject},
       {"fingerprint_sha256", fingerprint_sha256},
-      {"not_before", absl::FormatTime(absl::RFC3339_sec, not_before, absl::UTCTimeZone())},
-      {"not_after", absl::FormatTime(absl::RFC3339_sec, not_after, absl::UTCTimeZone())},
+      {"not_before", model::json_internal::FormatRfc3339(not_before)},
+      {"not_after", model::json_internal::FormatRfc3339(not_after)},
       {"serial", serial_hex},
       {"certificate_pem", certificate_pem},
   };

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/model/json_reader.h"
 #include "core/pki/ossl.h"
 #include "core/status.h"
 
@@ -29,9 +30,7 @@ VerificationResult Reject(RejectReason reason, std::string message) {
   return VerificationResult{false, reason, std::move(message)};
 }
 
-std::string FormatUtc(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+std::string FormatUtc(absl::Time t) { return model::json_internal::FormatRfc3339(t); }
 
 // Serial spellings compare equal regardless of case, colons and leading zeros.
 std::string CanonicalSerial(std::string_view serial) {

@@ -23,7 +23,6 @@ using model::json_internal::FormatSeconds;
 using model::json_internal::Quoted;
 using nlohmann::json;
 
-constexpr std::size_t kMaxLabelLength = 63;
 
 std::string JoinNames(const std::vector<std::string>& names) { return absl::StrJoin(names, ", "); }
 
@@ -302,46 +301,10 @@ std::string_view ToString(Severity severity) {
 }
 
 bool IsFullyQualifiedName(std::string_view name, std::string* why) {
-  const auto fail = [why](std::string reason) {
-    if (why != nullptr) *why = std::move(reason);
-    return false;
-  };
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  if (name.empty()) return fail("it is empty");
-  if (name.size() > model::kMaxNameLength) {
-    return fail(absl::StrCat("it is longer than ", model::kMaxNameLength, " bytes"));
-  }
-  if (name.find('.') == std::string_view::npos) {
-    return fail("it has no domain part");
-  }
-  std::string_view last_label;
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('.', start);
-    if (end == std::string_view::npos) end = name.size();
-    const std::string_view label = name.substr(start, end - start);
-    if (label.empty()) return fail("it has an empty label");
-    if (label.size() > kMaxLabelLength) {
-      return fail(absl::StrCat("a label is longer than ", kMaxLabelLength, " bytes"));
-    }
-    for (char c : label) {
-      const bool ok =
-          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-      if (!ok) {
-        return fail("labels may hold only letters, digits and hyphens");
-      }
-    }
-    if (label.front() == '-' || label.back() == '-') {
-      return fail("a label starts or ends with a hyphen");
-    }
-    last_label = label;
-    start = end + 1;
-  }
-  if (std::all_of(last_label.begin(), last_label.end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
-    return fail("it looks like an IP address, not a name");
-  }
-  return true;
+  std::string problem = model::PeerNameProblem(name);
+  if (problem.empty()) return true;
+  if (why != nullptr) *why = std::move(problem);
+  return false;
 }
 
 absl::Duration WorstCaseFailoverTime(const Array& array) {

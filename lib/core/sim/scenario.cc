@@ -299,13 +299,9 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
   scenario.until_us = std::llround(until_s * 1e6);
 
   if (auto it = doc.find("start_clock"); it != doc.end()) {
-    std::string error;
-    if (!it->is_string() || !absl::ParseTime(absl::RFC3339_full, it->get<std::string>(),
-                                             &scenario.start_clock, &error)) {
-      return Error("start_clock", absl::StrCat("must be an RFC 3339 time such as "
-                                               "\"2026-01-01T12:00:00Z\", got ",
-                                               Describe(*it)));
-    }
+    absl::StatusOr<absl::Time> start = model::json_internal::ReadRfc3339(*it, "start_clock");
+    if (!start.ok()) return start.status();
+    scenario.start_clock = *start;
   }
   if (auto it = doc.find("seed"); it != doc.end()) {
     if (!it->is_number_unsigned()) {

@@ -43,6 +43,32 @@ TEST_CASE("ak_strerror names every code and never returns NULL") {
 
 TEST_CASE("ak_free accepts NULL") { ak_free(nullptr); }
 
+TEST_CASE("ak_strerror follows the status code table") {
+#define AK_CHECK_STRERROR_(name, value, word, text) CHECK(std::string(ak_strerror(name)) == text);
+  AK_STATUS_CODES(AK_CHECK_STRERROR_)
+#undef AK_CHECK_STRERROR_
+  CHECK(AK_ECERT_REJECTED == 1005);
+}
+
+TEST_CASE("ak_last_error_reason gives the stable reason word, \"\" after success") {
+  char* report = nullptr;
+  REQUIRE(ak_placement_check(&report, R"({"primary": "a", "primary": "b"})", nullptr) ==
+          AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "duplicate_key");
+  REQUIRE(ak_placement_check(nullptr, kGoodArray, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "invalid_argument");
+  REQUIRE(ak_placement_check(&report, kGoodArray, nullptr) == AK_OK);
+  ak_free(report);
+  CHECK(std::string(ak_last_error_reason()).empty());
+  try {
+    arraykit::placement::check("{");
+    FAIL("a syntax error must throw");
+  } catch (const arraykit::Error& e) {
+    CHECK(e.reason() == "invalid_json");
+    CHECK(e.code() == AK_INVALID_ARGUMENT);
+  }
+}
+
 TEST_CASE("a successful check returns a report and clears the last error") {
   char* report = nullptr;
   REQUIRE(ak_placement_check(&report, "not json", nullptr) == AK_INVALID_ARGUMENT);
