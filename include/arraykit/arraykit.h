@@ -141,6 +141,17 @@ typedef struct ak_json_options {
 
 AK_API ak_status ak_json_options_init(ak_json_options *opts, unsigned int version);
 
+/* ---- reading returned documents without a JSON parser ------------------------------------ */
+
+/* The value at `pointer` (RFC 6901: "" is the whole document, "/csr_pem" a field, "/members/0/name"
+ * an array element; "~1" stands for '/', "~0" for '~') in the JSON document `doc_json`, as text
+ * in *out (release with ak_free): a string's contents unescaped, any other value as compact JSON
+ * ("true", "3", "{...}"). Errors: AK_NOT_FOUND (reason "no_such_field") when the document has no
+ * value there; AK_INVALID_ARGUMENT with reason "invalid_json", "invalid_pointer" or
+ * "embedded_nul" (a string holding U+0000 cannot be C text). For a secret field, such as a key
+ * inside a document, prefer the entry points that return it apart (ak_free_secret). */
+AK_API ak_status ak_json_get(char **out, const char *doc_json, const char *pointer);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -9,6 +9,8 @@
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
 #include "capi/status_map.h"
+#include "core/model/array_json.h"
+#include "core/model/json_reader.h"
 #include "core/status.h"
 
 namespace arraykit::capi {
@@ -81,12 +83,27 @@ absl::Status ReturnString(char** out, absl::string_view text) {
   return absl::OkStatus();
 }
 
+absl::Status CheckOptionsVersion(unsigned int version, unsigned int current,
+                                 absl::string_view field, absl::string_view type) {
+  if (version == 0) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "unsupported_version",
+                     absl::StrCat(field, ": ", type, " version 0 is not a version (initialise ",
+                                  "the struct with its _INIT macro or _init function)"));
+  }
+  if (version > current) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "unsupported_version",
+                     absl::StrCat(field, ": ", type, " version ", version,
+                                  " is newer than this library's (", current, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> JsonIndent(const ak_json_options* opts) {
   if (opts == nullptr) return -1;
-  if (opts->version != AK_JSON_OPTIONS_VERSION) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("opts.version: unsupported ak_json_options version ", opts->version,
-                     " (this library supports ", AK_JSON_OPTIONS_VERSION, ")"));
+  if (absl::Status s = CheckOptionsVersion(opts->version, AK_JSON_OPTIONS_VERSION, "opts.version",
+                                           "ak_json_options");
+      !s.ok()) {
+    return s;
   }
   if (opts->indent > 16) {
     return absl::InvalidArgumentError(
@@ -97,6 +114,40 @@ absl::StatusOr<int> JsonIndent(const ak_json_options* opts) {
 
 std::string DumpJson(const nlohmann::json& doc, int indent) {
   return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<std::string> JsonPointerValue(std::string_view doc_json,
+                                             std::string_view pointer) {
+  // Documents arraykit returns can be larger than its input limit (simulation timelines).
+  constexpr model::JsonLimits kReturnedDocumentLimits{64u << 20, 256};
+  absl::StatusOr<nlohmann::json> doc =
+      model::ParseJsonDocument(doc_json, "doc_json", kReturnedDocumentLimits);
+  if (!doc.ok()) return doc.status();
+  nlohmann::json::json_pointer parsed;
+  try {
+    parsed = nlohmann::json::json_pointer(std::string(pointer));
+  } catch (const nlohmann::json::exception&) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "invalid_pointer",
+                     absl::StrCat("pointer: \"", model::json_internal::Printable(pointer),
+                                  "\" is not an RFC 6901 JSON pointer (\"\" or \"/field/0\")"));
+  }
+  const nlohmann::json* value = nullptr;
+  try {
+    value = &doc->at(parsed);
+  } catch (const nlohmann::json::exception&) {
+    return MakeError(absl::StatusCode::kNotFound, "no_such_field",
+                     absl::StrCat("pointer: the document has no value at \"",
+                                  model::json_internal::Printable(pointer), "\""));
+  }
+  if (!value->is_string()) return DumpJson(*value, -1);
+  const std::string& text = value->get_ref<const std::string&>();
+  if (text.find('\0') != std::string::npos) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "embedded_nul",
+                     absl::StrCat("pointer: the string at \"",
+                                  model::json_internal::Printable(pointer),
+                                  "\" holds a NUL character and cannot be returned as C text"));
+  }
+  return text;
 }
 
 }  // namespace arraykit::capi
@@ -130,10 +181,10 @@ AK_API const char* ak_version_string(void) { return ARRAYKIT_VERSION_STRING; }
 AK_API ak_status ak_host_hooks_init(ak_host_hooks* hooks, unsigned int version) {
   return Guard(__func__, [&]() -> absl::Status {
     if (hooks == nullptr) return absl::InvalidArgumentError("hooks must not be NULL");
-    if (version != AK_HOST_HOOKS_VERSION) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("version: unsupported ak_host_hooks version ", version,
-                       " (this library supports ", AK_HOST_HOOKS_VERSION, ")"));
+    if (absl::Status s = arraykit::capi::CheckOptionsVersion(version, AK_HOST_HOOKS_VERSION,
+                                                             "version", "ak_host_hooks");
+        !s.ok()) {
+      return s;
     }
     *hooks = ak_host_hooks AK_HOST_HOOKS_INIT;
     return absl::OkStatus();
@@ -144,10 +195,10 @@ AK_API ak_status ak_set_host_hooks(const ak_host_hooks* hooks) {
   return Guard(__func__, [&]() -> absl::Status {
     ak_host_hooks next = AK_HOST_HOOKS_INIT;
     if (hooks != nullptr) {
-      if (hooks->version != AK_HOST_HOOKS_VERSION) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("hooks.version: unsupported ak_host_hooks version ", hooks->version,
-                         " (this library supports ", AK_HOST_HOOKS_VERSION, ")"));
+      if (absl::Status s = arraykit::capi::CheckOptionsVersion(
+              hooks->version, AK_HOST_HOOKS_VERSION, "hooks.version", "ak_host_hooks");
+          !s.ok()) {
+        return s;
       }
       if (const int level = arraykit::capi::RawLogLevel(hooks->log_level);
           !arraykit::capi::ValidLogLevel(level)) {
@@ -170,13 +221,24 @@ AK_API ak_status ak_set_host_hooks(const ak_host_hooks* hooks) {
 AK_API ak_status ak_json_options_init(ak_json_options* opts, unsigned int version) {
   return Guard(__func__, [&]() -> absl::Status {
     if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
-    if (version != AK_JSON_OPTIONS_VERSION) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("version: unsupported ak_json_options version ", version,
-                       " (this library supports ", AK_JSON_OPTIONS_VERSION, ")"));
+    if (absl::Status s = arraykit::capi::CheckOptionsVersion(version, AK_JSON_OPTIONS_VERSION,
+                                                             "version", "ak_json_options");
+        !s.ok()) {
+      return s;
     }
     *opts = ak_json_options AK_JSON_OPTIONS_INIT;
     return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_json_get(char** out, const char* doc_json, const char* pointer) {
+  return Guard(__func__, [&]() -> absl::Status {
+    if (absl::Status s = arraykit::capi::PrepareOut(out, "out"); !s.ok()) return s;
+    if (absl::Status s = arraykit::capi::RequireInput(doc_json, "doc_json"); !s.ok()) return s;
+    if (absl::Status s = arraykit::capi::RequireInput(pointer, "pointer"); !s.ok()) return s;
+    absl::StatusOr<std::string> value = arraykit::capi::JsonPointerValue(doc_json, pointer);
+    if (!value.ok()) return value.status();
+    return arraykit::capi::ReturnString(out, *value);
   });
 }
 

@@ -6,6 +6,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <string_view>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -44,8 +45,18 @@ absl::Status RequireInput(const char* input, const char* name);
 // Copies `text` into memory the caller releases with ak_free().
 absl::Status ReturnString(char** out, absl::string_view text);
 
+// Options structs: a library serves every version from 1 up to its own `current` (DESIGN.md §3);
+// 0 and versions above `current` are INVALID_ARGUMENT with reason `unsupported_version`, e.g.
+// "opts.version: ak_json_options version 7 is newer than this library's (1)".
+absl::Status CheckOptionsVersion(unsigned int version, unsigned int current,
+                                 absl::string_view field, absl::string_view type);
+
 // The indentation requested by `opts` (NULL = compact), validated.
 absl::StatusOr<int> JsonIndent(const ak_json_options* opts);
+// The value at RFC 6901 `pointer` in `doc_json` as text: a string's contents, any other value as
+// compact JSON. Reasons: invalid_json, invalid_pointer, no_such_field (NOT_FOUND), embedded_nul.
+absl::StatusOr<std::string> JsonPointerValue(std::string_view doc_json, std::string_view pointer);
+
 // Serialises `doc` with `indent` (< 0 = one line); invalid UTF-8 is replaced, never thrown.
 std::string DumpJson(const nlohmann::json& doc, int indent);
 
