@@ -10,6 +10,13 @@ set(ARRAYKIT_PYTHON_INSTALL_DIR "lib/python3/dist-packages" CACHE STRING
 # JSON Schemas of the documents (docs/schemas/).
 set(ARRAYKIT_SCHEMA_INSTALL_DIR "${CMAKE_INSTALL_DATADIR}/arraykit/schemas" CACHE STRING
     "Install directory of the JSON Schema files, relative to the prefix")
+foreach(dir IN ITEMS CMAKE_INSTALL_BINDIR CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR
+                    CMAKE_INSTALL_DATADIR ARRAYKIT_PYTHON_INSTALL_DIR ARRAYKIT_SCHEMA_INSTALL_DIR)
+  if(IS_ABSOLUTE "${${dir}}")
+    message(FATAL_ERROR "${dir}=${${dir}} is absolute; arraykit installs are relocatable and need "
+                        "install directories relative to the prefix")
+  endif()
+endforeach()
 set(ARRAYKIT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/arraykit")
 set(ARRAYKIT_PKGCONFIG_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 

@@ -33,35 +33,39 @@ for package in "${expected[@]}"; do
   [ "$(field "$package" Version)" = "$version" ] || fail "$package is not version $version"
   echo "$package $version: Depends: $(field "$package" Depends)"
   if [ "$package" != "$runtime" ]; then
-    field "$package" Depends | grep -q "$runtime (= $version)" ||
+    field "$package" Depends | grep "$runtime (= $version)" > /dev/null ||
       fail "$package does not depend on $runtime (= $version)"
   fi
 done
 [ "${version%%.*}" = "$abi" ] || fail "package version $version, AK_ABI_VERSION $abi"
-field "$runtime" Depends | grep -q 'libssl3' || fail "$runtime does not depend on libssl3"
+field "$runtime" Depends | grep libssl3 > /dev/null ||
+  fail "$runtime does not depend on libssl3"
 dpkg-deb -e "$(deb "$runtime")" "$work/control"
-grep -qx "libarraykit $abi $runtime (>= $version)" "$work/control/shlibs" ||
+grep -x "libarraykit $abi $runtime (>= $version)" "$work/control/shlibs" > /dev/null ||
   fail "$runtime shlibs: $(cat "$work/control/shlibs" 2>/dev/null)"
 
 # Each file in exactly the package it belongs to.
-contents "$runtime" | grep -qx "./usr/lib/libarraykit.so.$abi" ||
+contents "$runtime" | grep -x "./usr/lib/libarraykit.so.$abi" > /dev/null ||
   fail "$runtime lacks the SONAME link"
-contents "$runtime" | grep -qE '/(include|cmake|pkgconfig)/|libarraykit\.so$' &&
+contents "$runtime" | grep -E '/(include|cmake|pkgconfig)/|libarraykit\.so$' > /dev/null &&
   fail "$runtime carries development files"
 for f in ./usr/lib/libarraykit.so ./usr/include/arraykit/arraykit.h \
          ./usr/lib/pkgconfig/arraykit.pc ./usr/lib/cmake/arraykit/arraykitConfig.cmake \
          ./usr/share/arraykit/schemas/array.schema.json; do
-  contents libarraykit-dev | grep -qx "$f" || fail "libarraykit-dev lacks $f"
+  contents libarraykit-dev | grep -x "$f" > /dev/null || fail "libarraykit-dev lacks $f"
 done
-contents libarraykit-dev | grep -q 'libarraykit\.so\.' && fail "libarraykit-dev carries the runtime"
+contents libarraykit-dev | grep 'libarraykit\.so\.' > /dev/null &&
+  fail "libarraykit-dev carries the runtime"
 if [ "$with_python" = 1 ]; then
-  contents python3-arraykit | grep -q '^./usr/lib/python3/dist-packages/arraykit\..*\.so$' ||
+  contents python3-arraykit |
+    grep '^./usr/lib/python3/dist-packages/arraykit\..*\.so$' > /dev/null ||
     fail "python3-arraykit lacks the module"
-  field python3-arraykit Depends | grep -q 'python3 (>= 3\.' ||
+  field python3-arraykit Depends | grep 'python3 (>= 3\.' > /dev/null ||
     fail "python3-arraykit does not depend on python3"
 fi
 if [ "$with_tools" = 1 ]; then
-  contents arraykit-tools | grep -qx './usr/bin/arrayctl' || fail "arraykit-tools lacks arrayctl"
+  contents arraykit-tools | grep -x './usr/bin/arrayctl' > /dev/null ||
+    fail "arraykit-tools lacks arrayctl"
 fi
 
 echo "== unpacked into a scratch root"

@@ -30,13 +30,17 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 unset LD_LIBRARY_PATH
 
 echo "== no build-tree path in the dynamic section of any installed binary"
+elf_files=0
 while IFS= read -r -d '' file; do
-  head -c 4 "$file" | grep -q 'ELF' || continue
+  [ "$(head -c 4 "$file" | tail -c 3)" = ELF ] || continue
+  elf_files=$((elf_files + 1))
   dynamic=$(readelf -d "$file")
-  if printf '%s\n' "$dynamic" | grep -E 'RPATH|RUNPATH' | grep -qE "$build|$root"; then
+  if printf '%s\n' "$dynamic" | grep -E 'RPATH|RUNPATH' | grep -E "$build|$root" > /dev/null; then
     fail "$file carries a build-tree path: $(printf '%s\n' "$dynamic" | grep -E 'RPATH|RUNPATH')"
   fi
 done < <(find "$prefix" -type f -print0)
+[ "$elf_files" -ge $((1 + with_tools + with_python)) ] || fail "only $elf_files ELF files installed"
+echo "$elf_files ELF files, none with a build-tree RUNPATH"
 
 echo "== versions: package, SONAME and AK_ABI_VERSION"
 package_version=$(pkg-config --modversion arraykit)
@@ -51,10 +55,10 @@ echo "== find_package(arraykit $abi REQUIRED)"
 cmake -S "$src" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DARRAYKIT_WANT="$abi" \
   > "$work/configure.log"
 cmake --build "$work/cmake-build" > "$work/build.log"
-readelf -d "$work/cmake-build/consumer" | grep -q "NEEDED.*\[libarraykit.so.$abi\]" ||
+readelf -d "$work/cmake-build/consumer" | grep "NEEDED.*\[libarraykit.so.$abi\]" > /dev/null ||
   fail "the consumer does not link libarraykit.so.$abi"
 "$work/cmake-build/consumer"
-grep -q "schemas: $prefix/share/arraykit/schemas" "$work/configure.log" ||
+grep "schemas: $prefix/share/arraykit/schemas" "$work/configure.log" > /dev/null ||
   fail "arraykit_SCHEMA_DIR does not point at the installed schemas"
 
 echo "== find_package(arraykit $((abi + 1))) refuses ABI $abi"
@@ -78,11 +82,11 @@ LD_LIBRARY_PATH="$libdir" "$work/consumer-pc"
 echo "== AK_API: consumers import, only the library's own build exports"
 defines=$(cc -E -dM -D_WIN32 $(pkg-config --cflags arraykit) -include arraykit/arraykit.h \
   -x c /dev/null)
-printf '%s\n' "$defines" | grep -qx '#define AK_API __declspec(dllimport)' ||
+printf '%s\n' "$defines" | grep -x '#define AK_API __declspec(dllimport)' > /dev/null ||
   fail "a Windows consumer's AK_API: $(printf '%s\n' "$defines" | grep 'define AK_API')"
 defines=$(cc -E -dM -D_WIN32 -DARRAYKIT_BUILDING $(pkg-config --cflags arraykit) \
   -include arraykit/arraykit.h -x c /dev/null)
-printf '%s\n' "$defines" | grep -qx '#define AK_API __declspec(dllexport)' ||
+printf '%s\n' "$defines" | grep -x '#define AK_API __declspec(dllexport)' > /dev/null ||
   fail "the library's own Windows build does not export"
 
 if [ "$with_tools" = 1 ]; then
@@ -91,7 +95,8 @@ if [ "$with_tools" = 1 ]; then
   [ "$runpath" = "\$ORIGIN/../$libdir_name" ] || fail "arrayctl RUNPATH is '$runpath'"
   [ "$("$prefix/bin/arrayctl" --version)" = "arrayctl $package_version" ] ||
     fail "arrayctl --version: $("$prefix/bin/arrayctl" --version)"
-  ldd "$prefix/bin/arrayctl" | grep -q "libarraykit.so.$abi => $prefix/bin/../$libdir_name/" ||
+  wanted="libarraykit.so.$abi => $prefix/bin/../$libdir_name/"
+  ldd "$prefix/bin/arrayctl" | grep "$wanted" > /dev/null ||
     fail "arrayctl loads libarraykit from elsewhere: $(ldd "$prefix/bin/arrayctl" | grep arraykit)"
   "$prefix/bin/arrayctl" placement check "$root/examples/inventories/datacenter-array.json" \
     > "$work/arrayctl.out"
