@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""The library accepts what the schemas accept: every document of tests/schemas/valid/ (each
-satisfies its schema, checked by validate.py) goes through the library call that reads it and
-must not be refused. Guards the schemas against describing fields or limits the library does
-not have.
+"""The library and the schemas agree: every document of tests/schemas/valid/ (each satisfies
+its schema, checked by validate.py) goes through the library call that reads it and must not be
+refused, and every document of tests/schemas/invalid/ must be refused by the library too (except
+the ones listed below). Guards the schemas against describing fields or limits the library does
+not have, and the library against accepting what the schemas refuse.
 
 usage: PYTHONPATH=<dir of the arraykit module> library_agrees.py REPO_ROOT
 """
@@ -19,6 +20,32 @@ ARRAY = {
         for name in ("boston.example.com", "newyork.example.com", "detroit.example.com")
     ] + [{"name": "chicago.example.com", "roles": ["frontend"]}],
     "primary": "boston.example.com",
+}
+
+
+# Typos the library still ignores on this branch (unknown fields are not refused yet). Each must
+# be ACCEPTED today; once the strict-documents work refuses unknown fields, the check below fails
+# for it, and it leaves this set (then it must be refused like the rest).
+NOT_YET_STRICT = {
+    "array.member-field-typo.json",
+    "array.resilience-field-typo.json",
+    "change.add-typo.json",
+    "pki-ca-options.common-name-typo.json",
+    "pki-sign-options.expected-name-typo.json",
+    "pki-tls-policy-request.min-version-typo.json",
+    "pki-verify-options.revoked-serial-typo.json",
+    "scenario.event-typo.json",
+}
+
+# Documents only the schema judges, and why.
+SCHEMA_ONLY = {
+    # `expect` is read by the scenario test runner, not by the simulator.
+    "scenario.expect-typo.json": "expect is the test runner's",
+    # The planner chooses roles; whether the library refuses `roles` in an inventory or ignores
+    # them is the strict-documents work's decision: the schema refuses them.
+    "inventory.roles-are-the-planners.json": "roles in an inventory",
+    # Same for the renewal fields on a join operation.
+    "pki-rotation-operation.join-with-renewal-fields.json": "renewal fields on a join",
 }
 
 
@@ -73,12 +100,31 @@ def main():
             read(kind, document)
         except arraykit.Error as e:
             problems.append(f"{path.name}: the schema accepts it, the library refuses it: {e}")
+    invalid = sorted((root / "tests" / "schemas" / "invalid").glob("*.json"))
+    for name in NOT_YET_STRICT | set(SCHEMA_ONLY):
+        if not (root / "tests" / "schemas" / "invalid" / name).is_file():
+            problems.append(f"{name}: listed in library_agrees.py, not in tests/schemas/invalid/")
+    for path in invalid:
+        if path.name in SCHEMA_ONLY:
+            continue
+        kind = path.name.split(".", 1)[0]
+        document = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            read(kind, document)
+            if path.name not in NOT_YET_STRICT:
+                problems.append(f"{path.name}: the schema refuses it, the library accepts it")
+        except arraykit.Error as e:
+            if path.name in NOT_YET_STRICT:
+                problems.append(f"{path.name}: the library refuses it now ({e.reason}): remove it "
+                                "from NOT_YET_STRICT in tests/schemas/library_agrees.py")
     for problem in problems:
         print(problem)
-    if problems or not paths:
-        print(f"FAILED: {len(problems)} of {len(paths)} documents refused")
+    if problems or not paths or not invalid:
+        print(f"FAILED: {len(problems)} problems")
         return 1
-    print(f"OK: the library accepts all {len(paths)} documents of tests/schemas/valid/")
+    print(f"OK: the library accepts the {len(paths)} documents of tests/schemas/valid/ and refuses "
+          f"{len(invalid) - len(NOT_YET_STRICT) - len(SCHEMA_ONLY)} of tests/schemas/invalid/ "
+          f"({len(NOT_YET_STRICT)} wait for strict documents, {len(SCHEMA_ONLY)} schema-only)")
     return 0
 
 
