@@ -20,8 +20,15 @@
 
 #include <stddef.h>
 
-#if defined(_WIN32)
+/* AK_API marks the functions of the C ABI. On Windows the library's own build (which defines
+ * ARRAYKIT_BUILDING, privately) exports them and every consumer imports them; with GCC and Clang
+ * they have default visibility in a library built with hidden visibility. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(ARRAYKIT_BUILDING)
 #define AK_API __declspec(dllexport)
+#else
+#define AK_API __declspec(dllimport)
+#endif
 #elif defined(__GNUC__)
 #define AK_API __attribute__((visibility("default")))
 #else
