@@ -7,12 +7,16 @@
  * Conventions
  * - Every call returns an ak_status: AK_OK (0) or an error code. Codes 1..16 are the canonical
  *   gRPC/absl codes; arraykit's own codes start at 1000. Codes are never renumbered.
- * - After a failing call, ak_last_error() returns a message for it on the calling thread.
+ * - After a failing call, ak_last_error_reason() gives its stable reason word and ak_last_error()
+ *   a message for people, on the calling thread. Branch on the code and the reason only.
  * - Out-parameters come first. Strings the library returns through `char **` are owned by the
  *   caller and released with ak_free(). On failure *out is set to NULL.
- * - Complex inputs and outputs are UTF-8 JSON documents (see docs/ and DESIGN.md §3).
+ * - Complex inputs and outputs are UTF-8 JSON documents (docs/c-abi.md, docs/schemas/). Input
+ *   documents are strict: an unknown field or a key given twice is AK_INVALID_ARGUMENT (reasons
+ *   unknown_field, duplicate_key). ak_json_get() reads one value of a returned document.
  * - Options structs start with `unsigned int version`; initialise them with the *_INIT macro or
- *   the *_init() function. A NULL options pointer means "defaults".
+ *   the *_init() function. Every version from 1 to the library's own is accepted. A NULL
+ *   options pointer means "defaults".
  * - All functions are thread-safe unless said otherwise.
  */
 #ifndef ARRAYKIT_ARRAYKIT_H_
@@ -101,7 +105,8 @@ AK_API void ak_free(void *ptr);
 /* AK_ABI_VERSION of the loaded library (compare with the header's to detect a mismatch). */
 AK_API unsigned int ak_abi_version(void);
 
-/* The library's release version, e.g. "0.1.0". Static; never NULL. */
+/* The library's release version, e.g. "1.0.0" (its major number is AK_ABI_VERSION). Static;
+ * never NULL. */
 AK_API const char *ak_version_string(void);
 
 /* ---- host hooks ------------------------------------------------------------------------ */
