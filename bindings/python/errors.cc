@@ -89,9 +89,12 @@ std::string ToJsonText(const py::object& value, const char* argument) {
   try {
     return json.attr("dumps")(value, py::arg("allow_nan") = false).cast<std::string>();
   } catch (py::error_already_set& e) {
+    // Sets, bytes, NaN, infinities and other objects JSON has no form for are the caller's type
+    // error, not a document the library refused: TypeError naming the argument, with json's own
+    // one-line explanation (str() of its exception, never pybind11's traceback text).
     if (e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError)) {
-      Raise(arraykit::Error(AK_INVALID_ARGUMENT,
-                            std::string(argument) + ": not representable as JSON: " + e.what()));
+      const std::string why = py::str(e.value()).cast<std::string>();
+      throw py::type_error(std::string(argument) + ": not representable as JSON: " + why);
     }
     throw;
   }

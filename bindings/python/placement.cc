@@ -1,4 +1,6 @@
-// arraykit.placement: check / plan / plan_change — dicts in, dicts out.
+// arraykit.placement: check / plan / plan_change — dicts in, dicts out. A value JSON cannot hold
+// raises TypeError (ToJsonText); a document the library refuses raises the arraykit.Error subclass
+// of its status, with .reason ("unknown_field" for a misspelt field).
 #include "bindings.h"
 
 namespace py = pybind11;
@@ -15,7 +17,9 @@ void RegisterPlacement(py::module_& m) {
       },
       py::arg("array"),
       "Checks an array description; returns {'findings': [...], 'errors': N, 'warnings': N, "
-      "'worst_case_failover_s': S or None}.");
+      "'worst_case_failover_s': S or None}. Raises TypeError for values JSON cannot hold (sets, "
+      "bytes, NaN, infinities) and arraykit.InvalidArgumentError for a refused document "
+      "(.reason 'unknown_field' names a misspelt field).");
   placement.def(
       "plan",
       [](const py::object& inventory) {

@@ -67,10 +67,10 @@ std::string ReadInput(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("cannot read " + path);
+  if (!in) throw UsageError("cannot read " + path, kReasonUnreadableInput);
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) throw UsageError("cannot read " + path);
+  if (in.bad()) throw UsageError("cannot read " + path, kReasonUnreadableInput);
   return text.str();
 }
 

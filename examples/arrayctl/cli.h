@@ -16,11 +16,22 @@ namespace arrayctl {
 inline constexpr int kExitOk = 0;        // success; for checks: no errors found
 inline constexpr int kExitFindings = 1;  // the input was understood and breaks rules / is rejected
 inline constexpr int kExitBadInput = 2;  // bad command line, unreadable file, malformed document
+inline constexpr int kExitFailed = 3;    // the operation failed for another reason
 
-// Thrown for bad command lines and unreadable inputs; main() prints it and exits 2.
+// arrayctl's own reasons, for errors that never reach the library (docs/arrayctl.md).
+inline constexpr const char* kReasonUsage = "usage";                       // bad command line
+inline constexpr const char* kReasonUnreadableInput = "unreadable_input";  // a file not read
+
+// Thrown for bad command lines and unreadable inputs; main() prints it and exits 2. `reason` is
+// the stable word a `--json` error carries.
 class UsageError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit UsageError(const std::string& message, std::string reason = kReasonUsage)
+      : std::runtime_error(message), reason_(std::move(reason)) {}
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string reason_;
 };
 
 // The arguments of one command after its verb, split into flags and positionals.

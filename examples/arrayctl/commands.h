@@ -7,11 +7,14 @@
 
 namespace arrayctl {
 
+// `arrayctl WORDS... --help` prints usage, summary and details; a group (the words shared by
+// several commands, e.g. "security ca") lists its verbs. main.cc does this for every command.
 struct Command {
   std::vector<std::string> words;  // e.g. {"placement", "check"}
   std::string usage;               // arguments after the words, for help
   std::string summary;             // one line for help
   int (*run)(const std::vector<std::string>& args);  // returns the exit code
+  std::string details = "";  // more lines for `--help`: options, output, exit codes
 };
 
 void RegisterPlacementCommands(std::vector<Command>& commands);

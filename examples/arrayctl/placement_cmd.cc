@@ -61,11 +61,13 @@ int Check(const std::vector<std::string>& argv) {
   Args args(argv, {"--json"}, {});
   std::string path = args.OnePositional("ARRAY.json");
   std::string text = ReadInput(path);
-  json report = json::parse(arraykit::placement::check(text));
+  // --json prints the library's report as it comes: the same document as ak_placement_check.
+  const std::string report_text = arraykit::placement::check(text, 2);
+  json report = json::parse(report_text);
   const json& findings = report.at("findings");
   int errors = report.at("errors").get<int>();
   if (args.Has("--json")) {
-    std::cout << findings.dump(2) << "\n";
+    std::cout << report_text << "\n";
   } else {
     std::cout << "Placement check of " << path << "\n\n";
     PrintFindings(findings);
@@ -78,11 +80,12 @@ int Plan(const std::vector<std::string>& argv) {
   Args args(argv, {"--json"}, {});
   std::string path = args.OnePositional("INVENTORY.json");
   std::string text = ReadInput(path);
-  json plan = json::parse(arraykit::placement::plan(text));
+  const std::string plan_text = arraykit::placement::plan(text, 2);
+  json plan = json::parse(plan_text);
   const json& findings = plan.at("findings");
   int errors = CountSeverity(findings, "error");
   if (args.Has("--json")) {
-    std::cout << plan.dump(2) << "\n";
+    std::cout << plan_text << "\n";
     return errors > 0 ? kExitFindings : kExitOk;
   }
   std::cout << "Placement plan for " << path << "\n\n";
@@ -102,10 +105,11 @@ int PlanChange(const std::vector<std::string>& argv) {
   std::vector<std::string> paths = args.ExactPositionals(2, "ARRAY.json CHANGE.json");
   std::string array_text = ReadInput(paths[0]);
   std::string change_text = ReadInput(paths[1]);
-  json result = json::parse(arraykit::placement::plan_change(array_text, change_text));
+  const std::string result_text = arraykit::placement::plan_change(array_text, change_text, 2);
+  json result = json::parse(result_text);
   int errors = result.at("errors").get<int>();
   if (args.Has("--json")) {
-    std::cout << result.dump(2) << "\n";
+    std::cout << result_text << "\n";
     return errors > 0 ? kExitFindings : kExitOk;
   }
   std::cout << "Change " << paths[1] << " applied to " << paths[0] << " would give\n\n";
@@ -127,13 +131,29 @@ int PlanChange(const std::vector<std::string>& argv) {
 }  // namespace
 
 void RegisterPlacementCommands(std::vector<Command>& commands) {
-  commands.push_back({{"placement", "check"}, "ARRAY.json [--json]",
-                      "check an array description against the placement rules", Check});
-  commands.push_back({{"placement", "plan"}, "INVENTORY.json [--json]",
-                      "plan roles and the backup primaries order for an inventory", Plan});
-  commands.push_back({{"placement", "plan-change"}, "ARRAY.json CHANGE.json [--json]",
-                      "show the array a change would give, its findings and any disruption",
-                      PlanChange});
+  commands.push_back(
+      {{"placement", "check"}, "ARRAY.json [--json]",
+       "check an array description against the placement rules", Check,
+       "ARRAY.json is an array description (docs/placement.md); '-' reads standard input.\n"
+       "  --json  print the check report: {\"findings\", \"errors\", \"warnings\",\n"
+       "          \"worst_case_failover_s\"}, the document ak_placement_check returns\n"
+       "Exit 1 when the array has errors (warnings alone are exit 0).\n"});
+  commands.push_back(
+      {{"placement", "plan"}, "INVENTORY.json [--json]",
+       "plan roles and the backup primaries order for an inventory", Plan,
+       "INVENTORY.json lists the appliances (docs/placement.md); '-' reads standard input.\n"
+       "  --json  print the plan: {\"array\", \"findings\", \"rationale\", \"errors\", "
+       "\"warnings\"}\n"
+       "Exit 1 when the planned array still has errors.\n"});
+  commands.push_back(
+      {{"placement", "plan-change"}, "ARRAY.json CHANGE.json [--json]",
+       "show the array a change would give, its findings and any disruption", PlanChange,
+       "CHANGE.json holds add, remove, set_roles, primary, backup_primaries, resilience\n"
+       "(docs/placement.md); nothing is applied.\n"
+       "  --json  print {\"array\", \"findings\", \"disruption\", \"disruption_reasons\", "
+       "\"errors\", \"warnings\"}\n"
+       "Exit 1 when the result has errors; 2 when the change names unknown members or is\n"
+       "malformed (an unknown field is reason unknown_field, with the nearest known name).\n"});
 }
 
 }  // namespace arrayctl

@@ -148,7 +148,7 @@ void AddLifetime(const Args& args, json& options) {
       break;
     }
   }
-  throw arraykit::Error(e.code(), message);
+  throw arraykit::Error(e.code(), message, e.reason());
 }
 
 std::string ExpiryNote(const std::string& not_after) {

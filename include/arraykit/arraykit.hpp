@@ -69,6 +69,8 @@ inline bool abi_compatible() { return ak_abi_version() == AK_ABI_VERSION; }
 namespace placement {
 
 // Each returns a JSON document (see include/arraykit/placement.h). indent < 0: one line.
+// A refused document throws arraykit::Error; branch on reason() ("unknown_field", "not_found",
+// ...), never on the message.
 inline std::string check(const std::string& array_json, int indent = -1) {
   ak_json_options opts = detail::JsonOptions(indent);
   return detail::CallForString(ak_placement_check, array_json.c_str(), &opts);

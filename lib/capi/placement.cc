@@ -1,36 +1,9 @@
-// C ABI: placement check, plan and plan_change (translation only; rules live in core/placement).
-#include "absl/time/time.h"
+// C ABI: placement check, plan and plan_change (translation only; the rules and the JSON of
+// their results live in core/placement).
+#include "core/placement/placement.h"
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
 #include "core/model/array_json.h"
-#include "core/placement/placement.h"
-
-namespace arraykit::capi {
-namespace {
-
-nlohmann::json CheckReport(const model::Array& array) {
-  std::vector<placement::Finding> findings = placement::Check(array);
-  int errors = 0;
-  int warnings = 0;
-  for (const placement::Finding& f : findings) {
-    if (f.severity == placement::Severity::kError) ++errors;
-    if (f.severity == placement::Severity::kWarning) ++warnings;
-  }
-  nlohmann::json report;
-  report["findings"] = placement::ToJson(findings);
-  report["errors"] = errors;
-  report["warnings"] = warnings;
-  if (array.resilience.failover_enabled) {
-    report["worst_case_failover_s"] =
-        absl::ToDoubleSeconds(placement::WorstCaseFailoverTime(array));
-  } else {
-    report["worst_case_failover_s"] = nullptr;
-  }
-  return report;
-}
-
-}  // namespace
-}  // namespace arraykit::capi
 
 namespace capi = arraykit::capi;
 namespace model = arraykit::model;
@@ -47,7 +20,8 @@ AK_API ak_status ak_placement_check(char** out_report, const char* array_json,
     if (!indent.ok()) return indent.status();
     absl::StatusOr<model::Array> array = model::ArrayFromJsonText(array_json);
     if (!array.ok()) return array.status();
-    return capi::ReturnString(out_report, capi::DumpJson(capi::CheckReport(*array), *indent));
+    const placement::CheckReport report = placement::MakeCheckReport(*array);
+    return capi::ReturnString(out_report, capi::DumpJson(placement::ToJson(report), *indent));
   });
 }
 

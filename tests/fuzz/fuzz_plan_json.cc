@@ -13,6 +13,7 @@
 
 #include "core/model/array_json.h"
 #include "core/placement/placement.h"
+#include "core/status.h"
 
 namespace {
 
@@ -35,12 +36,24 @@ void CheckArrayInvariants(const Array& array, const std::vector<placement::Findi
   Require(again.ok() && *again == array, "the array reads back as written");
 }
 
+// The "array" of a result document is an array description: it reads back strictly as `array`.
+void CheckResultArray(const json& result, const Array& array) {
+  absl::StatusOr<Array> again = arraykit::model::ArrayFromJsonText(result.at("array").dump());
+  Require(again.ok() && *again == array, "the result's array reads back as the array");
+}
+
+void CheckRefusal(const absl::Status& status) {
+  Require(!status.message().empty(), "a refusal says why");
+  Require(!arraykit::ReasonOf(status).empty(), "a refusal carries a reason word");
+}
+
 void FuzzInventory(const json& doc) {
   absl::StatusOr<placement::Inventory> inventory = placement::InventoryFromJson(doc);
-  if (!inventory.ok()) return;
+  if (!inventory.ok()) return CheckRefusal(inventory.status());
   absl::StatusOr<placement::Plan> plan = placement::PlanInventory(*inventory);
-  if (!plan.ok()) return;
+  if (!plan.ok()) return CheckRefusal(plan.status());
   CheckArrayInvariants(plan->array, plan->findings);
+  CheckResultArray(placement::ToJson(*plan), plan->array);
   Require(plan->array.members.size() == inventory->items.size(), "every appliance is planned");
   std::set<std::string> listed;
   for (const std::string& name : plan->array.backup_primaries) {
@@ -61,18 +74,17 @@ void FuzzInventory(const json& doc) {
 
 void FuzzChange(const json& array_doc, const json& change_doc) {
   absl::StatusOr<Array> array = arraykit::model::ArrayFromJson(array_doc, "array");
-  if (!array.ok()) return;
+  if (!array.ok()) return CheckRefusal(array.status());
   absl::StatusOr<placement::Change> change = placement::ChangeFromJson(change_doc, *array);
-  if (!change.ok()) return;
+  if (!change.ok()) return CheckRefusal(change.status());
   absl::StatusOr<placement::ChangeResult> result = placement::PlanChange(*array, *change);
-  if (!result.ok()) {
-    Require(!result.status().message().empty(), "a refused change says why");
-    return;
-  }
+  if (!result.ok()) return CheckRefusal(result.status());
   CheckArrayInvariants(result->array, result->findings);
   Require(result->disruption == !result->disruption_reasons.empty(),
           "disruption comes with its reasons");
-  (void)placement::ToJson(*result).dump();
+  const json written = placement::ToJson(*result);
+  CheckResultArray(written, result->array);
+  (void)written.dump();
 }
 
 }  // namespace

@@ -71,11 +71,81 @@ def test_out_of_range_setting_raises():
         arraykit.placement.check(array)
 
 
-def test_unserialisable_input_is_invalid_argument():
-    with pytest.raises(arraykit.InvalidArgumentError, match="array"):
-        arraykit.placement.check({"members": object()})
-    with pytest.raises(arraykit.InvalidArgumentError):
-        arraykit.placement.check({"members": float("nan")})
+@pytest.mark.parametrize("value,why", [
+    ({"a.example.com"}, "set"),
+    (b"a.example.com", "bytes"),
+    (float("nan"), "Out of range float"),
+    (float("inf"), "Out of range float"),
+    (float("-inf"), "Out of range float"),
+    (object(), "object"),
+], ids=["set", "bytes", "nan", "inf", "-inf", "object"])
+def test_values_that_are_not_json_raise_type_error_naming_the_argument(value, why):
+    with pytest.raises(TypeError) as info:
+        arraykit.placement.check({"members": [{"name": value}]})
+    message = str(info.value)
+    assert message.startswith("array: not representable as JSON: ")
+    assert why in message
+    # One line of explanation: no traceback text, no pybind11 decoration.
+    assert "\n" not in message and "Traceback" not in message and "At:" not in message
+    assert not isinstance(info.value, arraykit.Error)
+
+    array = copy.deepcopy(GOOD)
+    with pytest.raises(TypeError, match=r"^change: not representable as JSON: "):
+        arraykit.placement.plan_change(array, {"remove": {"a.example.com"}})
+    with pytest.raises(TypeError, match=r"^inventory: not representable as JSON: "):
+        arraykit.placement.plan({"members": [{"name": "a.example.com", "capacity": value}]})
+
+
+def test_a_typo_in_a_change_is_unknown_field_suggesting_add():
+    with pytest.raises(arraykit.InvalidArgumentError) as info:
+        arraykit.placement.plan_change(GOOD, {"ad": [{"name": "seattle.example.com"}]})
+    assert info.value.reason == "unknown_field"
+    assert info.value.message == "ad: unknown field (did you mean add?)"
+
+
+@pytest.mark.parametrize("call,field,suggestion", [
+    (lambda: arraykit.placement.check({**GOOD, "primry": "boston.example.com"}),
+     "primry", "primary"),
+    (lambda: arraykit.placement.check(
+        {**GOOD, "resilience": {"failover_enabeld": True}}),
+     "resilience.failover_enabeld", "failover_enabled"),
+    (lambda: arraykit.placement.check(
+        {**GOOD, "members": GOOD["members"][:2] + [{**GOOD["members"][2], "rak": "r3"}]}),
+     "members[2].rak", "rack"),
+    (lambda: arraykit.placement.check(
+        {**GOOD, "resilience": {"failback_window": {"start": "22:00", "ed": "04:00"}}}),
+     "resilience.failback_window.ed", "end"),
+    (lambda: arraykit.placement.plan({"members": [{"name": "a.example.com", "capacty": 2}]}),
+     "members[0].capacty", "capacity"),
+    (lambda: arraykit.placement.plan({"members": [{"name": "a.example.com"}], "backend": 1}),
+     "backend", "backends"),
+    (lambda: arraykit.placement.plan_change(GOOD, {"remvoe": ["detroit.example.com"]}),
+     "remvoe", "remove"),
+    (lambda: arraykit.placement.plan_change(
+        GOOD, {"add": [{"name": "seattle.example.com", "rols": ["frontend"]}]}),
+     "add[0].rols", "roles"),
+], ids=["array", "resilience", "member", "failback_window", "appliance", "inventory", "change",
+        "added member"])
+def test_typos_are_unknown_field_with_the_right_name(call, field, suggestion):
+    with pytest.raises(arraykit.InvalidArgumentError) as info:
+        call()
+    assert info.value.reason == "unknown_field"
+    assert info.value.message == f"{field}: unknown field (did you mean {suggestion}?)"
+
+
+def test_output_arrays_are_accepted_back_as_inputs():
+    """The array of a plan and of a plan_change result is an array description: it checks."""
+    plan = arraykit.placement.plan({"members": [
+        {"name": "a.example.com", "rack": "r1", "power": "p1"},
+        {"name": "b.example.com", "rack": "r2", "power": "p2"},
+        {"name": "c.example.com", "rack": "r3", "power": "p3"}],
+        "resilience": {"failback_window": {"start": "22:00", "end": "04:00"}}})
+    assert arraykit.placement.check(plan["array"])["errors"] == 0
+    result = arraykit.placement.plan_change(
+        plan["array"], {"add": [{"name": "d.example.com", "roles": ["frontend"]}]})
+    assert arraykit.placement.check(result["array"])["errors"] == 0
+    again = arraykit.placement.plan_change(result["array"], {})
+    assert again["array"] == result["array"]
 
 
 def test_every_error_class_subclasses_error_with_its_code():

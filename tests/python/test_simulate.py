@@ -117,9 +117,9 @@ def test_bad_array_and_unserialisable_input():
     scenario["backup_primaries"] = [N, "ghost.example.com"]
     with pytest.raises(arraykit.InvalidArgumentError, match="backup_primaries"):
         arraykit.simulate(scenario)
-    with pytest.raises(arraykit.InvalidArgumentError, match="scenario"):
+    with pytest.raises(TypeError, match="^scenario: not representable as JSON"):
         arraykit.simulate({"members": object()})
-    with pytest.raises(arraykit.InvalidArgumentError):
+    with pytest.raises(TypeError, match="^scenario: not representable as JSON"):
         arraykit.simulate(dict(CRASH, until_s=float("inf")))
 
 

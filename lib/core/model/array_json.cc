@@ -26,6 +26,7 @@ using json_internal::ReadBool;
 using json_internal::ReadInteger;
 using json_internal::ReadIntervalSeconds;
 using json_internal::ReadString;
+using json_internal::RejectUnknownFields;
 using json_internal::SecondsToJson;
 using nlohmann::json;
 
@@ -105,6 +106,9 @@ absl::StatusOr<int> MinuteOfDayFromJson(const json& value, std::string_view path
 
 absl::StatusOr<FailbackWindow> FailbackWindowFromJson(const json& value, std::string_view path) {
   if (absl::Status status = ExpectObject(value, path); !status.ok()) return status;
+  if (absl::Status status = RejectUnknownFields(value, path, kFailbackWindowFields); !status.ok()) {
+    return status;
+  }
   FailbackWindow window;
   for (auto [key, minute] : {std::pair<std::string_view, int*>{"start", &window.start_minute},
                              std::pair<std::string_view, int*>{"end", &window.end_minute}}) {
@@ -248,7 +252,13 @@ absl::StatusOr<Roles> RolesFromJson(const json& value, std::string_view path) {
 }
 
 absl::StatusOr<Member> MemberFromJson(const json& doc, std::string_view path) {
+  return MemberFromJson(doc, path, kMemberFields);
+}
+
+absl::StatusOr<Member> MemberFromJson(const json& doc, std::string_view path,
+                                      std::span<const std::string_view> known) {
   if (absl::Status status = ExpectObject(doc, path); !status.ok()) return status;
+  if (absl::Status status = RejectUnknownFields(doc, path, known); !status.ok()) return status;
   Member member;
   const json* name = Find(doc, "name");
   if (name == nullptr) {
@@ -286,6 +296,9 @@ absl::StatusOr<Member> MemberFromJson(const json& doc, std::string_view path) {
 absl::StatusOr<Resilience> ResilienceFromJson(const json& doc, std::string_view path,
                                               const Resilience& base) {
   if (absl::Status status = ExpectObject(doc, path); !status.ok()) return status;
+  if (absl::Status status = RejectUnknownFields(doc, path, kResilienceFields); !status.ok()) {
+    return status;
+  }
   Resilience resilience = base;
   if (const json* value = Find(doc, "failover_enabled"); value != nullptr) {
     absl::StatusOr<bool> parsed = ReadBool(*value, FieldPath(path, "failover_enabled"));
@@ -358,6 +371,9 @@ absl::StatusOr<Resilience> ResilienceFromJson(const json& doc, std::string_view 
 absl::StatusOr<Array> ArrayFromJson(const json& doc, std::string_view path) {
   if (absl::Status status = ExpectObject(doc, path.empty() ? "array description" : path);
       !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = RejectUnknownFields(doc, path, kArrayFields); !status.ok()) {
     return status;
   }
   Array array;

@@ -250,8 +250,12 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string NearestName(std::string_view name,
-                        std::initializer_list<std::string_view> candidates) {
+std::string NearestName(std::string_view name, std::initializer_list<std::string_view> candidates) {
+  return NearestName(name,
+                     std::span<const std::string_view>(candidates.begin(), candidates.size()));
+}
+
+std::string NearestName(std::string_view name, std::span<const std::string_view> candidates) {
   const std::size_t allowed = std::max<std::size_t>(1, name.size() / 3);
   std::string_view best;
   std::size_t best_distance = allowed + 1;
@@ -267,6 +271,12 @@ std::string NearestName(std::string_view name,
 
 absl::Status RejectUnknownFields(const json& object, std::string_view path,
                                  std::initializer_list<std::string_view> known) {
+  return RejectUnknownFields(object, path,
+                             std::span<const std::string_view>(known.begin(), known.size()));
+}
+
+absl::Status RejectUnknownFields(const json& object, std::string_view path,
+                                 std::span<const std::string_view> known) {
   for (const auto& item : object.items()) {
     const std::string& key = item.key();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;

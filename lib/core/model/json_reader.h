@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,9 @@ absl::Status ExpectObject(const nlohmann::json& value, std::string_view path);
 // never silently weaken a check. `object` must be an object.
 absl::Status RejectUnknownFields(const nlohmann::json& object, std::string_view path,
                                  std::initializer_list<std::string_view> known);
+// The same for a field list kept in a table (e.g. model::kMemberFields plus a document's own).
+absl::Status RejectUnknownFields(const nlohmann::json& object, std::string_view path,
+                                 std::span<const std::string_view> known);
 
 // ExpectObject, then RejectUnknownFields.
 absl::Status ExpectObjectWith(const nlohmann::json& value, std::string_view path,
@@ -63,6 +67,7 @@ absl::Status ExpectObjectWith(const nlohmann::json& value, std::string_view path
 // The entry of `candidates` closest to `name` by edit distance when it is close enough to be a
 // plausible typo (at most a third of the name's length, at least 1), else "".
 std::string NearestName(std::string_view name, std::initializer_list<std::string_view> candidates);
+std::string NearestName(std::string_view name, std::span<const std::string_view> candidates);
 
 // A string of at most `max_length` bytes, valid UTF-8, without control characters.
 absl::StatusOr<std::string> ReadString(const nlohmann::json& value, std::string_view path,

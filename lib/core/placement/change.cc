@@ -26,6 +26,7 @@ using model::json_internal::Find;
 using model::json_internal::IndexPath;
 using model::json_internal::Quoted;
 using model::json_internal::ReadString;
+using model::json_internal::RejectUnknownFields;
 using nlohmann::json;
 
 // set_roles["boston.example.com"]: names hold dots, so they are not written as a.b.c paths.
@@ -107,6 +108,12 @@ std::vector<std::string> DisruptionReasons(const Array& before, const Array& aft
 
 absl::StatusOr<Change> ChangeFromJson(const json& doc, const Array& current) {
   if (absl::Status status = ExpectObject(doc, "change"); !status.ok()) return status;
+  // Paths in a change start at its fields ("add[0].name"), so unknown ones do too.
+  if (absl::Status status = RejectUnknownFields(
+          doc, "", {"add", "remove", "set_roles", "primary", "backup_primaries", "resilience"});
+      !status.ok()) {
+    return status;
+  }
   Change change;
   if (const json* add = Find(doc, "add"); add != nullptr) {
     if (absl::Status status = ExpectArray(*add, "add", model::kMaxMembers); !status.ok()) {
@@ -257,15 +264,6 @@ absl::StatusOr<ChangeResult> PlanChange(const Array& current, const Change& chan
   result.disruption = !result.disruption_reasons.empty();
   result.array = std::move(next);
   return result;
-}
-
-json ToJson(const ChangeResult& result) {
-  return json{{"array", model::ToJson(result.array)},
-              {"findings", ToJson(result.findings)},
-              {"disruption", result.disruption},
-              {"disruption_reasons", result.disruption_reasons},
-              {"errors", CountSeverity(result.findings, Severity::kError)},
-              {"warnings", CountSeverity(result.findings, Severity::kWarning)}};
 }
 
 }  // namespace arraykit::placement

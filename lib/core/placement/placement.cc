@@ -342,19 +342,4 @@ std::size_t CountSeverity(const std::vector<Finding>& findings, Severity severit
                     [severity](const Finding& finding) { return finding.severity == severity; }));
 }
 
-json ToJson(const Finding& finding) {
-  json out{{"code", finding.code},
-           {"severity", std::string(ToString(finding.severity))},
-           {"message", finding.message},
-           {"members", finding.members}};
-  if (finding.seconds.has_value()) out["seconds"] = *finding.seconds;
-  return out;
-}
-
-json ToJson(const std::vector<Finding>& findings) {
-  json out = json::array();
-  for (const Finding& finding : findings) out.push_back(ToJson(finding));
-  return out;
-}
-
 }  // namespace arraykit::placement

@@ -1,5 +1,8 @@
 // Placement rules (DESIGN.md §4): rule checks over an array description, validation of a
 // proposed change (validate, show, then confirm), and the role planner for an inventory.
+//
+// The JSON of every result (ToJson below, written in placement_json.cc) is the one document the
+// C ABI, the bindings and `arrayctl --json` hand out: they call it, never rebuild it.
 #ifndef ARRAYKIT_CORE_PLACEMENT_PLACEMENT_H_
 #define ARRAYKIT_CORE_PLACEMENT_PLACEMENT_H_
 
@@ -64,6 +67,16 @@ bool IsFullyQualifiedName(std::string_view name, std::string* why = nullptr);
 
 nlohmann::json ToJson(const Finding& finding);
 nlohmann::json ToJson(const std::vector<Finding>& findings);
+
+// What a placement check returns (ak_placement_check, `arrayctl placement check --json`).
+struct CheckReport {
+  std::vector<Finding> findings;  // Check()
+  // WorstCaseFailoverTime() when failover is enabled; absent when it is disabled.
+  std::optional<absl::Duration> worst_case_failover;
+};
+CheckReport MakeCheckReport(const model::Array& array);
+// {"findings": [...], "errors": N, "warnings": N, "worst_case_failover_s": seconds or null}.
+nlohmann::json ToJson(const CheckReport& report);
 
 // ---- change validation ------------------------------------------------------------------
 // A proposed change to an array, as the add-node flow of the seeds builds it.

@@ -1,6 +1,7 @@
 // The role planner: from an inventory of appliances to an array description with roles, a
 // primary and a backup primaries order, plus the reasons for each decision.
 #include <algorithm>
+#include <array>
 #include <set>
 #include <string>
 #include <utility>
@@ -26,7 +27,14 @@ using model::json_internal::ReadBool;
 using model::json_internal::ReadInteger;
 using model::json_internal::ReadNumber;
 using model::json_internal::ReadString;
+using model::json_internal::RejectUnknownFields;
 using nlohmann::json;
+
+// An appliance of an inventory: a member without roles (they are the planner's output), plus
+// its capacity and the roles it is forced to take or refuse.
+constexpr std::array<std::string_view, 9> kApplianceFields = {
+    "name",    "rack",     "power",    "address", "address_static",
+    "version", "capacity", "frontend", "backend"};
 
 constexpr double kMaxCapacity = 1e6;
 
@@ -86,6 +94,11 @@ std::string DomainNote(const InventoryItem& item, const std::set<std::string>& r
 
 absl::StatusOr<Inventory> InventoryFromJson(const json& doc) {
   if (absl::Status status = ExpectObject(doc, "inventory"); !status.ok()) return status;
+  if (absl::Status status =
+          RejectUnknownFields(doc, "", {"members", "backends", "primary", "resilience"});
+      !status.ok()) {
+    return status;
+  }
   Inventory inventory;
   const json* members = Find(doc, "members");
   if (members == nullptr) {
@@ -103,11 +116,16 @@ absl::StatusOr<Inventory> InventoryFromJson(const json& doc) {
   for (std::size_t i = 0; i < members->size(); ++i) {
     const std::string path = IndexPath("members", i);
     const json& entry = (*members)[i];
-    absl::StatusOr<Member> member = model::MemberFromJson(entry, path);
+    if (entry.is_object() && entry.contains("roles")) {
+      // A role list here would be silently replaced by the plan: refuse it and say what works.
+      return FieldError(path + ".roles",
+                        "roles are the planner's output; force a role on or off with "
+                        "\"frontend\": true|false or \"backend\": true|false");
+    }
+    absl::StatusOr<Member> member = model::MemberFromJson(entry, path, kApplianceFields);
     if (!member.ok()) return member.status();
     InventoryItem item;
     item.member = *std::move(member);
-    item.member.roles = {};  // roles are the planner's output; force them with frontend/backend
     if (const json* capacity = Find(entry, "capacity"); capacity != nullptr) {
       absl::StatusOr<double> parsed = ReadNumber(*capacity, path + ".capacity", 0, kMaxCapacity);
       if (!parsed.ok()) return parsed.status();
@@ -356,14 +374,6 @@ absl::StatusOr<Plan> PlanInventory(const Inventory& inventory) {
                          " (frontend: false)"));
   plan.findings = Check(plan.array);
   return plan;
-}
-
-json ToJson(const Plan& plan) {
-  return json{{"array", model::ToJson(plan.array)},
-              {"findings", ToJson(plan.findings)},
-              {"rationale", plan.rationale},
-              {"errors", CountSeverity(plan.findings, Severity::kError)},
-              {"warnings", CountSeverity(plan.findings, Severity::kWarning)}};
 }
 
 }  // namespace arraykit::placement

@@ -211,3 +211,24 @@ TEST_CASE("plan and plan_change work through the ABI") {
   CHECK_THROWS_AS(arraykit::placement::plan_change(kGoodArray, R"({"remove": ["nobody.example.com"]})"),
                   arraykit::Error);
 }
+
+TEST_CASE("placement documents are strict through the ABI: unknown_field with the nearest name") {
+  char* out = nullptr;
+  REQUIRE(ak_placement_plan_change(&out, kGoodArray, R"({"ad": [{"name": "seattle.example.com"}]})",
+                                   nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(out == nullptr);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(std::string(ak_last_error()) == "ad: unknown field (did you mean add?)");
+
+  REQUIRE(ak_placement_check(&out, R"({"members": [{"name": "a.example.com", "rack": "r1",
+                                       "powr": "p1"}]})",
+                             nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(std::string(ak_last_error()) == "members[0].powr: unknown field (did you mean power?)");
+
+  REQUIRE(ak_placement_plan(&out, R"({"members": [{"name": "a.example.com", "capacty": 2}]})",
+                            nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(std::string(ak_last_error()) ==
+        "members[0].capacty: unknown field (did you mean capacity?)");
+}

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/status.h"
 
 namespace arraykit::model {
 namespace {
@@ -103,15 +104,58 @@ TEST_CASE("an absent backup list holds every secondary in member order") {
   CHECK(empty->backup_primaries.empty());
 }
 
-TEST_CASE("unknown fields are ignored and null reads as absent") {
+// The result of parsing `text`, which must fail with reason `unknown_field`.
+std::string UnknownField(std::string_view text) {
+  absl::StatusOr<Array> array = ArrayFromJsonText(text);
+  REQUIRE_FALSE(array.ok());
+  CHECK(array.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ReasonOf(array.status()) == "unknown_field");
+  return std::string(array.status().message());
+}
+
+TEST_CASE("unknown fields are refused with the nearest known name, at every level") {
+  CHECK(UnknownField(Doc({{"primry", "a.example.com"}})) ==
+        "primry: unknown field (did you mean primary?)");
+  CHECK(UnknownField(Doc({{"backup_primary", json::array()}})) ==
+        "backup_primary: unknown field (did you mean backup_primaries?)");
+  CHECK(UnknownField(MemberDoc({{"rak", "r1"}})) ==
+        "members[0].rak: unknown field (did you mean rack?)");
+  CHECK(UnknownField(MemberDoc({{"address_statc", false}})) ==
+        "members[0].address_statc: unknown field (did you mean address_static?)");
+  CHECK(UnknownField(Doc({{"resilience", {{"monitor_atempts", 4}}}})) ==
+        "resilience.monitor_atempts: unknown field (did you mean monitor_attempts?)");
+  CHECK(UnknownField(Doc({{"resilience", {{"failover_enabeld", true}}}})) ==
+        "resilience.failover_enabeld: unknown field (did you mean failover_enabled?)");
+  CHECK(UnknownField(
+            Doc({{"resilience", {{"failback_window", {{"strt", "22:00"}, {"end", "04:00"}}}}}})) ==
+        "resilience.failback_window.strt: unknown field (did you mean start?)");
+  // Nothing close: the message lists the fields that are known there.
+  CHECK(UnknownField(MemberDoc({{"colour", "blue"}})) ==
+        "members[0].colour: unknown field (known fields: name roles rack power address "
+        "address_static version)");
+  // A field for the future is not silently dropped either, not even with a null value.
+  CHECK_THAT(UnknownField(R"({"members": [{"name": "a.example.com"}], "future": null})"),
+             Catch::StartsWith("future: unknown field"));
+  // Embedded descriptions report the path under their prefix.
+  absl::StatusOr<Array> embedded = ArrayFromJson(
+      json::parse(R"({"members": [{"name": "a.example.com", "rols": []}]})"), "array");
+  REQUIRE_FALSE(embedded.ok());
+  CHECK(std::string(embedded.status().message()) ==
+        "array.members[0].rols: unknown field (did you mean roles?)");
+}
+
+// docs/placement.md relies on this: generators that write every key (with null for "not set")
+// keep working, and a change's "failback_window": null clears the window.
+TEST_CASE("null reads as absent for the known optional fields") {
   absl::StatusOr<Array> array = ArrayFromJsonText(R"({
-      "members":[{"name":"a.example.com","colour":"blue","rack":null,"roles":null}],
-      "future": {"nested": [1, 2, 3]}, "primary": null,
-      "resilience": {"monitor_attempts": 4, "later_field": "x", "failback_window": null}})");
+      "members":[{"name":"a.example.com","rack":null,"roles":null,"version":null}],
+      "primary": null, "backup_primaries": null,
+      "resilience": {"monitor_attempts": 4, "mode": null, "failback_window": null}})");
   REQUIRE(array.ok());
   CHECK(array->members[0].rack.empty());
   CHECK(array->primary == "a.example.com");
   CHECK(array->resilience.monitor_attempts == 4);
+  CHECK(array->resilience.mode == ResilienceMode::kArray);
   CHECK_FALSE(array->resilience.failback_window.has_value());
 }
 
@@ -166,6 +210,25 @@ TEST_CASE("ToJson round-trips") {
     REQUIRE(from_text.ok());
     CHECK(*from_text == array);
   }
+}
+
+TEST_CASE("every field ToJson writes is a known field when read back") {
+  Array full;
+  full.members = {{"a.example.com", {true, true}, "r1", "p1", "192.0.2.1", false, "1.0"},
+                  {"b.example.com", {false, false}, "", "", "", true, ""}};
+  full.primary = "a.example.com";
+  full.backup_primaries = {"b.example.com"};
+  full.resilience.failback_window = FailbackWindow{22 * 60, 4 * 60};
+  const json doc = ToJson(full);
+  // Every object the writer produces is read strictly, so a field the reader did not know would
+  // be refused here rather than dropped.
+  CHECK(doc["resilience"].contains("failback_window"));
+  CHECK(doc["members"][0].size() == kMemberFields.size());
+  CHECK(doc.size() == kArrayFields.size());
+  CHECK(doc["resilience"].size() == kResilienceFields.size());
+  absl::StatusOr<Array> again = ArrayFromJsonText(doc.dump());
+  REQUIRE(again.ok());
+  CHECK(*again == full);
 }
 
 TEST_CASE("ToJson writes the documented field names") {

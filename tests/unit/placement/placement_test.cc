@@ -333,6 +333,26 @@ TEST_CASE("findings as JSON") {
   CHECK(doc[1]["members"] == json::array());
 }
 
+TEST_CASE("the check report as JSON: findings, counts and the worst-case failover time") {
+  Array array = GoodArray();
+  array.members[2].roles.backend = false;  // backend_count: an error
+  array.resilience.failover_enabled = false;
+  const json off = ToJson(MakeCheckReport(array));
+  CHECK(off["findings"] == ToJson(Check(array)));
+  CHECK(off["errors"] == 1);
+  CHECK(off["warnings"] == 0);
+  REQUIRE(off.contains("worst_case_failover_s"));
+  CHECK(off["worst_case_failover_s"].is_null());  // failover disabled
+
+  array.resilience.failover_enabled = true;
+  const CheckReport report = MakeCheckReport(array);
+  REQUIRE(report.worst_case_failover.has_value());
+  CHECK(*report.worst_case_failover == WorstCaseFailoverTime(array));
+  const json on = ToJson(report);
+  CHECK(on["worst_case_failover_s"] == absl::ToDoubleSeconds(WorstCaseFailoverTime(array)));
+  CHECK(on.size() == 4);
+}
+
 TEST_CASE("a parsed eleven-member document reports too_many_members") {
   json members = json::array();
   for (int i = 0; i < 11; ++i) {

@@ -5,6 +5,7 @@
 
 #include "core/model/array_json.h"
 #include "core/placement/placement.h"
+#include "core/status.h"
 #include "placement/fixtures.h"
 
 namespace arraykit::placement {
@@ -227,10 +228,38 @@ TEST_CASE("change documents are checked field by field") {
              Catch::StartsWith("backup_primaries[0]: must be a string"));
   CHECK_THAT(ParseError({{"resilience", {{"monitor_attempts", 0}}}}),
              Catch::StartsWith("resilience.monitor_attempts: must be an integer from 1 to 1000"));
-  // Unknown fields are ignored; an empty change changes nothing.
-  const ChangeResult same = Plan(GoodArray(), {{"comment", "nothing"}});
+  // An empty change changes nothing.
+  const ChangeResult same = Plan(GoodArray(), json::object());
   CHECK(same.array == GoodArray());
   CHECK_FALSE(same.disruption);
+}
+
+// The status of a change document that must be refused for an unknown field.
+absl::Status UnknownField(const json& change_doc) {
+  absl::StatusOr<Change> change = ChangeFromJson(change_doc, OneBackend());
+  REQUIRE_FALSE(change.ok());
+  CHECK(change.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ReasonOf(change.status()) == "unknown_field");
+  return change.status();
+}
+
+TEST_CASE("a typo in a change is refused with the nearest known name, never a no-op") {
+  CHECK(UnknownField({{"ad", {{{"name", "seattle.example.com"}}}}}).message() ==
+        "ad: unknown field (did you mean add?)");
+  CHECK(UnknownField({{"remvoe", {"newyork.example.com"}}}).message() ==
+        "remvoe: unknown field (did you mean remove?)");
+  CHECK(UnknownField({{"set_role", json::object()}}).message() ==
+        "set_role: unknown field (did you mean set_roles?)");
+  CHECK(UnknownField({{"add", {{{"name", "seattle.example.com"}, {"rols", {"frontend"}}}}}})
+            .message() == "add[0].rols: unknown field (did you mean roles?)");
+  CHECK(UnknownField({{"resilience", {{"failover_enable", true}}}}).message() ==
+        "resilience.failover_enable: unknown field (did you mean failover_enabled?)");
+  CHECK_THAT(std::string(UnknownField({{"comment", "nothing"}}).message()),
+             Catch::StartsWith("comment: unknown field (known fields: add remove set_roles"));
+  // set_roles is keyed by member names, not field names: any name is accepted there.
+  const ChangeResult renamed =
+      Plan(OneBackend(), {{"set_roles", {{"newyork.example.com", {"frontend"}}}}});
+  CHECK(renamed.array == OneBackend());
 }
 
 TEST_CASE("change results as JSON") {
@@ -242,9 +271,14 @@ TEST_CASE("change results as JSON") {
   CHECK(doc["errors"] == 1);  // backend_count: 2 back-ends
   CHECK(doc["warnings"] == 0);
   CHECK(doc["findings"][0]["code"] == "backend_count");
+  // The result's array is an array description the library reads back (strictly), e.g. as
+  // the input of the next change.
   absl::StatusOr<Array> array = model::ArrayFromJson(doc["array"]);
   REQUIRE(array.ok());
   CHECK(*array == result.array);
+  absl::StatusOr<Array> from_text = model::ArrayFromJsonText(doc["array"].dump());
+  REQUIRE(from_text.ok());
+  CHECK(*from_text == result.array);
   CHECK(Codes(result.findings).back() == "failover_time");
 }
 

@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "core/model/array_json.h"
 #include "core/placement/placement.h"
+#include "core/status.h"
 #include "placement/fixtures.h"
 
 namespace arraykit::placement {
@@ -238,6 +240,35 @@ TEST_CASE("impossible inventories are INVALID_ARGUMENT naming the field") {
              Catch::StartsWith("resilience.monitor_interval_s: must be a number of seconds"));
 }
 
+TEST_CASE("a typo in an inventory is refused with the nearest known name") {
+  const auto unknown = [](const json& doc) {
+    absl::StatusOr<Inventory> inventory = InventoryFromJson(doc);
+    REQUIRE_FALSE(inventory.ok());
+    CHECK(inventory.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(ReasonOf(inventory.status()) == "unknown_field");
+    return std::string(inventory.status().message());
+  };
+  json top = ThreeRacks();
+  top["backend"] = 3;
+  CHECK(unknown(top) == "backend: unknown field (did you mean backends?)");
+  json capacity = ThreeRacks();
+  capacity["members"][2]["capacty"] = 4;
+  CHECK(unknown(capacity) == "members[2].capacty: unknown field (did you mean capacity?)");
+  json forced = ThreeRacks();
+  forced["members"][0]["frontned"] = false;
+  CHECK(unknown(forced) == "members[0].frontned: unknown field (did you mean frontend?)");
+  json resilience = ThreeRacks();
+  resilience["resilience"] = {{"mod", "quorum"}};
+  CHECK(unknown(resilience) == "resilience.mod: unknown field (did you mean mode?)");
+  // Roles are what the planner decides: a role list would be overridden, so it is refused with
+  // what to write instead.
+  json roles = ThreeRacks();
+  roles["members"][1]["roles"] = {"backend"};
+  CHECK_THAT(PlanError(roles), Catch::StartsWith("members[1].roles: roles are the planner's "
+                                                 "output; force a role on or off with "
+                                                 "\"frontend\": true|false"));
+}
+
 TEST_CASE("PlanInventory checks inventories built in code too") {
   CHECK_FALSE(PlanInventory(Inventory{}).ok());
   Inventory inventory;
@@ -263,6 +294,10 @@ TEST_CASE("plans as JSON") {
   CHECK(doc["rationale"].is_array());
   CHECK(doc["errors"] == 0);
   CHECK(doc["warnings"] == 0);
+  // The planned array is an array description: it reads back strictly as the same array.
+  absl::StatusOr<model::Array> array = model::ArrayFromJsonText(doc["array"].dump());
+  REQUIRE(array.ok());
+  CHECK(*array == PlanOf(ThreeRacks()).array);
 }
 
 }  // namespace
