@@ -27,23 +27,16 @@ ARRAY = {
 # be ACCEPTED today; once the strict-documents work refuses unknown fields, the check below fails
 # for it, and it leaves this set (then it must be refused like the rest).
 NOT_YET_STRICT = {
-    "array.member-field-typo.json",
-    "array.resilience-field-typo.json",
-    "change.add-typo.json",
     "pki-ca-options.common-name-typo.json",
     "pki-sign-options.expected-name-typo.json",
     "pki-tls-policy-request.min-version-typo.json",
     "pki-verify-options.revoked-serial-typo.json",
-    "scenario.event-typo.json",
 }
 
 # Documents only the schema judges, and why.
 SCHEMA_ONLY = {
     # `expect` is read by the scenario test runner, not by the simulator.
     "scenario.expect-typo.json": "expect is the test runner's",
-    # The planner chooses roles; whether the library refuses `roles` in an inventory or ignores
-    # them is the strict-documents work's decision: the schema refuses them.
-    "inventory.roles-are-the-planners.json": "roles in an inventory",
     # Same for the renewal fields on a join operation.
     "pki-rotation-operation.join-with-renewal-fields.json": "renewal fields on a join",
 }

@@ -64,6 +64,10 @@ TEST_CASE("the nearest name is a plausible typo or nothing") {
   CHECK(ji::NearestName("ad", {"add", "remove"}) == "add");
   CHECK(ji::NearestName("event", {"events", "until_s"}) == "events");
   CHECK(ji::NearestName("colour", {"name", "roles", "rack"}).empty());
+  // A swap of two neighbouring letters is one edit.
+  CHECK(ji::NearestName("mdoe", {"mode", "members"}) == "mode");
+  CHECK(ji::NearestName("strat", {"start", "end"}) == "start");
+  CHECK(ji::NearestName("edn", {"start", "end"}) == "end");
 }
 
 TEST_CASE("one peer name rule: fully qualified, never an IP literal") {
