@@ -362,8 +362,7 @@ std::vector<std::string> SimulatedArrayPki::MutualVerificationFailures(absl::Tim
         VerifyOptions options{.expected_name = b,
                               .role = role,
                               .at = now,
-                              .revoked_serials = verifier.revoked_serials,
-                              .presented_chain = {}};
+                              .revoked_serials = verifier.revoked_serials};
         VerificationResult r =
             VerifyPeerCertificate(peer.certificate_pem, verifier.truststore, options);
         if (!r.valid) {
