@@ -120,7 +120,8 @@ void RegisterPki(py::module_& m) {
       py::arg("options"),
       "Signs a member's CSR with the CA. options: {'members', 'expected_name', "
       "'lifetime_days', 'now'}. Returns {'certificate_pem', 'certificate': {...}}; a refused CSR "
-      "raises PermissionDeniedError whose message starts with the reason code.");
+      "raises PermissionDeniedError with the reason in .reason ('not_a_member', ...); a CA that "
+      "cannot sign it raises FailedPreconditionError ('outlives_ca', 'ca_expired').");
 
   py::class_<arraykit::pki::CertificateAuthority>(
       pki, "CertificateAuthority",

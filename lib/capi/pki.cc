@@ -360,12 +360,12 @@ absl::Status RequestCreate(char** out_request_json, char** out_key, const char* 
   absl::StatusOr<pki::KeyType> key_type = ReadKeyType(*request, "request");
   if (!key_type.ok()) return key_type.status();
 
-  absl::StatusOr<pki::SecretString> key = pki::GeneratePrivateKey(*key_type);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> csr = pki::CreateCsr(key->view(), *name);
-  if (!csr.ok()) return csr.status();
-  json doc{{"name", *name}, {"key_type", std::string(pki::ToString(*key_type))}, {"csr_pem", *csr}};
-  return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, *key);
+  absl::StatusOr<pki::MemberRequest> made = pki::CreateKeyAndCsr(*key_type, *name);
+  if (!made.ok()) return made.status();
+  json doc{{"name", *name},
+           {"key_type", std::string(pki::ToString(*key_type))},
+           {"csr_pem", made->csr_pem}};
+  return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, made->private_key_pem);
 }
 
 // The options document of a CSR signing: the array's members, the member being enrolled, the

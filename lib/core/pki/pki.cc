@@ -419,21 +419,19 @@ bool RenewalDue(absl::Time not_before, absl::Time not_after, absl::Time now) {
 
 // ---- member side -------------------------------------------------------------------------------
 
-absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
-                                      std::string_view peer_name) {
-  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
-  if (!key.ok()) return key.status();
-  const internal::KeyAssessment assessment = internal::AssessPublicKey(key->get());
+namespace {
+
+// A CSR for the normalized `name` signed with `key`.
+absl::StatusOr<std::string> CsrForKey(EVP_PKEY* key, const std::string& name) {
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(key);
   if (!assessment.allowed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
   }
   X509ReqPtr req(X509_REQ_new());
-  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(name);
   if (!subject.ok()) return subject.status();
-  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(*name);
+  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(name);
   if (!san.ok()) return san.status();
   internal::ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
   if (req == nullptr || extensions == nullptr) return absl::ResourceExhaustedError("out of memory");
@@ -445,8 +443,8 @@ absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
   if (X509_REQ_set_version(req.get(), 0) != 1 ||
       X509_REQ_set_subject_name(req.get(), subject->get()) != 1 ||
       X509_REQ_add_extensions(req.get(), extensions.get()) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key->get()) != 1 ||
-      X509_REQ_sign(req.get(), key->get(), DigestFor(assessment.description)) <= 0) {
+      X509_REQ_set_pubkey(req.get(), key) != 1 ||
+      X509_REQ_sign(req.get(), key, DigestFor(assessment.description)) <= 0) {
     return absl::InternalError(absl::StrCat("cannot build CSR: ", DrainErrors()));
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -454,6 +452,29 @@ absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
     return absl::InternalError(absl::StrCat("cannot encode CSR: ", DrainErrors()));
   }
   return internal::BioContents(bio.get());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
+                                      std::string_view peer_name) {
+  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
+  if (!key.ok()) return key.status();
+  return CsrForKey(key->get(), *name);
+}
+
+absl::StatusOr<MemberRequest> CreateKeyAndCsr(KeyType type, std::string_view peer_name) {
+  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(type);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = CsrForKey(key->get(), *name);
+  if (!csr.ok()) return csr.status();
+  absl::StatusOr<SecretString> pem = internal::PrivateKeyToPem(key->get());
+  if (!pem.ok()) return pem.status();
+  return MemberRequest{*std::move(pem), *std::move(csr)};
 }
 
 // ---- CA side -----------------------------------------------------------------------------------

@@ -96,6 +96,14 @@ absl::Time RenewalTime(absl::Time not_before, absl::Time not_after);
 // SAN dNSName, both the normalized name. The key never leaves the member; the CSR does.
 absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem, std::string_view peer_name);
 
+// A fresh key (GeneratePrivateKey) and its CSR (CreateCsr) in one step, without reading the
+// key back from its PEM (a decode that OpenSSL 3 makes expensive).
+struct MemberRequest {
+  SecretString private_key_pem;
+  std::string csr_pem;
+};
+absl::StatusOr<MemberRequest> CreateKeyAndCsr(KeyType type, std::string_view peer_name);
+
 // ---- CA side -----------------------------------------------------------------------------------
 
 // Why the CA refused a CSR. Every refusal has one shape: PERMISSION_DENIED whose reason

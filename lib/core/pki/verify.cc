@@ -109,6 +109,15 @@ VerificationResult FromVerifyError(int error, int depth, X509* at_cert, X509* le
   }
 }
 
+// The chain builder's callback: validity is checked by VerifyPeerCertificate itself.
+int IgnoreTimeErrors(int ok, X509_STORE_CTX* ctx) {
+  if (ok == 0) {
+    const int error = X509_STORE_CTX_get_error(ctx);
+    if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) return 1;
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::string_view ToString(RejectReason reason) {
@@ -178,7 +187,7 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
   }
   // A key the policy allows by its algorithm must also decode (an EC point off its curve
   // does not): such a certificate is malformed, whoever signed it.
-  if (X509_get0_pubkey(leaf) == nullptr) {
+  if (internal::EvpPkeyPtr decoded(X509_get_pubkey(leaf)); decoded == nullptr) {
     internal::DrainErrors();
     return Reject(RejectReason::kMalformed,
                   absl::StrCat("the certificate's ", key.description,
@@ -218,9 +227,10 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
     return Reject(RejectReason::kMalformed, "cannot initialize verification");
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  // The library treats notAfter as exclusive; RFC 5280 makes it inclusive. Times are checked
-  // below, on the chain the library built.
-  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+  // The library treats notAfter as exclusive; RFC 5280 makes it inclusive. Its time errors are
+  // let through here and the times checked below, on the chain it built.
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(options.at));
+  X509_STORE_CTX_set_verify_cb(ctx.get(), IgnoreTimeErrors);
   // Names come from subjectAltName only (never the CN) and never match a wildcard. The length
   // is always passed: BoringSSL treats 0 as an error, not as strlen.
   X509_VERIFY_PARAM_set_hostflags(

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "core/pki/ossl.h"
 #include "core/pki/pki.h"
 #include "core/status.h"
 #include "test_util.h"
@@ -225,6 +226,7 @@ TEST_CASE("CA refuses CSRs with a stable reason", "[pki][csr]") {
     const absl::Status made = CreateCsr(key->view(), "10.0.0.1").status();
     CHECK(made.code() == absl::StatusCode::kInvalidArgument);
     CHECK(ReasonOf(made) == "name_not_fqdn");
+    CHECK(ReasonOf(CreateKeyAndCsr(KeyType::kEcdsaP256, "10.0.0.1").status()) == "name_not_fqdn");
     TempDir ip_dir;
     testing::CliMakeCsr(ip_dir, "ip", "/CN=10.0.0.1");
     PeerCertificateOptions o = Members();
@@ -233,6 +235,20 @@ TEST_CASE("CA refuses CSRs with a stable reason", "[pki][csr]") {
     CHECK(GetCsrRejection(s) == CsrRejection::kNameNotFqdn);
     CHECK(s.code() == absl::StatusCode::kPermissionDenied);
     CHECK(s.message().find("10.0.0.1") != absl::string_view::npos);
+  }
+  SECTION("CreateKeyAndCsr: the CSR is signed by the key it returns") {
+    absl::StatusOr<MemberRequest> made = CreateKeyAndCsr(KeyType::kEcdsaP384, "Boston.Example.COM.");
+    REQUIRE(made.ok());
+    absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
+        ca.IssuePeerCertificate(made->csr_pem, Members(), now);
+    REQUIRE(issued.ok());
+    CHECK(issued->info.dns_names == std::vector<std::string>{"boston.example.com"});
+    CHECK(issued->info.key == "ecdsa-p384");
+    absl::StatusOr<internal::X509Ptr> cert = internal::ParseCertificate(issued->pem);
+    absl::StatusOr<internal::EvpPkeyPtr> member_key =
+        internal::ParsePrivateKey(made->private_key_pem.view());
+    REQUIRE((cert.ok() && member_key.ok()));
+    CHECK(X509_check_private_key(cert->get(), member_key->get()) == 1);
   }
   SECTION("a tampered CSR signature") {
     absl::StatusOr<std::string> csr = CreateCsr(key->view(), "boston.example.com");
