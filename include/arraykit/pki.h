@@ -92,8 +92,8 @@ typedef struct ak_ca ak_ca;
 
 /* Loads a CA as ak_pki_ca_create returned it. The key is parsed into the handle and the
  * caller's copy is not kept (wipe and free it when done). Checks that the certificate is a CA
- * certificate and that the key belongs to it; AK_INVALID_ARGUMENT otherwise. *out_ca is NULL on
- * failure. */
+ * certificate (CA:TRUE and keyUsage keyCertSign; else reason `not_a_ca`) and that the key
+ * belongs to it; AK_INVALID_ARGUMENT otherwise. *out_ca is NULL on failure. */
 AK_API ak_status ak_ca_open(ak_ca **out_ca, const char *ca_certificate_pem,
                             const char *ca_private_key_pem);
 
@@ -124,8 +124,9 @@ AK_API ak_status ak_pki_certificate_inspect(char **out_info_json, const char *ce
 
 /* Lists the CA certificates of a truststore given as concatenated PEM certificates (1..8).
  * *out_truststore_json: [{"subject", "fingerprint_sha256", "not_before", "not_after", "serial",
- *   "certificate_pem"}, ...]. A certificate that is not a self-signed CA, a forbidden key or
- * unparseable PEM is AK_INVALID_ARGUMENT naming its position ("ca_certificates_pem[1]"). */
+ *   "certificate_pem"}, ...]. A certificate that is not a self-signed CA with keyCertSign
+ * (reason `not_a_ca`), a forbidden key (`weak_key`) or unparseable PEM (`malformed`) is
+ * AK_INVALID_ARGUMENT naming its position ("ca_certificates_pem[1]"). */
 AK_API ak_status ak_pki_truststore_inspect(char **out_truststore_json,
                                            const char *ca_certificates_pem,
                                            const ak_json_options *opts);
