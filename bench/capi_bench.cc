@@ -122,7 +122,7 @@ void BM_SignCsrWithHandle(benchmark::State& state) {
   Require(ak_ca_open(&ca, pki.ca_pem.c_str(), pki.ca_key.c_str()), "ak_ca_open");
   for (auto _ : state) {
     char* out = nullptr;
-    Require(ak_ca_sign_csr(ca, &out, pki.csr.c_str(), pki.options.c_str(), nullptr),
+    Require(ak_ca_sign_csr(&out, ca, pki.csr.c_str(), pki.options.c_str(), nullptr),
             "ak_ca_sign_csr");
     ak_free(out);
   }

@@ -56,6 +56,23 @@ std::string TrustedPem(const py::object& value) {
                         "trusted_ca_pem: must be a PEM string or a list of PEM strings"));
 }
 
+// A certificate given as str (PEM) or bytes (DER or PEM): bytes go through the length-carrying
+// ak_pki_certificate_pem, never through a NUL-terminated string.
+std::string CertificateText(const py::object& value, const char* what) {
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (py::isinstance<py::bytes>(value)) {
+    const std::string bytes = value.cast<std::string>();
+    try {
+      return arraykit::pki::certificate_pem(bytes);
+    } catch (const arraykit::Error& e) {
+      Raise(e);
+    }
+  }
+  Raise(arraykit::Error(AK_INVALID_ARGUMENT,
+                        std::string(what) + ": must be a PEM string or DER bytes",
+                        "invalid_argument"));
+}
+
 }  // namespace
 
 void RegisterPki(py::module_& m) {
@@ -103,7 +120,8 @@ void RegisterPki(py::module_& m) {
       py::arg("options"),
       "Signs a member's CSR with the CA. options: {'members', 'expected_name', "
       "'lifetime_days', 'now'}. Returns {'certificate_pem', 'certificate': {...}}; a refused CSR "
-      "raises PermissionDeniedError whose message starts with the reason code.");
+      "raises PermissionDeniedError with the reason in .reason ('not_a_member', ...); a CA that "
+      "cannot sign it raises FailedPreconditionError ('outlives_ca', 'ca_expired').");
 
   py::class_<arraykit::pki::CertificateAuthority>(
       pki, "CertificateAuthority",
@@ -137,9 +155,24 @@ void RegisterPki(py::module_& m) {
           "{'certificate_pem', 'certificate': {...}} of the CA.");
 
   pki.def(
+      "certificate_pem",
+      [](const py::bytes& der) {
+        const std::string bytes = der;
+        try {
+          return arraykit::pki::certificate_pem(bytes);
+        } catch (const arraykit::Error& e) {
+          Raise(e);
+        }
+      },
+      py::arg("der"),
+      "The PEM text of exactly one certificate given as DER bytes; trailing bytes or a second "
+      "certificate raise InvalidArgumentError with reason 'malformed'.");
+
+  pki.def(
       "inspect_certificate",
-      [](const std::string& certificate_pem) {
-        return CallJson([&] { return arraykit::pki::inspect_certificate(certificate_pem); });
+      [](const py::object& certificate) {
+        std::string pem = CertificateText(certificate, "certificate_pem");
+        return CallJson([&] { return arraykit::pki::inspect_certificate(pem); });
       },
       py::arg("certificate_pem"),
       "Describes a certificate: subject, issuer, serial, validity, fingerprint_sha256 (as "
@@ -156,16 +189,33 @@ void RegisterPki(py::module_& m) {
 
   pki.def(
       "verify",
-      [](const std::string& certificate_pem, const py::object& trusted_ca_pem,
+      [](const py::object& certificate, const py::object& trusted_ca_pem,
          const py::object& options) {
         std::string bundle = TrustedPem(trusted_ca_pem);
         std::string text = ToJsonText(options, "options");
-        return CallJson([&] { return arraykit::pki::verify(certificate_pem, bundle, text); });
+        std::string pem;
+        if (py::isinstance<py::bytes>(certificate)) {
+          // What a peer presented: DER that is not exactly one certificate is a rejection.
+          try {
+            pem = arraykit::pki::certificate_pem(certificate.cast<std::string>());
+          } catch (const arraykit::Error& e) {
+            if (e.reason() != "malformed") Raise(e);
+            py::dict verdict;
+            verdict["valid"] = false;
+            verdict["reason"] = "malformed";
+            verdict["message"] = e.what();
+            return py::object(verdict);
+          }
+        } else {
+          pem = CertificateText(certificate, "certificate_pem");
+        }
+        return CallJson([&] { return arraykit::pki::verify(pem, bundle, text); });
       },
       py::arg("certificate_pem"), py::arg("trusted_ca_pem"), py::arg("options"),
-      "Verifies a peer certificate. options: {'expected_name', 'role', 'at', "
-      "'revoked_serials', 'presented_chain'}. Returns {'valid', 'reason', 'message'}; a "
-      "rejected certificate is a result, not an exception.");
+      "Verifies a peer certificate (PEM str or DER bytes). options: {'expected_name', 'role', "
+      "'at', 'revoked_serials'} (unknown fields raise InvalidArgumentError, reason "
+      "'unknown_field'). Returns {'valid', 'reason', 'message'}; a rejected certificate is a "
+      "result, not an exception.");
 
   pki.def(
       "plan",

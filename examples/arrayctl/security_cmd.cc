@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -109,6 +111,39 @@ void WriteNewFile(const std::string& path, const char* data, std::size_t size, m
 
 void WriteNewFile(const std::string& path, const std::string& text, mode_t mode, bool force) {
   WriteNewFile(path, text.data(), text.size(), mode, force);
+}
+
+// Reads a file given on the command line: a directory, a missing or unreadable file is bad
+// input (exit 2) with reason `unreadable_file`, never an empty certificate.
+std::string ReadFile(const std::string& path) {
+  if (path != "-") {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+      throw arraykit::Error(AK_INVALID_ARGUMENT, "cannot read " + path + ": " + ErrnoText(),
+                            "unreadable_file");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      throw arraykit::Error(AK_INVALID_ARGUMENT,
+                            "cannot read " + path + ": " +
+                                (S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file"),
+                            "unreadable_file");
+    }
+  }
+  try {
+    return ReadInput(path);
+  } catch (const UsageError& e) {
+    throw arraykit::Error(AK_INVALID_ARGUMENT, e.what(), "unreadable_file");
+  }
+}
+
+// Certificate files may be PEM or DER; DER reaches the library through its length-carrying
+// conversion (ak_pki_certificate_pem), never as a C string.
+bool LooksLikePem(const std::string& bytes) {
+  return bytes.find("-----BEGIN ") != std::string::npos;
+}
+
+std::string CertificateFileAsPem(const std::string& bytes) {
+  return LooksLikePem(bytes) ? bytes : arraykit::pki::certificate_pem(bytes);
 }
 
 std::string RequiredValue(const Args& args, const std::string& flag) {
@@ -235,9 +270,9 @@ int PeerCaShow(const std::vector<std::string>& argv) {
     throw UsageError("give exactly one of --truststore FILE and --ca FILE");
   }
   const std::string path = truststore ? *truststore : *ca;
-  const std::string text = ReadInput(path);
   json list;
   try {
+    const std::string text = CertificateFileAsPem(ReadFile(path));
     list = json::parse(arraykit::pki::inspect_truststore(text));
   } catch (const arraykit::Error& e) {
     RethrowWithFlags(e, {{"ca_certificates_pem", path}});
@@ -364,32 +399,36 @@ int CertIssue(const std::vector<std::string>& argv) {
 
   json options{{"members", ListValue("--members", members)}, {"expected_name", name}};
   AddLifetime(args, options);
-  const std::string ca_pem = ReadInput(JoinPath(ca_dir, "ca.pem"));
+  const std::string ca_pem = ReadFile(JoinPath(ca_dir, "ca.pem"));
   const std::string key_path = JoinPath(ca_dir, "ca.key");
+  // As ssh refuses an unprotected key: a CA key others can read is not used.
   struct stat st;
   if (stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    std::cerr << "arrayctl: warning: " << key_path << " is readable by others (mode " << std::oct
-              << (st.st_mode & 0777) << std::dec << "); it should be 0600\n";
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 0777));
+    throw arraykit::Error(AK_INVALID_ARGUMENT,
+                          key_path + " is readable by group or others (mode " + mode +
+                              "); the CA key is refused until it is protected: chmod 600 " +
+                              key_path,
+                          "unprotected_key_file");
   }
-  const KeyText ca_key(ReadInput(key_path));
-  const std::string csr = ReadInput(csr_path);
+  const KeyText ca_key(ReadFile(key_path));
+  const std::string csr = ReadFile(csr_path);
   CheckWritable({out_path}, force);
 
   json issued;
   try {
     issued = json::parse(arraykit::pki::sign_csr(ca_pem, ca_key.c_str(), csr, options.dump()));
   } catch (const arraykit::Error& e) {
-    if (e.code() == AK_PERMISSION_DENIED) {
-      // The CA refused the request (reason code first): a rejection, not bad input.
-      const std::string message = e.what();
-      const std::size_t colon = message.find(": ");
-      const std::string reason = colon == std::string::npos ? message : message.substr(0, colon);
-      const std::string detail = colon == std::string::npos ? "" : message.substr(colon + 2);
+    // The CA refused the request (AK_PERMISSION_DENIED) or cannot sign it
+    // (AK_FAILED_PRECONDITION: expired, or the certificate would outlive it): a rejection with
+    // its reason, not bad input.
+    if (e.code() == AK_PERMISSION_DENIED || e.code() == AK_FAILED_PRECONDITION) {
       if (args.Has("--json")) {
-        std::cout << json{{"issued", false}, {"reason", reason}, {"message", detail}}.dump(2)
+        std::cout << json{{"issued", false}, {"reason", e.reason()}, {"message", e.what()}}.dump(2)
                   << "\n";
       } else {
-        std::cout << "rejected: " << reason << ": " << detail << "\n";
+        std::cout << "rejected: " << e.reason() << ": " << e.what() << "\n";
       }
       return kExitFindings;
     }
@@ -438,17 +477,29 @@ int Verify(const std::vector<std::string>& argv) {
   if (auto at = args.Value("--at")) options["at"] = *at;
   if (auto revoked = args.Value("--revoked"))
     options["revoked_serials"] = ListValue("--revoked", *revoked);
-  const std::string certificate = ReadInput(cert_path);
-  const std::string trusted = ReadInput(ca_path);
+  const std::string presented = ReadFile(cert_path);
+  const std::string trusted_bytes = ReadFile(ca_path);
 
   json result;
   try {
-    result = json::parse(arraykit::pki::verify(certificate, trusted, options.dump()));
+    const std::string trusted = CertificateFileAsPem(trusted_bytes);
+    std::string certificate;
+    try {
+      certificate = CertificateFileAsPem(presented);
+    } catch (const arraykit::Error& e) {
+      // DER that is not exactly one certificate: what a peer presented, so a rejection.
+      if (e.reason() != "malformed") throw;
+      result = {{"valid", false}, {"reason", "malformed"}, {"message", e.what()}};
+    }
+    if (result.is_null()) {
+      result = json::parse(arraykit::pki::verify(certificate, trusted, options.dump()));
+    }
   } catch (const arraykit::Error& e) {
     RethrowWithFlags(e, {{"options.expected_name", "--name"},
                          {"options.at", "--at"},
                          {"options.revoked_serials", "--revoked"},
-                         {"trusted_ca_pem", "--ca " + ca_path}});
+                         {"trusted_ca_pem", "--ca " + ca_path},
+                         {"der", "--ca " + ca_path}});
   }
   const bool valid = result.at("valid").get<bool>();
   if (args.Has("--json")) {
@@ -462,6 +513,33 @@ int Verify(const std::vector<std::string>& argv) {
   return valid ? kExitOk : kExitFindings;
 }
 
+// With --json, a failure is also printed to stdout as {"error": {"code", "status", "reason",
+// "message"}} — the reason from the library (Error::reason()), never parsed out of a message —
+// and then handled by main() as for every command (message on stderr, exit code).
+template <int (*Run)(const std::vector<std::string>&)>
+int WithJsonErrors(const std::vector<std::string>& argv) {
+  const bool json_output = std::find(argv.begin(), argv.end(), "--json") != argv.end();
+  auto print = [&](ak_status code, const std::string& reason, const std::string& message) {
+    if (!json_output) return;
+    std::cout << json{{"error",
+                       {{"status", static_cast<int>(code)},
+                        {"code", ak_strerror(code)},
+                        {"reason", reason},
+                        {"message", message}}}}
+                     .dump(2, ' ', false, json::error_handler_t::replace)
+              << "\n";
+  };
+  try {
+    return Run(argv);
+  } catch (const arraykit::Error& e) {
+    print(e.code(), e.reason(), e.what());
+    throw;
+  } catch (const UsageError& e) {
+    print(AK_INVALID_ARGUMENT, "usage", e.what());
+    throw;
+  }
+}
+
 }  // namespace
 
 void RegisterSecurityCommands(std::vector<Command>& commands) {
@@ -470,25 +548,25 @@ void RegisterSecurityCommands(std::vector<Command>& commands) {
        "--out-dir D [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072] [--lifetime-days N] "
        "[--name CN] [--force] [--json]",
        "create the array's CA: D/ca.pem (0644) and D/ca.key (0600)",
-       CaCreate});
+       WithJsonErrors<CaCreate>});
   commands.push_back({{"security", "peerca"},
                       "--show --truststore FILE | --ca FILE [--json]",
                       "show trusted CA certificates: subject, expiry, SHA-256 fingerprint",
-                      PeerCaShow});
+                      WithJsonErrors<PeerCaShow>});
   commands.push_back({{"security", "cert", "request"},
                       "--name N --out-dir D [--key-type T] [--force] [--json]",
                       "make a member key (D/N.key, 0600) and its CSR (D/N.csr)",
-                      CertRequest});
+                      WithJsonErrors<CertRequest>});
   commands.push_back({{"security", "cert", "issue"},
                       "--ca-dir D --csr F --name N --members FILE_OR_COMMA_LIST --out F "
                       "[--lifetime-days N] [--force] [--json]",
                       "sign a member's CSR with the CA in D (exit 1: the CA refused it)",
-                      CertIssue});
+                      WithJsonErrors<CertIssue>});
   commands.push_back({{"security", "verify"},
                       "--cert F --ca F --name N [--role client|server] [--at RFC3339] "
                       "[--revoked SERIALS] [--json]",
                       "verify a peer certificate (exit 0 valid, 1 rejected, 2 bad input)",
-                      Verify});
+                      WithJsonErrors<Verify>});
 }
 
 }  // namespace arrayctl

@@ -200,7 +200,7 @@ class CertificateAuthority {
     ak_json_options opts = arraykit::detail::JsonOptions(indent);
     return arraykit::detail::CallForString(
         [this](char** out, const char* csr, const char* options, const ak_json_options* o) {
-          return ak_ca_sign_csr(handle_, out, csr, options, o);
+          return ak_ca_sign_csr(out, handle_, csr, options, o);
         },
         csr_pem.c_str(), options_json.c_str(), &opts);
   }
@@ -208,13 +208,20 @@ class CertificateAuthority {
   std::string certificate(int indent = -1) const {
     ak_json_options opts = arraykit::detail::JsonOptions(indent);
     return arraykit::detail::CallForString(
-        [this](char** out, const ak_json_options* o) { return ak_ca_certificate(handle_, out, o); },
+        [this](char** out, const ak_json_options* o) { return ak_ca_certificate(out, handle_, o); },
         &opts);
   }
 
  private:
   ak_ca* handle_ = nullptr;
 };
+
+// The PEM text of exactly one certificate given as DER bytes (or PEM): how a DER file reaches
+// the calls that take PEM. Trailing bytes or a second certificate: Error, reason "malformed".
+inline std::string certificate_pem(const std::string& der) {
+  return arraykit::detail::CallForString(ak_pki_certificate_pem, static_cast<const void*>(der.data()),
+                                         der.size());
+}
 
 inline std::string inspect_certificate(const std::string& certificate_pem, int indent = -1) {
   ak_json_options opts = arraykit::detail::JsonOptions(indent);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -26,6 +28,7 @@
 #include "core/pki/tls_policy.h"
 #include "core/pki/truststore.h"
 #include "core/pki/verify.h"
+#include "core/status.h"
 
 namespace arraykit::capi {
 namespace {
@@ -39,7 +42,6 @@ constexpr std::size_t kMaxCommonNameBytes = 64;  // X.509 ub-common-name
 constexpr std::size_t kMaxMemberNames = 10;  // an array has at most 10 members
 constexpr std::size_t kMaxRevokedSerials = 4096;
 constexpr std::size_t kMaxSerialBytes = 128;
-constexpr std::size_t kMaxPresentedCertificates = 16;  // the core refuses more than 4 itself
 constexpr std::size_t kMaxPemBytes = 64 * 1024;
 constexpr std::size_t kMaxPemInputBytes = 1024 * 1024;
 constexpr std::size_t kMaxSuites = 64;
@@ -57,8 +59,12 @@ std::string_view StdView(absl::string_view text) { return {text.data(), text.siz
 
 std::string FormatUtc(absl::Time t) { return ji::FormatRfc3339(t); }
 
+// `status` with its message prefixed; its reason (and any other payload) is kept.
 absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat(ji::AbslView(prefix), ": ", status.message()));
+  absl::Status out(status.code(), absl::StrCat(ji::AbslView(prefix), ": ", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 // Defence in depth for "keys are never in a message": if a message would carry a PEM key
@@ -95,10 +101,11 @@ absl::Status WithoutKeyMaterial(absl::Status status, std::string_view key_pem = 
     field = message.substr(0, colon);
     if (CarriesKeyMaterial(field, key_pem)) field = {};
   }
-  return absl::Status(
+  absl::Status withheld(
       status.code(),
       absl::StrCat(ji::AbslView(field), field.empty() ? "" : ": ",
                    "the details were withheld because they would contain key material"));
+  return WithReason(withheld, ReasonOf(status));
 }
 
 // A NUL-terminated copy of key material for the caller, released with ak_free_secret().
@@ -131,15 +138,17 @@ absl::Status DistinctOuts(char** a, const char* a_name, char** b, const char* b_
   return absl::OkStatus();
 }
 
-// An options document: a JSON object; NULL means "{}" when `optional`.
-absl::StatusOr<json> ParseObject(const char* text, std::string_view what, bool optional) {
+// An options document: a JSON object holding only `known` fields (a typo is `unknown_field`
+// naming the nearest known one, never silently ignored); NULL means "{}" when `optional`.
+absl::StatusOr<json> ParseObject(const char* text, std::string_view what, bool optional,
+                                 std::initializer_list<std::string_view> known) {
   if (text == nullptr) {
     if (optional) return json::object();
     return absl::InvalidArgumentError(absl::StrCat(ji::AbslView(what), " must not be NULL"));
   }
   absl::StatusOr<json> doc = model::ParseJsonDocument(text, what);
   if (!doc.ok()) return doc.status();
-  if (absl::Status s = ji::ExpectObject(*doc, what); !s.ok()) return s;
+  if (absl::Status s = ji::ExpectObjectWith(*doc, what, known); !s.ok()) return s;
   return doc;
 }
 
@@ -180,9 +189,8 @@ absl::StatusOr<pki::KeyType> ReadKeyType(const json& object, std::string_view pa
 absl::StatusOr<std::string> ReadPeerName(const json& value, std::string_view path) {
   absl::StatusOr<std::string> text = ji::ReadString(value, path, kMaxNameBytes, false);
   if (!text.ok()) return text.status();
-  absl::StatusOr<std::string> name = pki::NormalizePeerName(*text);
-  if (!name.ok()) return ji::FieldError(path, StdView(name.status().message()));
-  return name;
+  // The one peer-name rule (reason `name_not_fqdn`): never an IP literal or a wildcard.
+  return model::NormalizePeerName(*text, path);
 }
 
 absl::StatusOr<std::string> RequirePeerName(const json& object, std::string_view parent,
@@ -264,8 +272,8 @@ absl::StatusOr<pki::Truststore> BuildTruststore(const char* bundle, std::string_
   for (std::size_t i = 0; i < blocks->size(); ++i) {
     absl::StatusOr<pki::TrustedCa> added = truststore.Add((*blocks)[i]);
     if (!added.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(ji::AbslView(what), "[", i, "]: ", added.status().message()));
+      if (added.status().code() != absl::StatusCode::kInvalidArgument) return added.status();
+      return Prefixed(absl::StrCat(ji::AbslView(what), "[", i, "]"), added.status());
     }
   }
   return truststore;
@@ -284,10 +292,7 @@ absl::StatusOr<pki::CertificateInfo> InspectInput(std::string_view pem, std::str
                                                    " bytes are accepted"));
   }
   absl::StatusOr<pki::CertificateInfo> info = pki::InspectCertificate(pem);
-  if (!info.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ji::AbslView(what), ": ", info.status().message()));
-  }
+  if (!info.ok()) return Prefixed(what, info.status());
   return info;
 }
 
@@ -303,7 +308,9 @@ absl::Status CaCreate(char** out_ca_json, char** out_key, const char* options_js
   }
   absl::StatusOr<int> indent = JsonIndent(opts);
   if (!indent.ok()) return indent.status();
-  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/true);
+  absl::StatusOr<json> options =
+      ParseObject(options_json, "options", /*optional=*/true,
+                  {"key_type", "lifetime_days", "common_name", "now"});
   if (!options.ok()) return options.status();
 
   pki::CaOptions ca_options;
@@ -345,19 +352,20 @@ absl::Status RequestCreate(char** out_request_json, char** out_key, const char* 
   if (absl::Status s = RequireInput(request_json, "request_json"); !s.ok()) return s;
   absl::StatusOr<int> indent = JsonIndent(opts);
   if (!indent.ok()) return indent.status();
-  absl::StatusOr<json> request = ParseObject(request_json, "request", /*optional=*/false);
+  absl::StatusOr<json> request =
+      ParseObject(request_json, "request", /*optional=*/false, {"name", "key_type"});
   if (!request.ok()) return request.status();
   absl::StatusOr<std::string> name = RequirePeerName(*request, "request", "name");
   if (!name.ok()) return name.status();
   absl::StatusOr<pki::KeyType> key_type = ReadKeyType(*request, "request");
   if (!key_type.ok()) return key_type.status();
 
-  absl::StatusOr<pki::SecretString> key = pki::GeneratePrivateKey(*key_type);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> csr = pki::CreateCsr(key->view(), *name);
-  if (!csr.ok()) return csr.status();
-  json doc{{"name", *name}, {"key_type", std::string(pki::ToString(*key_type))}, {"csr_pem", *csr}};
-  return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, *key);
+  absl::StatusOr<pki::MemberRequest> made = pki::CreateKeyAndCsr(*key_type, *name);
+  if (!made.ok()) return made.status();
+  json doc{{"name", *name},
+           {"key_type", std::string(pki::ToString(*key_type))},
+           {"csr_pem", made->csr_pem}};
+  return ReturnDocumentAndKey(out_request_json, doc, *indent, out_key, made->private_key_pem);
 }
 
 // The options document of a CSR signing: the array's members, the member being enrolled, the
@@ -368,7 +376,9 @@ struct SignRequest {
 };
 
 absl::StatusOr<SignRequest> ReadSignOptions(const char* options_json) {
-  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/false);
+  absl::StatusOr<json> options =
+      ParseObject(options_json, "options", /*optional=*/false,
+                  {"members", "expected_name", "lifetime_days", "now"});
   if (!options.ok()) return options.status();
   SignRequest request;
   const json* members = ji::Find(*options, "members");
@@ -469,7 +479,9 @@ absl::Status Verify(char** out_result_json, const char* certificate_pem, const c
   if (absl::Status s = RequireInput(options_json, "options_json"); !s.ok()) return s;
   absl::StatusOr<int> indent = JsonIndent(opts);
   if (!indent.ok()) return indent.status();
-  absl::StatusOr<json> options = ParseObject(options_json, "options", /*optional=*/false);
+  absl::StatusOr<json> options =
+      ParseObject(options_json, "options", /*optional=*/false,
+                  {"expected_name", "role", "at", "revoked_serials"});
   if (!options.ok()) return options.status();
 
   pki::VerifyOptions verify;
@@ -503,12 +515,6 @@ absl::Status Verify(char** out_result_json, const char* certificate_pem, const c
       }
     }
     verify.revoked_serials = *std::move(serials);
-  }
-  if (const json* chain = ji::Find(*options, "presented_chain"); chain != nullptr) {
-    absl::StatusOr<std::vector<std::string>> pems =
-        ReadStringList(*chain, "options.presented_chain", kMaxPresentedCertificates, kMaxPemBytes);
-    if (!pems.ok()) return pems.status();
-    verify.presented_chain = *std::move(pems);
   }
   absl::StatusOr<pki::Truststore> truststore = BuildTruststore(trusted_ca_pem, "trusted_ca_pem");
   if (!truststore.ok()) return truststore.status();
@@ -546,7 +552,12 @@ absl::Status Verify(char** out_result_json, const char* certificate_pem, const c
 
 absl::StatusOr<pki::CertificateValidity> ReadValidity(const json& value, std::string_view path,
                                                       bool with_member) {
-  if (absl::Status s = ji::ExpectObject(value, path); !s.ok()) return s;
+  if (absl::Status s = with_member
+                           ? ji::ExpectObjectWith(value, path, {"member", "not_before", "not_after"})
+                           : ji::ExpectObjectWith(value, path, {"not_before", "not_after"});
+      !s.ok()) {
+    return s;
+  }
   pki::CertificateValidity validity;
   if (with_member) {
     absl::StatusOr<std::string> member = RequirePeerName(value, path, "member");
@@ -573,6 +584,10 @@ absl::StatusOr<pki::RotationPlan> PlanFrom(const model::Array& array, const json
   absl::StatusOr<std::string> kind = ji::ReadString(*kind_value, "operation.operation", 32, false);
   if (!kind.ok()) return kind.status();
   if (*kind == "join" || *kind == "leave" || *kind == "new_primary") {
+    if (absl::Status s = ji::RejectUnknownFields(operation, "operation", {"operation", "member"});
+        !s.ok()) {
+      return s;
+    }
     const json* member_value = ji::Find(operation, "member");
     if (member_value == nullptr) return ji::FieldError("operation.member", "is required");
     absl::StatusOr<std::string> member =
@@ -583,6 +598,11 @@ absl::StatusOr<pki::RotationPlan> PlanFrom(const model::Array& array, const json
     return pki::PlanNewPrimary(array, *member);
   }
   if (*kind == "renewal") {
+    if (absl::Status s = ji::RejectUnknownFields(operation, "operation",
+                                                 {"operation", "now", "ca", "certificates"});
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<absl::Time> now = ReadTimeOrNow(operation, "operation", "now");
     if (!now.ok()) return now.status();
     const json* ca_value = ji::Find(operation, "ca");
@@ -622,7 +642,10 @@ absl::Status Plan(char** out_plan_json, const char* array_json, const char* oper
   if (!indent.ok()) return indent.status();
   absl::StatusOr<model::Array> array = model::ArrayFromJsonText(array_json);
   if (!array.ok()) return array.status();
-  absl::StatusOr<json> operation = ParseObject(operation_json, "operation", /*optional=*/false);
+  // The fields allowed depend on the operation; PlanFrom checks them once it knows which.
+  absl::StatusOr<json> operation =
+      ParseObject(operation_json, "operation", /*optional=*/false,
+                  {"operation", "member", "now", "ca", "certificates"});
   if (!operation.ok()) return operation.status();
   absl::StatusOr<pki::RotationPlan> plan = PlanFrom(*array, *operation);
   if (!plan.ok()) return plan.status();
@@ -634,7 +657,8 @@ absl::Status TlsPolicy(char** out_policy_json, const char* request_json,
   if (absl::Status s = PrepareOut(out_policy_json, "out_policy_json"); !s.ok()) return s;
   absl::StatusOr<int> indent = JsonIndent(opts);
   if (!indent.ok()) return indent.status();
-  absl::StatusOr<json> request = ParseObject(request_json, "request", /*optional=*/true);
+  absl::StatusOr<json> request =
+      ParseObject(request_json, "request", /*optional=*/true, {"min_version", "suites"});
   if (!request.ok()) return request.status();
   pki::TlsVersion min_version = pki::TlsVersion::kTls12;
   if (const json* version = ji::Find(*request, "min_version"); version != nullptr) {
@@ -723,7 +747,7 @@ AK_API ak_status ak_ca_open(ak_ca** out_ca, const char* ca_certificate_pem,
   });
 }
 
-AK_API ak_status ak_ca_sign_csr(const ak_ca* ca, char** out_certificate_json, const char* csr_pem,
+AK_API ak_status ak_ca_sign_csr(char** out_certificate_json, const ak_ca* ca, const char* csr_pem,
                                 const char* options_json, const ak_json_options* opts) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (absl::Status s = capi::PrepareOut(out_certificate_json, "out_certificate_json"); !s.ok()) {
@@ -735,7 +759,7 @@ AK_API ak_status ak_ca_sign_csr(const ak_ca* ca, char** out_certificate_json, co
   });
 }
 
-AK_API ak_status ak_ca_certificate(const ak_ca* ca, char** out_ca_json,
+AK_API ak_status ak_ca_certificate(char** out_ca_json, const ak_ca* ca,
                                    const ak_json_options* opts) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (absl::Status s = capi::PrepareOut(out_ca_json, "out_ca_json"); !s.ok()) return s;
@@ -756,6 +780,22 @@ AK_API ak_status ak_pki_certificate_inspect(char** out_info_json, const char* ce
     return capi::WithoutKeyMaterial(
         capi::CertificateInspect(out_info_json, certificate_pem, opts),
         certificate_pem == nullptr ? std::string_view() : std::string_view(certificate_pem));
+  });
+}
+
+AK_API ak_status ak_pki_certificate_pem(char** out_pem, const void* der, size_t der_len) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (absl::Status s = capi::PrepareOut(out_pem, "out_pem"); !s.ok()) return s;
+    if (der == nullptr) return absl::InvalidArgumentError("der: must not be NULL");
+    if (der_len > capi::kMaxPemBytes) {
+      return arraykit::MakeError(absl::StatusCode::kInvalidArgument, "malformed",
+                                 absl::StrCat("der: ", der_len, " bytes; at most ",
+                                              capi::kMaxPemBytes, " bytes are accepted"));
+    }
+    absl::StatusOr<std::string> pem = arraykit::pki::CertificateAsPem(
+        std::string_view(static_cast<const char*>(der), der_len));
+    if (!pem.ok()) return capi::Prefixed("der", pem.status());
+    return capi::ReturnString(out_pem, *pem);
   });
 }
 

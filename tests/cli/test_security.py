@@ -217,3 +217,93 @@ def test_key_types_and_bad_options(tmp_path):
     days = run("security", "ca", "create", "--out-dir", str(tmp_path / "days"), "--lifetime-days", "x")
     assert days.returncode == 2
     assert not (tmp_path / "weak" / "ca.key").exists()
+
+
+def der_of(pem_path, out_path):
+    import base64
+    body = "".join(line for line in pem_path.read_text().splitlines()
+                   if not line.startswith("-----"))
+    out_path.write_bytes(base64.b64decode(body))
+    return out_path
+
+
+def test_der_certificate_and_ca_files_are_read(issued, tmp_path):
+    cert_der = der_of(issued["cert"], tmp_path / "cert.der")
+    ca_der = der_of(issued["ca"], tmp_path / "ca.der")
+    assert b"\0" in cert_der.read_bytes()
+    for cert, ca in ((cert_der, issued["ca"]), (issued["cert"], ca_der), (cert_der, ca_der)):
+        result = run("security", "verify", "--cert", str(cert), "--ca", str(ca),
+                     "--name", "newyork.example.com", "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert json.loads(result.stdout)["valid"] is True
+    shown = run("security", "peerca", "--show", "--ca", str(ca_der), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)[0]["subject"] == "CN=test array CA"
+
+
+def test_trailing_bytes_and_extra_certificates_are_malformed(issued, tmp_path):
+    trailing = tmp_path / "trailing.der"
+    trailing.write_bytes(der_of(issued["cert"], tmp_path / "c.der").read_bytes() + b"\0\0")
+    two = tmp_path / "two.pem"
+    two.write_text(issued["cert"].read_text() * 2)
+    for cert in (trailing, two):
+        result = run("security", "verify", "--cert", str(cert), "--ca", str(issued["ca"]),
+                     "--name", "newyork.example.com", "--json")
+        assert result.returncode == 1, result.stdout + result.stderr
+        verdict = json.loads(result.stdout)
+        assert verdict["valid"] is False and verdict["reason"] == "malformed"
+
+
+def test_a_directory_as_cert_is_bad_input(issued, tmp_path):
+    result = run("security", "verify", "--cert", str(tmp_path), "--ca", str(issued["ca"]),
+                 "--name", "newyork.example.com")
+    assert result.returncode == 2
+    assert "directory" in result.stderr
+    machine = run("security", "verify", "--cert", str(tmp_path), "--ca", str(issued["ca"]),
+                  "--name", "newyork.example.com", "--json")
+    assert machine.returncode == 2
+    assert json.loads(machine.stdout)["error"]["reason"] == "unreadable_file"
+
+
+def test_a_ca_key_readable_by_others_is_refused(issued, tmp_path):
+    os.chmod(issued["ca_key"], 0o640)
+    result = run("security", "cert", "issue", "--ca-dir", str(issued["ca_dir"]),
+                 "--csr", str(issued["csr"]), "--name", "newyork.example.com",
+                 "--members", MEMBERS, "--out", str(tmp_path / "again.pem"), "--json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["reason"] == "unprotected_key_file"
+    assert "chmod 600" in error["message"]
+    assert not (tmp_path / "again.pem").exists()
+    os.chmod(issued["ca_key"], 0o600)
+
+
+def test_json_errors_carry_the_reason(issued, tmp_path):
+    ip = run("security", "cert", "request", "--name", "10.0.0.1", "--out-dir", str(tmp_path),
+             "--json")
+    assert ip.returncode == 2
+    error = json.loads(ip.stdout)["error"]
+    assert error["reason"] == "name_not_fqdn"
+    assert error["message"].startswith("--name: ")
+    not_a_ca = run("security", "verify", "--cert", str(issued["cert"]), "--ca", str(issued["cert"]),
+                   "--name", "newyork.example.com", "--json")
+    assert not_a_ca.returncode == 2
+    assert json.loads(not_a_ca.stdout)["error"]["reason"] == "not_a_ca"
+    usage = run("security", "verify", "--cert", str(issued["cert"]), "--json")
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout)["error"]["reason"] == "usage"
+
+
+def test_a_certificate_outliving_the_ca_is_refused_with_exit_1(tmp_path):
+    assert run("security", "ca", "create", "--out-dir", str(tmp_path / "ca"),
+               "--lifetime-days", "30").returncode == 0
+    assert run("security", "cert", "request", "--name", "boston.example.com",
+               "--out-dir", str(tmp_path)).returncode == 0
+    refused = run("security", "cert", "issue", "--ca-dir", str(tmp_path / "ca"),
+                  "--csr", str(tmp_path / "boston.example.com.csr"), "--name", "boston.example.com",
+                  "--members", MEMBERS, "--out", str(tmp_path / "boston.pem"), "--json")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    verdict = json.loads(refused.stdout)
+    assert verdict["issued"] is False and verdict["reason"] == "outlives_ca"
+    assert "roll the CA over" in verdict["message"]
+    assert not (tmp_path / "boston.pem").exists()

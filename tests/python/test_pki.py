@@ -93,7 +93,8 @@ def test_refused_csr_raises_permission_denied_with_reason(ca):
     with pytest.raises(arraykit.PermissionDeniedError) as info:
         arraykit.pki.sign_csr(ca["certificate_pem"], ca["private_key_pem"], request["csr_pem"],
                               {"members": MEMBERS})
-    assert info.value.message.startswith("not_a_member")
+    assert info.value.reason == "not_a_member"
+    assert info.value.message == "'detroit.example.com' is not a member of the array"
     assert info.value.code == 7
 
 
@@ -204,7 +205,7 @@ def test_loaded_certificate_authority_signs_many(ca):
     request = arraykit.pki.create_request({"name": "detroit.example.com"})
     with pytest.raises(arraykit.PermissionDeniedError) as refused:
         authority.sign_csr(request["csr_pem"], {"members": MEMBERS})
-    assert refused.value.message.startswith("not_a_member")
+    assert refused.value.reason == "not_a_member"
 
 
 def test_loaded_certificate_authority_refuses_a_foreign_key(ca):
@@ -212,3 +213,66 @@ def test_loaded_certificate_authority_refuses_a_foreign_key(ca):
     with pytest.raises(arraykit.InvalidArgumentError) as error:
         arraykit.pki.CertificateAuthority(ca["certificate_pem"], other["private_key_pem"])
     assert "PRIVATE KEY" not in error.value.message
+
+
+def test_option_typos_raise_unknown_field_with_the_right_name(ca):
+    request, signed = issue(ca)
+    with pytest.raises(arraykit.InvalidArgumentError) as revoked:
+        arraykit.pki.verify(signed["certificate_pem"], ca["certificate_pem"],
+                            {"expected_name": "newyork.example.com", "revoked_serial": ["01"]})
+    assert revoked.value.reason == "unknown_field"
+    assert revoked.value.message == (
+        "options.revoked_serial: unknown field (did you mean revoked_serials?)")
+    with pytest.raises(arraykit.InvalidArgumentError) as expected:
+        arraykit.pki.sign_csr(ca["certificate_pem"], ca["private_key_pem"], request["csr_pem"],
+                              {"members": MEMBERS, "expected_nmae": "boston.example.com"})
+    assert expected.value.reason == "unknown_field"
+    assert "did you mean expected_name?" in expected.value.message
+    with pytest.raises(arraykit.InvalidArgumentError) as version:
+        arraykit.pki.tls_policy({"min_versoin": "1.3"})
+    assert version.value.reason == "unknown_field"
+    assert version.value.message == "request.min_versoin: unknown field (did you mean min_version?)"
+    with pytest.raises(arraykit.InvalidArgumentError) as chain:
+        arraykit.pki.verify(signed["certificate_pem"], ca["certificate_pem"],
+                            {"expected_name": "newyork.example.com", "presented_chain": []})
+    assert chain.value.reason == "unknown_field"
+
+
+def _der(pem):
+    import base64
+    body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    return base64.b64decode(body)
+
+
+def test_der_certificates_as_bytes(ca):
+    _, signed = issue(ca)
+    der = _der(signed["certificate_pem"])
+    assert b"\0" in der
+    assert arraykit.pki.certificate_pem(der) == signed["certificate_pem"]
+    assert arraykit.pki.inspect_certificate(der)["serial"] == signed["certificate"]["serial"]
+    assert arraykit.pki.verify(der, ca["certificate_pem"],
+                               {"expected_name": "newyork.example.com"})["valid"] is True
+    with pytest.raises(arraykit.InvalidArgumentError) as trailing:
+        arraykit.pki.certificate_pem(der + b"\0\0")
+    assert trailing.value.reason == "malformed"
+    # What a peer presented: DER with trailing bytes is a rejection, not an exception.
+    verdict = arraykit.pki.verify(der + b"\0\0", ca["certificate_pem"],
+                                  {"expected_name": "newyork.example.com"})
+    assert verdict["valid"] is False and verdict["reason"] == "malformed"
+    two = arraykit.pki.verify(signed["certificate_pem"] * 2, ca["certificate_pem"],
+                              {"expected_name": "newyork.example.com"})
+    assert two["reason"] == "malformed"
+
+
+def test_strict_names_and_ca_lifetime(ca):
+    with pytest.raises(arraykit.InvalidArgumentError) as ip:
+        arraykit.pki.create_request({"name": "10.0.0.1"})
+    assert ip.value.reason == "name_not_fqdn"
+    short = arraykit.pki.create_ca({"lifetime_days": 30, "now": "2026-01-01T00:00:00Z"})
+    request = arraykit.pki.create_request({"name": "boston.example.com"})
+    with pytest.raises(arraykit.FailedPreconditionError) as outlives:
+        arraykit.pki.sign_csr(short["certificate_pem"], short["private_key_pem"],
+                              request["csr_pem"], {"members": MEMBERS,
+                                                   "now": "2026-01-02T00:00:00Z"})
+    assert outlives.value.reason == "outlives_ca"
+    assert "roll the CA over" in outlives.value.message

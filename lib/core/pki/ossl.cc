@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/status.h"
 
 namespace arraykit::pki::internal {
 namespace {
@@ -55,36 +56,92 @@ bool LooksLikePem(std::string_view data) {
   return data.substr(i).starts_with("-----BEGIN ");
 }
 
-absl::StatusOr<X509Ptr> ParseCertificate(std::string_view pem_or_der) {
-  if (pem_or_der.empty()) return absl::InvalidArgumentError("empty certificate input");
+absl::StatusOr<std::string> SingleDer(std::string_view pem_or_der,
+                                      std::initializer_list<std::string_view> labels,
+                                      std::string_view what) {
+  const absl::string_view name = Av(what);
+  auto malformed = [&](std::string_view rule) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "malformed",
+                     absl::StrCat(name, ": ", Av(rule)));
+  };
+  if (pem_or_der.empty()) return malformed("empty input");
   if (pem_or_der.size() > kMaxInputBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("certificate input of ", pem_or_der.size(),
-                                                   " bytes exceeds the limit of ", kMaxInputBytes));
+    return malformed(absl::StrCat(pem_or_der.size(), " bytes exceed the limit of ", kMaxInputBytes));
   }
-  X509Ptr cert;
-  if (LooksLikePem(pem_or_der)) {
-    BioPtr bio = ReadBio(pem_or_der);
-    if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
-    cert.reset(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
-    if (cert == nullptr) {
-      std::string detail = DrainErrors();
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a PEM certificate", detail.empty() ? "" : ": ", detail));
-    }
-  } else {
-    const auto* p = reinterpret_cast<const unsigned char*>(pem_or_der.data());
-    const unsigned char* end = p + pem_or_der.size();
-    cert.reset(d2i_X509(nullptr, &p, static_cast<long>(pem_or_der.size())));  // NOLINT
-    if (cert == nullptr) {
-      std::string detail = DrainErrors();
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a DER certificate", detail.empty() ? "" : ": ", detail));
-    }
-    if (p != end) {
-      return absl::InvalidArgumentError("trailing bytes after the DER certificate");
-    }
+  if (!LooksLikePem(pem_or_der) && pem_or_der.find("-----BEGIN ") == std::string_view::npos) {
+    return std::string(pem_or_der);  // DER: judged by the d2i that follows
   }
-  return cert;
+  BioPtr bio = ReadBio(pem_or_der);
+  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory");
+  char* label = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;  // NOLINT(runtime/int): the library's type
+  const int read = PEM_read_bio(bio.get(), &label, &header, &data, &len);
+  std::string der = read == 1 && data != nullptr && len > 0
+                        ? std::string(reinterpret_cast<const char*>(data),
+                                      static_cast<std::size_t>(len))
+                        : std::string();
+  const std::string label_text = label != nullptr ? label : "";
+  const bool has_header = header != nullptr && header[0] != '\0';
+  OPENSSL_free(label);
+  OPENSSL_free(header);
+  OPENSSL_free(data);
+  if (read != 1 || der.empty()) {
+    const std::string detail = DrainErrors();
+    return malformed(absl::StrCat("not valid PEM", detail.empty() ? "" : ": ", detail));
+  }
+  if (std::find(labels.begin(), labels.end(), label_text) == labels.end()) {
+    // The label is not echoed: it may say what a misplaced key is.
+    return malformed(absl::StrCat("a PEM block of another kind where \"", Av(*labels.begin()),
+                                  "\" was expected"));
+  }
+  if (has_header) return malformed("PEM headers (encryption, Proc-Type) are not accepted");
+  // Exactly one object: the rest of the input may carry text, never a second block.
+  char* rest = nullptr;
+  const long rest_len = BIO_get_mem_data(bio.get(), &rest);  // NOLINT(runtime/int)
+  if (rest_len > 0 && rest != nullptr &&
+      std::string_view(rest, static_cast<std::size_t>(rest_len)).find("-----BEGIN ") !=
+          std::string_view::npos) {
+    return malformed("more than one PEM block; exactly one is accepted");
+  }
+  return der;
+}
+
+namespace {
+
+// d2i of `der` that must consume every byte.
+template <typename Ptr, typename D2i>
+absl::StatusOr<Ptr> DecodeWhole(const std::string& der, D2i d2i, std::string_view what) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* const end = p + der.size();
+  Ptr object(d2i(nullptr, &p, static_cast<long>(der.size())));  // NOLINT(runtime/int)
+  if (object == nullptr) {
+    const std::string detail = DrainErrors();
+    return MakeError(absl::StatusCode::kInvalidArgument, "malformed",
+                     absl::StrCat(Av(what), ": not valid DER", detail.empty() ? "" : ": ",
+                                  detail));
+  }
+  if (p != end) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "malformed",
+                     absl::StrCat(Av(what), ": ", end - p, " trailing bytes after the DER"));
+  }
+  return object;
+}
+
+}  // namespace
+
+absl::StatusOr<X509Ptr> ParseCertificate(std::string_view pem_or_der) {
+  absl::StatusOr<std::string> der = SingleDer(pem_or_der, {"CERTIFICATE"}, "certificate");
+  if (!der.ok()) return der.status();
+  return DecodeWhole<X509Ptr>(*der, d2i_X509, "certificate");
+}
+
+absl::StatusOr<X509ReqPtr> ParseCertificateRequest(std::string_view pem_or_der) {
+  absl::StatusOr<std::string> der = SingleDer(
+      pem_or_der, {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}, "certificate request");
+  if (!der.ok()) return der.status();
+  return DecodeWhole<X509ReqPtr>(*der, d2i_X509_REQ, "certificate request");
 }
 
 std::string CertificateToPem(X509* cert) {
@@ -210,213 +267,18 @@ std::string Sha256Fingerprint(X509* cert) {
   return UpperHex(md, len, ":");
 }
 
-std::string Sha256FingerprintOfDer(std::string_view der) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(der.data(), der.size(), md, &len, PrefetchedDigest(EVP_sha256()), nullptr) != 1) {
-    DrainErrors();
-    return {};
-  }
-  return UpperHex(md, len, ":");
-}
-
-absl::Status RandomSerialOctets(unsigned char (&octets)[kSerialOctets]) {
-  if (RAND_bytes(octets, sizeof(octets)) != 1) {
+absl::StatusOr<Asn1IntegerPtr> RandomSerial() {
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
     return absl::InternalError(absl::StrCat("random number generator failed: ", DrainErrors()));
   }
   // Clear the sign bit (positive in DER) and set the next one so the value never shrinks.
-  octets[0] = static_cast<unsigned char>((octets[0] & 0x7F) | 0x40);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Asn1IntegerPtr> RandomSerial() {
-  unsigned char bytes[kSerialOctets];
-  if (absl::Status s = RandomSerialOctets(bytes); !s.ok()) return s;
+  bytes[0] = static_cast<unsigned char>((bytes[0] & 0x7F) | 0x40);
   BignumPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
   if (bn == nullptr) return absl::ResourceExhaustedError("out of memory");
   Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
   if (serial == nullptr) return absl::ResourceExhaustedError("out of memory");
   return serial;
-}
-
-void AppendTlv(std::string& out, unsigned char tag, std::string_view content) {
-  out.push_back(static_cast<char>(tag));
-  const std::size_t len = content.size();
-  if (len < 0x80) {
-    out.push_back(static_cast<char>(len));
-  } else {
-    // Long form: 0x80 | number of length octets, then the length big-endian, minimal.
-    unsigned char octets[sizeof(std::size_t)];
-    int n = 0;
-    for (std::size_t v = len; v != 0; v >>= 8) octets[n++] = static_cast<unsigned char>(v & 0xFF);
-    out.push_back(static_cast<char>(0x80 | n));
-    while (n > 0) out.push_back(static_cast<char>(octets[--n]));
-  }
-  out.append(content.data(), content.size());
-}
-
-std::string Tlv(unsigned char tag, std::string_view content) {
-  std::string out;
-  out.reserve(content.size() + 6);
-  AppendTlv(out, tag, content);
-  return out;
-}
-
-namespace {
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// The value of a base64 character, or -1.
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-}  // namespace
-
-std::string DerToPem(std::string_view der, std::string_view label) {
-  // Base64 (RFC 4648, padded) written straight into 64-character lines (48 input octets each).
-  const std::size_t b64_len = (der.size() + 2) / 3 * 4;
-  const std::size_t lines = (b64_len + 63) / 64;
-  std::string out;
-  out.reserve(b64_len + lines + 2 * label.size() + 32);
-  absl::StrAppend(&out, "-----BEGIN ", Av(label), "-----\n");
-  const std::size_t body = out.size();
-  out.resize(body + b64_len + lines);
-  char* w = out.data() + body;
-  const auto* in = reinterpret_cast<const unsigned char*>(der.data());
-  std::size_t remaining = der.size();
-  while (remaining > 0) {
-    const std::size_t chunk = std::min<std::size_t>(remaining, 48);
-    std::size_t i = 0;
-    for (; i + 3 <= chunk; i += 3) {
-      const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
-      w[0] = kBase64[(v >> 18) & 0x3F];
-      w[1] = kBase64[(v >> 12) & 0x3F];
-      w[2] = kBase64[(v >> 6) & 0x3F];
-      w[3] = kBase64[v & 0x3F];
-      w += 4;
-    }
-    if (const std::size_t rest = chunk - i; rest != 0) {
-      const uint32_t v = (uint32_t{in[i]} << 16) | (rest == 2 ? uint32_t{in[i + 1]} << 8 : 0);
-      w[0] = kBase64[(v >> 18) & 0x3F];
-      w[1] = kBase64[(v >> 12) & 0x3F];
-      w[2] = rest == 2 ? kBase64[(v >> 6) & 0x3F] : '=';
-      w[3] = '=';
-      w += 4;
-    }
-    *w++ = '\n';
-    in += chunk;
-    remaining -= chunk;
-  }
-  absl::StrAppend(&out, "-----END ", Av(label), "-----\n");
-  return out;
-}
-
-bool DecodeCanonicalPem(std::string_view pem, std::string_view label, std::string& der) {
-  constexpr std::string_view kBegin = "-----BEGIN ";
-  constexpr std::string_view kEnd = "-----END ";
-  constexpr std::string_view kDashes = "-----\n";
-  // "-----BEGIN `label`-----\n"
-  if (pem.size() < kBegin.size() + label.size() + kDashes.size() || !pem.starts_with(kBegin) ||
-      pem.substr(kBegin.size(), label.size()) != label ||
-      pem.substr(kBegin.size() + label.size(), kDashes.size()) != kDashes) {
-    return false;
-  }
-  std::size_t pos = kBegin.size() + label.size() + kDashes.size();
-  der.resize((pem.size() - pos) / 4 * 3);
-  auto* w = reinterpret_cast<unsigned char*>(der.data());
-  const unsigned char* const w0 = w;
-  bool last_line = false;  // a line shorter than 64 characters (or padded) ends the data
-  while (true) {
-    const std::size_t nl = pem.find('\n', pos);
-    if (nl == std::string_view::npos) return false;
-    const std::size_t line_len = nl - pos;
-    if (line_len >= 5 && pem.compare(pos, 5, "-----") == 0) {
-      // "-----END `label`-----\n" after at least one line of data.
-      if (w == w0 || line_len != kEnd.size() + label.size() + 5 ||
-          pem.compare(pos, kEnd.size(), kEnd) != 0 ||
-          pem.compare(pos + kEnd.size(), label.size(), label) != 0 ||
-          pem.compare(pos + kEnd.size() + label.size(), 5, "-----") != 0) {
-        return false;
-      }
-      der.resize(static_cast<std::size_t>(w - w0));
-      return true;
-    }
-    if (last_line || line_len == 0 || line_len > 64 || line_len % 4 != 0) return false;
-    last_line = line_len < 64;
-    const char* line = pem.data() + pos;
-    for (std::size_t q = 0; q < line_len; q += 4) {
-      const int v0 = Base64Value(line[q]);
-      const int v1 = Base64Value(line[q + 1]);
-      const int v2 = Base64Value(line[q + 2]);
-      const int v3 = Base64Value(line[q + 3]);
-      if (v0 < 0 || v1 < 0) return false;
-      if (v2 >= 0 && v3 >= 0) {
-        const uint32_t bits = (uint32_t(v0) << 18) | (uint32_t(v1) << 12) | (uint32_t(v2) << 6) |
-                              uint32_t(v3);
-        *w++ = static_cast<unsigned char>(bits >> 16);
-        *w++ = static_cast<unsigned char>(bits >> 8);
-        *w++ = static_cast<unsigned char>(bits);
-        continue;
-      }
-      // Padding: only as the last quantum of the data, "xx==" or "xxx=", with no bits set
-      // beyond the data octets (the one encoding of them).
-      if (q + 4 != line_len || line[q + 3] != '=') return false;
-      if (line[q + 2] == '=') {
-        if ((v1 & 0x0F) != 0) return false;
-        *w++ = static_cast<unsigned char>((v0 << 2) | (v1 >> 4));
-      } else {
-        if (v2 < 0 || (v2 & 0x03) != 0) return false;
-        *w++ = static_cast<unsigned char>((v0 << 2) | (v1 >> 4));
-        *w++ = static_cast<unsigned char>(((v1 & 0x0F) << 4) | (v2 >> 2));
-      }
-      last_line = true;
-    }
-    pos = nl + 1;
-  }
-}
-
-const EVP_MD* PrefetchedDigest(const EVP_MD* md) {
-#if defined(OPENSSL_IS_BORINGSSL)
-  return md;
-#else
-  if (md == nullptr) return md;
-  // Fetched once each, never freed: immutable, shared by every thread.
-  auto fetch = [](const char* name) -> const EVP_MD* {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, name, nullptr);
-    if (fetched == nullptr) DrainErrors();
-    return fetched;
-  };
-  const EVP_MD* out = nullptr;
-  switch (EVP_MD_get_type(md)) {
-    case NID_sha1: {
-      static const EVP_MD* const sha1 = fetch("SHA1");
-      out = sha1;
-      break;
-    }
-    case NID_sha256: {
-      static const EVP_MD* const sha256 = fetch("SHA256");
-      out = sha256;
-      break;
-    }
-    case NID_sha384: {
-      static const EVP_MD* const sha384 = fetch("SHA384");
-      out = sha384;
-      break;
-    }
-    case NID_sha512: {
-      static const EVP_MD* const sha512 = fetch("SHA512");
-      out = sha512;
-      break;
-    }
-    default:
-      break;
-  }
-  return out != nullptr ? out : md;
-#endif
 }
 
 namespace {
@@ -442,7 +304,7 @@ KeyAssessment AssessAlgorithm(const X509_ALGOR* algor, RsaBits rsa_bits) {
   }
   if (nid == NID_rsaEncryption) {
     const int bits = rsa_bits();
-    if (bits <= 0) return {false, "undecodable rsa key"};
+    if (bits <= 0) return {false, "undecodable rsa key", /*decodable=*/false};
     return {bits >= 2048, absl::StrCat("rsa-", bits)};
   }
   const char* sn = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
@@ -493,11 +355,6 @@ KeyAssessment AssessPublicKey(EVP_PKEY* key) {
     return {false, "unencodable public key"};
   }
   return AssessAlgorithm(algor.get(), [key] { return EVP_PKEY_bits(key); });
-}
-
-KeyAssessment AssessPublicKey(const X509_ALGOR* algorithm, EVP_PKEY* key) {
-  if (algorithm == nullptr) return {false, "unreadable public key"};
-  return AssessAlgorithm(algorithm, [key] { return key == nullptr ? 0 : EVP_PKEY_bits(key); });
 }
 
 }  // namespace arraykit::pki::internal

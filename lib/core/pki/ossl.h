@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,8 +81,21 @@ std::string BioContents(BIO* bio);
 // True when `data` starts (after leading whitespace) with a PEM header.
 bool LooksLikePem(std::string_view data);
 
-// Parses exactly one certificate from PEM or DER.
+// The DER of exactly one object: either `pem_or_der` is PEM holding one block whose label is
+// one of `labels` (explanatory text around it allowed, a second PEM block, a PEM header or a
+// bad label not), or it is the DER bytes themselves. The library decodes the PEM; failures
+// are InvalidArgument with reason `malformed`, the message starting with `what`.
+absl::StatusOr<std::string> SingleDer(std::string_view pem_or_der,
+                                      std::initializer_list<std::string_view> labels,
+                                      std::string_view what);
+
+// Parses exactly one certificate from PEM or DER by the library's d2i_X509, which must
+// consume every byte (DER with trailing bytes, also inside a PEM block, is refused).
+// Failures are InvalidArgument with reason `malformed`.
 absl::StatusOr<X509Ptr> ParseCertificate(std::string_view pem_or_der);
+
+// The same for one PKCS#10 certificate signing request (PEM "CERTIFICATE REQUEST" or DER).
+absl::StatusOr<X509ReqPtr> ParseCertificateRequest(std::string_view pem_or_der);
 
 std::string CertificateToPem(X509* cert);
 
@@ -102,8 +116,6 @@ std::string SerialToHex(const ASN1_INTEGER* serial);
 // The SHA-256 digest of a certificate's DER encoding, as `openssl x509 -fingerprint -sha256`
 // prints the value: uppercase hex pairs joined by colons.
 std::string Sha256Fingerprint(X509* cert);
-// The same for a certificate's DER encoding (no parse).
-std::string Sha256FingerprintOfDer(std::string_view der);
 // A string's text as UTF-8 (ASN1_STRING_to_UTF8; ASCII in UTF8/IA5/PrintableString copied as
 // is); "" when it cannot be converted.
 std::string Utf8(const ASN1_STRING* s);
@@ -113,15 +125,6 @@ std::string UpperHex(const unsigned char* data, std::size_t size, std::string_vi
 // A serial of 159 random bits from the crypto library's RNG: positive, 20 octets in DER,
 // far above the 128 bits of entropy CA/B-style profiles ask for.
 absl::StatusOr<Asn1IntegerPtr> RandomSerial();
-// The same serial as its 20 content octets (big-endian, first octet 0x40..0x7F).
-inline constexpr std::size_t kSerialOctets = 20;
-absl::Status RandomSerialOctets(unsigned char (&octets)[kSerialOctets]);
-
-// ---- DER writing (for structures this module builds itself; never for parsing) --------------
-
-// Appends a DER tag-length-value with a single-octet `tag` and definite length.
-void AppendTlv(std::string& out, unsigned char tag, std::string_view content);
-std::string Tlv(unsigned char tag, std::string_view content);
 
 // The DER encoding of an object through the library's i2d function (`i2d(obj, &p)`), or an
 // empty string when the library cannot encode it.
@@ -135,39 +138,17 @@ std::string ToDer(T* obj, I2d i2d) {
   return out;
 }
 
-// PEM text ("-----BEGIN `label`-----", base64 in 64-character lines) for DER bytes, as the
-// library's PEM writers produce it.
-std::string DerToPem(std::string_view der, std::string_view label);
-
-// The DER of the first PEM block of `pem` when `pem` is exactly in the form the PEM writers
-// produce: it starts with "-----BEGIN `label`-----\n", then lines of 64 base64 characters
-// (the last one 1..64, padded to a multiple of 4, no bits set beyond the data), each ending
-// in "\n", then "-----END `label`-----\n"; whatever follows is not looked at, as the library's
-// reader leaves it. False for anything else (nothing is reported): callers then hand the
-// input to the library's reader, which decodes this form to the same bytes and judges the
-// rest with its own rules and messages.
-bool DecodeCanonicalPem(std::string_view pem, std::string_view label, std::string& der);
-
-// SHA-1, SHA-256, SHA-384 or SHA-512 as a digest fetched once per process (OpenSSL 3: an
-// explicitly fetched EVP_MD, so EVP_DigestSignInit/VerifyInit and EVP_Digest skip the
-// implicit fetch, a provider method-store lookup under a lock, on every call). `md` itself
-// for any other digest, when the fetch fails, and on BoringSSL. The result is immutable and
-// may be shared by threads.
-const EVP_MD* PrefetchedDigest(const EVP_MD* md);
-
 // A public key judged against the array's key policy (RSA ≥ 2048 bits; EC on P-256 or P-384
 // by named curve only). `description` is "ecdsa-p256", "rsa-1024", "ec-secp256k1", ...
 struct KeyAssessment {
   bool allowed = false;
   std::string description;
+  bool decodable = true;  // false: an RSA key whose size cannot be read (a malformed key)
 };
 // Works on the encoded SubjectPublicKeyInfo, so keys the library cannot even decode (BoringSSL
 // knows no secp256k1) are still described and refused rather than reported as malformed.
 KeyAssessment AssessPublicKey(X509_PUBKEY* spki);
 KeyAssessment AssessPublicKey(EVP_PKEY* key);
-// The same judgement from a SubjectPublicKeyInfo's AlgorithmIdentifier, with `key` (that
-// SubjectPublicKeyInfo's key, already built) asked for the size of RSA keys.
-KeyAssessment AssessPublicKey(const X509_ALGOR* algorithm, EVP_PKEY* key);
 
 }  // namespace arraykit::pki::internal
 

@@ -23,9 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/pki/csr.h"
 #include "core/model/json_reader.h"
 #include "core/pki/ossl.h"
+#include "core/status.h"
 
 namespace arraykit::pki {
 namespace {
@@ -40,20 +40,15 @@ using internal::X509ExtensionPtr;
 using internal::X509Ptr;
 using internal::X509ReqPtr;
 
-constexpr absl::string_view kCsrRejectionUrl = "type.arraykit.dev/arraykit.pki.CsrRejection";
-
 constexpr CsrRejection kAllCsrRejections[] = {
     CsrRejection::kMalformed,    CsrRejection::kBadSignature, CsrRejection::kNotAMember,
     CsrRejection::kNameMismatch, CsrRejection::kWeakKey,      CsrRejection::kBadSubjectAltName,
+    CsrRejection::kNameNotFqdn,
 };
 
+// Every refusal of a CSR has one shape: PERMISSION_DENIED with the rejection as its reason.
 absl::Status Refuse(CsrRejection rejection, absl::string_view message) {
-  const std::string code(ToString(rejection));
-  const std::string text = absl::StrCat(code, ": ", message);
-  absl::Status status = rejection == CsrRejection::kMalformed ? absl::InvalidArgumentError(text)
-                                                              : absl::PermissionDeniedError(text);
-  status.SetPayload(kCsrRejectionUrl, absl::Cord(code));
-  return status;
+  return MakeError(absl::StatusCode::kPermissionDenied, Av(ToString(rejection)), message);
 }
 
 absl::StatusOr<EvpPkeyPtr> GenerateKey(KeyType type) {
@@ -160,159 +155,117 @@ absl::Status CheckLifetime(absl::Duration lifetime) {
   return absl::OkStatus();
 }
 
-// Fields every certificate of the array shares: v3, random serial, validity, names, key.
-absl::StatusOr<X509Ptr> NewCertificate(X509_NAME* issuer, X509_NAME* subject, EVP_PKEY* subject_key,
-                                       absl::Time not_before, absl::Time not_after) {
+// What a certificate of the array holds; the profile decides its extensions.
+struct ToBeSigned {
+  enum class Profile {
+    kCa,    // CA:TRUE pathlen:0, keyCertSign + cRLSign
+    kPeer,  // CA:FALSE, digitalSignature, serverAuth + clientAuth, one SAN dNSName
+  };
+  Profile profile = Profile::kPeer;
+  X509_NAME* subject = nullptr;
+  EVP_PKEY* subject_key = nullptr;
+  // The same key as the request encoded it, when there is one: copied as is.
+  X509_PUBKEY* subject_key_info = nullptr;
+  absl::Time not_before;
+  absl::Time not_after;
+  std::string dns_name;  // kPeer only
+};
+
+// Copies an encoded SubjectPublicKeyInfo into `cert` field by field (algorithm, parameters,
+// key bits) through the library's setters.
+bool CopyKeyInfo(X509* cert, X509_PUBKEY* from) {
+  X509_ALGOR* algorithm = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, &algorithm, from) != 1 ||
+      algorithm == nullptr || bits == nullptr || bits_len <= 0) {
+    return false;
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&oid, &param_type, &param, algorithm);
+  // The policy allows EC keys (a named curve: an OID parameter) and RSA keys (NULL or absent).
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+    if (param_copy == nullptr) return false;
+  } else if (param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF) {
+    return false;
+  }
+  ASN1_OBJECT* oid_copy = OBJ_dup(oid);
+  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_malloc(static_cast<std::size_t>(bits_len)));
+  if (oid_copy == nullptr || bits_copy == nullptr) {
+    ASN1_OBJECT_free(oid_copy);
+    ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
+    OPENSSL_free(bits_copy);
+    return false;
+  }
+  std::memcpy(bits_copy, bits, static_cast<std::size_t>(bits_len));
+  if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid_copy, param_type, param_copy,
+                             bits_copy, bits_len) != 1) {
+    ASN1_OBJECT_free(oid_copy);
+    ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
+    OPENSSL_free(bits_copy);
+    return false;
+  }
+  return true;
+}
+
+// The subject key of `cert`: the request's encoding copied when there is one (OpenSSL 3 would
+// otherwise re-encode the key through its provider encoders, a large share of an issuance),
+// else the key encoded by the library.
+bool SetSubjectKey(X509* cert, const ToBeSigned& tbs) {
+  if (tbs.subject_key_info != nullptr) return CopyKeyInfo(cert, tbs.subject_key_info);
+  return X509_set_pubkey(cert, tbs.subject_key) == 1;
+}
+
+// The one path every certificate of the array is made by: the fields, the profile's
+// extensions, then the issuer's signature. `issuer` null means self-signed (the CA).
+absl::StatusOr<X509Ptr> SignCertificate(const ToBeSigned& tbs, X509* issuer, EVP_PKEY* issuer_key,
+                                        const EVP_MD* digest) {
   X509Ptr cert(X509_new());
   if (cert == nullptr) return absl::ResourceExhaustedError("out of memory");
   absl::StatusOr<internal::Asn1IntegerPtr> serial = internal::RandomSerial();
   if (!serial.ok()) return serial.status();
-  if (X509_set_version(cert.get(), 2) != 1 ||  // 2 = X.509 v3
-      X509_set_serialNumber(cert.get(), serial->get()) != 1 ||
-      X509_set_issuer_name(cert.get(), issuer) != 1 ||
-      X509_set_subject_name(cert.get(), subject) != 1 ||
-      !internal::SetAsn1Time(X509_getm_notBefore(cert.get()), not_before) ||
-      !internal::SetAsn1Time(X509_getm_notAfter(cert.get()), not_after) ||
-      X509_set_pubkey(cert.get(), subject_key) != 1) {
+  X509* c = cert.get();
+  X509* signer = issuer != nullptr ? issuer : c;
+  if (X509_set_version(c, 2) != 1 ||  // 2 = X.509 v3
+      X509_set_serialNumber(c, serial->get()) != 1 ||
+      X509_set_issuer_name(c, issuer != nullptr ? X509_get_subject_name(issuer) : tbs.subject) !=
+          1 ||
+      X509_set_subject_name(c, tbs.subject) != 1 ||
+      !internal::SetAsn1Time(X509_getm_notBefore(c), tbs.not_before) ||
+      !internal::SetAsn1Time(X509_getm_notAfter(c), tbs.not_after) ||
+      !SetSubjectKey(c, tbs)) {
     return absl::InternalError(absl::StrCat("cannot build certificate: ", DrainErrors()));
   }
-  return cert;
-}
-
-absl::Status Sign(X509* cert, EVP_PKEY* key, const EVP_MD* digest) {
-  if (X509_sign(cert, key, digest) <= 0) {
+  const bool ca = tbs.profile == ToBeSigned::Profile::kCa;
+  // The SKI must exist before "keyid:always" can copy it into the AKI of a self-signed cert.
+  const std::pair<int, const char*> extensions[] = {
+      {NID_basic_constraints, ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE"},
+      {NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature"},
+      {NID_ext_key_usage, ca ? nullptr : "serverAuth,clientAuth"},
+      {NID_subject_key_identifier, "hash"},
+      {NID_authority_key_identifier, "keyid:always"},
+  };
+  for (const auto& [nid, value] : extensions) {
+    if (value == nullptr) continue;
+    if (absl::Status s = AddExtension(c, signer, nid, value); !s.ok()) return s;
+  }
+  if (!ca) {
+    // subjectAltName holding exactly the peer DNS name, built structurally (never from a
+    // config string, so no name can smuggle extra entries in).
+    absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(tbs.dns_name);
+    if (!san.ok()) return san.status();
+    if (X509_add1_ext_i2d(c, NID_subject_alt_name, san->get(), 0, X509V3_ADD_DEFAULT) != 1) {
+      return absl::InternalError(absl::StrCat("cannot add subjectAltName: ", DrainErrors()));
+    }
+  }
+  if (X509_sign(c, issuer_key, digest) <= 0) {
     return absl::InternalError(absl::StrCat("cannot sign certificate: ", DrainErrors()));
   }
-  return absl::OkStatus();
-}
-
-// ---- the peer certificate, encoded directly --------------------------------------------------
-//
-// A peer certificate has a fixed profile, so its TBSCertificate is written as DER here rather
-// than assembled through X509 setters and extension config strings, which on OpenSSL 3.0
-// re-encode and re-decode the subject key through the provider machinery. Only structures
-// this module builds are written; the CSR (untrusted input) is parsed by the library's ASN.1
-// template engine (csr.h), and its SubjectPublicKeyInfo is re-encoded by the library from its
-// parsed form.
-
-// id-ce OIDs (RFC 5280 §4.2.1), as DER OBJECT IDENTIFIER TLVs.
-constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
-constexpr std::string_view kOidSubjectAltName("\x06\x03\x55\x1d\x11", 5);
-// [0] EXPLICIT Version v3(2).
-constexpr std::string_view kVersion3("\xa0\x03\x02\x01\x02", 5);
-
-constexpr unsigned char kTagInteger = 0x02;
-constexpr unsigned char kTagBitString = 0x03;
-constexpr unsigned char kTagOctetString = 0x04;
-constexpr unsigned char kTagSequence = 0x30;
-constexpr unsigned char kTagExtensions = 0xa3;  // [3] EXPLICIT, constructed
-constexpr unsigned char kTagDnsName = 0x82;     // GeneralName dNSName [2] IMPLICIT IA5String
-
-
-// An extension as the library would encode it from a config string (`issuer` for the AKI).
-absl::StatusOr<std::string> ConfExtensionDer(X509* issuer, X509* subject, int nid,
-                                             const char* value) {
-  X509V3_CTX ctx;
-  std::memset(&ctx, 0, sizeof(ctx));
-  X509V3_set_ctx(&ctx, issuer, subject, nullptr, nullptr, 0);
-  X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value));
-  std::string der =
-      ext == nullptr ? std::string() : internal::ToDer(ext.get(), i2d_X509_EXTENSION);
-  if (der.empty()) {
-    return absl::InternalError(
-        absl::StrCat("cannot add extension ", OBJ_nid2sn(nid), ": ", DrainErrors()));
-  }
-  return der;
-}
-
-// The AlgorithmIdentifier X509_sign writes for `key` and `digest`: ecdsa-with-SHAxxx without
-// parameters, sha256WithRSAEncryption with NULL parameters (RFC 5758 §3.2, RFC 4055 §5).
-absl::StatusOr<std::string> SignatureAlgorithmDer(EVP_PKEY* key, const EVP_MD* digest) {
-  const int key_id = EVP_PKEY_id(key);
-  int sig_nid = NID_undef;
-  if ((key_id != EVP_PKEY_EC && key_id != EVP_PKEY_RSA) ||
-      OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_type(digest), key_id) != 1) {
-    DrainErrors();
-    return absl::InternalError("no signature algorithm for the CA key");
-  }
-  std::unique_ptr<X509_ALGOR, internal::Deleter<X509_ALGOR, X509_ALGOR_free>> algor(
-      X509_ALGOR_new());
-  if (algor == nullptr ||
-      X509_ALGOR_set0(algor.get(), OBJ_nid2obj(sig_nid),
-                      key_id == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, nullptr) != 1) {
-    return absl::InternalError(absl::StrCat("cannot encode signature algorithm: ", DrainErrors()));
-  }
-  std::string der = internal::ToDer(algor.get(), i2d_X509_ALGOR);
-  if (der.empty()) return absl::InternalError("cannot encode signature algorithm");
-  return der;
-}
-
-// An ASN1_TIME (UTCTime through 2049, GeneralizedTime after, as RFC 5280 §4.1.2.5 asks).
-std::string TimeDer(absl::Time t) {
-  const time_t seconds = absl::ToTimeT(t);
-  // 1950..2049: the UTCTime "YYMMDDHHMMSSZ" ASN1_TIME_set makes, written directly.
-  const absl::CivilSecond c = absl::ToCivilSecond(absl::FromTimeT(seconds), absl::UTCTimeZone());
-  if (c.year() >= 1950 && c.year() <= 2049) {
-    const int fields[] = {static_cast<int>(c.year() % 100), c.month(), c.day(), c.hour(),
-                          c.minute(), c.second()};
-    std::string out = {static_cast<char>(V_ASN1_UTCTIME), 13};
-    for (const int f : fields) {
-      out.push_back(static_cast<char>('0' + f / 10));
-      out.push_back(static_cast<char>('0' + f % 10));
-    }
-    out.push_back('Z');
-    return out;
-  }
-  internal::Asn1TimePtr time(ASN1_TIME_set(nullptr, seconds));
-  return time == nullptr ? std::string() : internal::ToDer(time.get(), i2d_ASN1_TIME);
-}
-
-// subjectKeyIdentifier: the SHA-1 of the subjectPublicKey BIT STRING's value (RFC 5280
-// §4.2.1.2 method 1, what the library's "hash" computes).
-absl::StatusOr<std::string> SubjectKeyIdDer(const internal::ParsedCsr& csr) {
-  const unsigned char* key = nullptr;
-  int key_len = 0;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (!csr.KeyBits(&key, &key_len) || key == nullptr ||
-      EVP_Digest(key, static_cast<std::size_t>(key_len), md, &md_len,
-                 internal::PrefetchedDigest(EVP_sha1()), nullptr) != 1) {
-    return absl::InternalError(absl::StrCat("cannot add subjectKeyIdentifier: ", DrainErrors()));
-  }
-  const std::string_view id(reinterpret_cast<const char*>(md), md_len);
-  return internal::Tlv(
-      kTagSequence,
-      absl::StrCat(Av(kOidSubjectKeyId),
-                   internal::Tlv(kTagOctetString, internal::Tlv(kTagOctetString, id))));
-}
-
-// The DER of the Name CommonNameOnly(`cn`) encodes, for a normalized peer name (ASCII host
-// name) of at most 64 characters: SEQUENCE { SET { SEQUENCE { id-at-commonName, UTF8String } } }.
-// Other names (longer than ub-common-name: refused there with the library's message) go
-// through CommonNameOnly.
-absl::StatusOr<std::string> PeerSubjectDer(std::string_view cn) {
-  if (!cn.empty() && cn.size() <= 64 &&
-      std::all_of(cn.begin(), cn.end(), [](char c) { return c > 0 && c < 0x7F; })) {
-    constexpr std::string_view kOidCommonName("\x06\x03\x55\x04\x03", 5);
-    constexpr unsigned char kTagUtf8String = 0x0c;
-    constexpr unsigned char kTagSet = 0x31;
-    std::string attribute(kOidCommonName);
-    internal::AppendTlv(attribute, kTagUtf8String, cn);
-    return internal::Tlv(kTagSequence,
-                         internal::Tlv(kTagSet, internal::Tlv(kTagSequence, attribute)));
-  }
-  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(cn);
-  if (!subject.ok()) return subject.status();
-  return internal::ToDer(subject->get(), i2d_X509_NAME);
-}
-
-// subjectAltName holding exactly one dNSName (`name` is a normalized host name: ASCII only).
-std::string SubjectAltNameDer(std::string_view name) {
-  return internal::Tlv(
-      kTagSequence,
-      absl::StrCat(Av(kOidSubjectAltName),
-                   internal::Tlv(kTagOctetString,
-                                 internal::Tlv(kTagSequence, internal::Tlv(kTagDnsName, name)))));
+  return cert;
 }
 
 }  // namespace
@@ -417,6 +370,14 @@ absl::StatusOr<CertificateInfo> InspectCertificate(std::string_view pem_or_der) 
   return internal::Describe(cert->get());
 }
 
+absl::StatusOr<std::string> CertificateAsPem(std::string_view pem_or_der) {
+  absl::StatusOr<X509Ptr> cert = internal::ParseCertificate(pem_or_der);
+  if (!cert.ok()) return cert.status();
+  std::string pem = internal::CertificateToPem(cert->get());
+  if (pem.empty()) return absl::InternalError("cannot encode the certificate as PEM");
+  return pem;
+}
+
 absl::StatusOr<std::string> Fingerprint(std::string_view pem_or_der) {
   absl::StatusOr<X509Ptr> cert = internal::ParseCertificate(pem_or_der);
   if (!cert.ok()) return cert.status();
@@ -458,21 +419,19 @@ bool RenewalDue(absl::Time not_before, absl::Time not_after, absl::Time now) {
 
 // ---- member side -------------------------------------------------------------------------------
 
-absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
-                                      std::string_view peer_name) {
-  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
-  if (!name.ok()) return name.status();
-  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
-  if (!key.ok()) return key.status();
-  const internal::KeyAssessment assessment = internal::AssessPublicKey(key->get());
+namespace {
+
+// A CSR for the normalized `name` signed with `key`.
+absl::StatusOr<std::string> CsrForKey(EVP_PKEY* key, const std::string& name) {
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(key);
   if (!assessment.allowed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
   }
   X509ReqPtr req(X509_REQ_new());
-  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(*name);
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(name);
   if (!subject.ok()) return subject.status();
-  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(*name);
+  absl::StatusOr<internal::GeneralNamesPtr> san = SingleDnsName(name);
   if (!san.ok()) return san.status();
   internal::ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
   if (req == nullptr || extensions == nullptr) return absl::ResourceExhaustedError("out of memory");
@@ -484,8 +443,8 @@ absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
   if (X509_REQ_set_version(req.get(), 0) != 1 ||
       X509_REQ_set_subject_name(req.get(), subject->get()) != 1 ||
       X509_REQ_add_extensions(req.get(), extensions.get()) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key->get()) != 1 ||
-      X509_REQ_sign(req.get(), key->get(), DigestFor(assessment.description)) <= 0) {
+      X509_REQ_set_pubkey(req.get(), key) != 1 ||
+      X509_REQ_sign(req.get(), key, DigestFor(assessment.description)) <= 0) {
     return absl::InternalError(absl::StrCat("cannot build CSR: ", DrainErrors()));
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -493,6 +452,29 @@ absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
     return absl::InternalError(absl::StrCat("cannot encode CSR: ", DrainErrors()));
   }
   return internal::BioContents(bio.get());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem,
+                                      std::string_view peer_name) {
+  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<EvpPkeyPtr> key = internal::ParsePrivateKey(private_key_pem);
+  if (!key.ok()) return key.status();
+  return CsrForKey(key->get(), *name);
+}
+
+absl::StatusOr<MemberRequest> CreateKeyAndCsr(KeyType type, std::string_view peer_name) {
+  absl::StatusOr<std::string> name = NormalizePeerName(peer_name);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(type);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = CsrForKey(key->get(), *name);
+  if (!csr.ok()) return csr.status();
+  absl::StatusOr<SecretString> pem = internal::PrivateKeyToPem(key->get());
+  if (!pem.ok()) return pem.status();
+  return MemberRequest{*std::move(pem), *std::move(csr)};
 }
 
 // ---- CA side -----------------------------------------------------------------------------------
@@ -511,14 +493,15 @@ std::string_view ToString(CsrRejection rejection) {
       return "weak_key";
     case CsrRejection::kBadSubjectAltName:
       return "bad_subject_alt_name";
+    case CsrRejection::kNameNotFqdn:
+      return "name_not_fqdn";
   }
   return "unknown";
 }
 
 std::optional<CsrRejection> GetCsrRejection(const absl::Status& status) {
-  auto payload = status.GetPayload(kCsrRejectionUrl);  // absl::optional on Debian
-  if (!payload.has_value()) return std::nullopt;
-  const std::string code(*payload);
+  if (status.code() != absl::StatusCode::kPermissionDenied) return std::nullopt;
+  const std::string code = ReasonOf(status);
   for (CsrRejection r : kAllCsrRejections) {
     if (ToString(r) == code) return r;
   }
@@ -542,21 +525,28 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const CaOption
   if (!key.ok()) return key.status();
   absl::StatusOr<internal::X509NamePtr> name = CommonNameOnly(options.common_name);
   if (!name.ok()) return name.status();
-  absl::StatusOr<X509Ptr> cert =
-      NewCertificate(name->get(), name->get(), key->get(), now - kBackdate, now + options.lifetime);
-  if (!cert.ok()) return cert.status();
-  X509* c = cert->get();
-  // The SKI must exist before "keyid:always" can copy it into the AKI of a self-signed cert.
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
-                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
-                            std::pair{NID_subject_key_identifier, "hash"},
-                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
-    if (absl::Status s = AddExtension(c, c, nid, value); !s.ok()) return s;
-  }
   const EVP_MD* digest = DigestFor(ToString(options.key_type));
-  if (absl::Status s = Sign(c, key->get(), digest); !s.ok()) return s;
-
+  ToBeSigned tbs;
+  tbs.profile = ToBeSigned::Profile::kCa;
+  tbs.subject = name->get();
+  tbs.subject_key = key->get();
+  tbs.not_before = now - kBackdate;
+  tbs.not_after = now + options.lifetime;
+  absl::StatusOr<X509Ptr> cert = SignCertificate(tbs, nullptr, key->get(), digest);
+  if (!cert.ok()) return cert.status();
   return FromParts(cert->release(), key->release(), digest);
+}
+
+absl::Status internal::CheckCaCertificate(X509* cert) {
+  const uint32_t flags = X509_get_extension_flags(cert);
+  // X509_get_key_usage reports "every usage" when the extension is absent: a CA must carry it.
+  if ((flags & EXFLAG_CA) == 0 || (flags & EXFLAG_KUSAGE) == 0 ||
+      (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN) == 0) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "not_a_ca",
+                     "not a CA certificate (needs basicConstraints CA:TRUE and keyUsage "
+                     "keyCertSign)");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view certificate_pem,
@@ -569,15 +559,12 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(std::string_view
     DrainErrors();
     return absl::InvalidArgumentError("the private key does not belong to the CA certificate");
   }
-  const uint32_t flags = X509_get_extension_flags(cert->get());
-  if ((flags & EXFLAG_CA) == 0 || (X509_get_key_usage(cert->get()) & KU_KEY_CERT_SIGN) == 0) {
-    return absl::InvalidArgumentError(
-        "not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)");
-  }
+  if (absl::Status s = internal::CheckCaCertificate(cert->get()); !s.ok()) return s;
   const internal::KeyAssessment assessment = internal::AssessPublicKey(key->get());
   if (!assessment.allowed) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CA key type ", assessment.description, " is not allowed; allowed: ", AllowedKeyTypes()));
+    return MakeError(absl::StatusCode::kInvalidArgument, "weak_key",
+                     absl::StrCat("CA key type ", assessment.description,
+                                  " is not allowed; allowed: ", AllowedKeyTypes()));
   }
   return FromParts(cert->release(), key->release(), DigestFor(assessment.description));
 }
@@ -592,65 +579,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::FromParts(X509* cert,
   absl::StatusOr<CertificateInfo> info = internal::Describe(cert);
   if (!info.ok()) return info.status();
   ca.info_ = *std::move(info);
-  ca.PrepareIssuance();
   return ca;
-}
-
-struct CertificateAuthority::IssuanceProfile {
-  std::string issuer_name_der;          // the CA's subject Name
-  std::string signature_algorithm_der;  // AlgorithmIdentifier for the CA key and digest
-  // basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, extKeyUsage
-  // serverAuth + clientAuth: the same for every peer certificate.
-  std::string fixed_extensions_der;
-  std::string authority_key_id_der;  // keyid:always, from the CA's subject key identifier
-  // EVP_DigestSignInit done once for the CA key and digest (null if it failed: each
-  // certificate then initialises its own context and reports the failure). Never used
-  // directly: each certificate signs with its own copy (EVP_MD_CTX_copy_ex, which only reads
-  // it), so concurrent SignPeerCsr calls share nothing mutable.
-  std::unique_ptr<EVP_MD_CTX, internal::Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> sign_template;
-  // Verification keys kept between the requests this CA parses.
-  mutable internal::VerificationKeyPool verification_keys;  // thread-safe
-  absl::Status status;  // why this CA cannot issue, if it cannot
-};
-
-void CertificateAuthority::PrepareIssuance() {
-  auto profile = std::make_shared<IssuanceProfile>();
-  auto fail = [&](absl::Status s) {
-    profile->status = std::move(s);
-    profile_ = std::move(profile);
-  };
-  profile->issuer_name_der = internal::ToDer(X509_get_subject_name(cert_.get()), i2d_X509_NAME);
-  if (profile->issuer_name_der.empty()) {
-    return fail(absl::InternalError(absl::StrCat("cannot encode issuer name: ", DrainErrors())));
-  }
-  absl::StatusOr<std::string> algorithm = SignatureAlgorithmDer(key_.get(), digest_);
-  if (!algorithm.ok()) return fail(algorithm.status());
-  profile->signature_algorithm_der = *std::move(algorithm);
-  // The extensions come from the library's own config parser, once: the same bytes as before
-  // the profile was cached. The AKI needs only the issuer; a blank certificate stands in for
-  // the subject.
-  X509Ptr blank(X509_new());
-  if (blank == nullptr) return fail(absl::ResourceExhaustedError("out of memory"));
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_key_usage, "critical,digitalSignature"},
-                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
-                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
-    absl::StatusOr<std::string> der = ConfExtensionDer(cert_.get(), blank.get(), nid, value);
-    if (!der.ok()) return fail(der.status());
-    if (nid == NID_authority_key_identifier) {
-      profile->authority_key_id_der = *std::move(der);
-    } else {
-      profile->fixed_extensions_der += *der;
-    }
-  }
-  profile->sign_template.reset(EVP_MD_CTX_new());
-  if (profile->sign_template != nullptr &&
-      EVP_DigestSignInit(profile->sign_template.get(), nullptr,
-                         internal::PrefetchedDigest(digest_), nullptr, key_.get()) != 1) {
-    DrainErrors();
-    profile->sign_template.reset();
-  }
-  profile_ = std::move(profile);
 }
 
 absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
@@ -660,58 +589,95 @@ absl::StatusOr<SecretString> CertificateAuthority::PrivateKeyPem() const {
 absl::StatusOr<std::string> CertificateAuthority::SignPeerCsr(std::string_view csr_pem,
                                                               const PeerCertificateOptions& options,
                                                               absl::Time now) const {
-  return Issue(csr_pem, options, now, nullptr);
+  absl::StatusOr<IssuedCertificate> issued = IssuePeerCertificate(csr_pem, options, now);
+  if (!issued.ok()) return issued.status();
+  return std::move(issued->pem);
 }
 
-absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::IssuePeerCertificate(
-    std::string_view csr_pem, const PeerCertificateOptions& options, absl::Time now) const {
-  IssuedCertificate issued;
-  absl::StatusOr<std::string> pem = Issue(csr_pem, options, now, &issued.info);
-  if (!pem.ok()) return pem.status();
-  issued.pem = *std::move(pem);
-  return issued;
-}
+namespace {
 
-absl::StatusOr<std::string> CertificateAuthority::Issue(std::string_view csr_pem,
-                                                        const PeerCertificateOptions& options,
-                                                        absl::Time now,
-                                                        CertificateInfo* description) const {
-  if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
-  if (now < info_.not_before || now >= info_.not_after) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the CA certificate is not valid at ", RfcUtc(now), " (valid ", RfcUtc(info_.not_before),
-        " to ", RfcUtc(info_.not_after), "); rotate the CA"));
-  }
-  if (csr_pem.empty()) return Refuse(CsrRejection::kMalformed, "empty CSR input");
-  if (csr_pem.size() > internal::kMaxInputBytes) {
-    return Refuse(CsrRejection::kMalformed, "CSR input too large");
-  }
-  absl::StatusOr<internal::ParsedCsr> parsed = internal::ParsedCsr::Parse(
-      csr_pem, internal::ParsedCsr::Parser::kFast,
-      profile_ != nullptr ? &profile_->verification_keys : nullptr);
+// A member's request that passed the CA's policy: its key and its normalized peer name.
+struct CheckedRequest {
+  X509ReqPtr request;
+  EvpPkeyPtr key;
+  std::string key_description;  // "ecdsa-p256", "rsa-2048", ...
+  std::string name;
+};
+
+// The CA's policy for a CSR (DESIGN.md §6), on the library's parse of it: proof of possession
+// first, then the key, then the names it asks for.
+absl::StatusOr<CheckedRequest> CheckRequest(std::string_view csr_text,
+                                            const PeerCertificateOptions& options) {
+  absl::StatusOr<X509ReqPtr> parsed = internal::ParseCertificateRequest(csr_text);
   if (!parsed.ok()) {
     if (parsed.status().code() != absl::StatusCode::kInvalidArgument) return parsed.status();
-    return Refuse(CsrRejection::kMalformed, absl::StrCat("not a PEM certificate signing request: ",
-                                                         parsed.status().message()));
+    return Refuse(CsrRejection::kMalformed, parsed.status().message());
   }
-  internal::ParsedCsr& csr = *parsed;
+  X509_REQ* req = parsed->get();
 
-  // BoringSSL cannot even decode keys on curves it does not implement: that is a weak key too.
-  if (csr.public_key() == nullptr) {
+  // The key: judged from its AlgorithmIdentifier first, so a key on a curve the library
+  // cannot decode is named weak; then decoded (an invalid point is malformed).
+  CheckedRequest checked;
+#if defined(OPENSSL_IS_BORINGSSL)
+  // BoringSSL's X509_REQ does not expose the encoded key: a key it cannot decode (a curve it
+  // does not implement, or an invalid point) is refused as unusable.
+  checked.key.reset(X509_REQ_get_pubkey(req));
+  DrainErrors();
+  if (checked.key == nullptr) {
     return Refuse(CsrRejection::kWeakKey,
-                  "the CSR's public key cannot be used (unsupported algorithm or curve); "
-                  "allowed: " +
-                      AllowedKeyTypes());
+                  absl::StrCat("the CSR's public key cannot be used (unsupported algorithm or "
+                               "curve, or an invalid key); allowed: ",
+                               AllowedKeyTypes()));
+  }
+  const internal::KeyAssessment assessment = internal::AssessPublicKey(checked.key.get());
+#else
+  const internal::KeyAssessment assessment =
+      internal::AssessPublicKey(X509_REQ_get_X509_PUBKEY(req));
+#endif
+  if (!assessment.decodable) {
+    return Refuse(CsrRejection::kMalformed, "the CSR's public key cannot be decoded");
+  }
+  if (!assessment.allowed) {
+    return Refuse(CsrRejection::kWeakKey,
+                  absl::StrCat("key ", assessment.description,
+                               " is not allowed; allowed: ", AllowedKeyTypes()));
+  }
+  if (checked.key == nullptr) {
+    checked.key.reset(X509_REQ_get_pubkey(req));
+    DrainErrors();
+    if (checked.key == nullptr) {
+      return Refuse(CsrRejection::kMalformed,
+                    absl::StrCat("the CSR's ", assessment.description,
+                                 " public key cannot be decoded (for an EC key: the point is "
+                                 "not on the curve)"));
+    }
+  }
+
+  // Proof of possession: the request is signed by the key it asks to certify.
+  if (const int sig_nid = X509_REQ_get_signature_nid(req); IsWeakSignature(sig_nid)) {
+    const char* sn = sig_nid == NID_undef ? nullptr : OBJ_nid2sn(sig_nid);
+    return Refuse(CsrRejection::kBadSignature,
+                  absl::StrCat("CSR signature algorithm ", sn != nullptr ? sn : "unknown",
+                               " is not accepted (SHA-256 or stronger)"));
+  }
+  if (X509_REQ_verify(req, checked.key.get()) != 1) {
+    DrainErrors();
+    return Refuse(CsrRejection::kBadSignature, "the CSR's signature does not verify");
   }
 
   // Names: one CN, and at most one SAN that is a dNSName equal to it.
-  const std::vector<std::string> cns = csr.CommonNames();
+  std::vector<std::string> cns;
+  X509_NAME* subject = X509_REQ_get_subject_name(req);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    cns.push_back(internal::Utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i))));
+  }
   if (cns.size() != 1) {
     return Refuse(CsrRejection::kNameMismatch,
                   absl::StrCat("the CSR subject must hold exactly one CN; it holds ", cns.size()));
   }
   std::vector<std::string> dns_names;
-  internal::ExtensionStackPtr extensions = csr.Extensions();
+  internal::ExtensionStackPtr extensions(X509_REQ_get_extensions(req));
   DrainErrors();
   int san_extensions = 0;
   for (int i = 0;
@@ -749,11 +715,14 @@ absl::StatusOr<std::string> CertificateAuthority::Issue(std::string_view csr_pem
   if (cns[0].find('*') != std::string::npos) {
     return Refuse(CsrRejection::kBadSubjectAltName, "wildcard names are never issued");
   }
-  absl::StatusOr<std::string> name = NormalizePeerName(cns[0]);
-  if (!name.ok()) return Refuse(CsrRejection::kNameMismatch, name.status().message());
+  // The one peer-name rule: fully qualified DNS names, never IP literals.
+  absl::StatusOr<std::string> name = model::NormalizePeerName(cns[0], "the CSR's CN");
+  if (!name.ok()) return Refuse(CsrRejection::kNameNotFqdn, name.status().message());
   if (!dns_names.empty()) {
-    absl::StatusOr<std::string> san_name = NormalizePeerName(dns_names[0]);
-    if (!san_name.ok() || *san_name != *name) {
+    absl::StatusOr<std::string> san_name =
+        model::NormalizePeerName(dns_names[0], "the CSR's subjectAltName");
+    if (!san_name.ok()) return Refuse(CsrRejection::kNameNotFqdn, san_name.status().message());
+    if (*san_name != *name) {
       return Refuse(CsrRejection::kNameMismatch,
                     absl::StrCat("the CSR's subjectAltName '", absl::CHexEscape(dns_names[0]),
                                  "' differs from its CN '", *name, "'"));
@@ -777,96 +746,70 @@ absl::StatusOr<std::string> CertificateAuthority::Issue(std::string_view csr_pem
                        options.expected_name, "'"));
     }
   }
+  checked.name = *std::move(name);
+  checked.key_description = assessment.description;
+  checked.request = *std::move(parsed);
+  return checked;
+}
 
-  if (profile_ == nullptr) return absl::FailedPreconditionError("moved-from CA");
+}  // namespace
 
-  // The subject key is copied as the CSR encodes it, never decoded and re-encoded: on OpenSSL
-  // 3.0 that round trip through the provider encoders was most of the issuance cost.
-  if (absl::Status s = csr.PrepareKeyInfo(); !s.ok()) return s;
-  const internal::KeyAssessment assessment = csr.AssessKey();
-  if (!assessment.allowed) {
-    return Refuse(CsrRejection::kWeakKey,
-                  absl::StrCat("key ", assessment.description,
-                               " is not allowed; allowed: ", AllowedKeyTypes()));
+absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::IssuePeerCertificate(
+    std::string_view csr_pem, const PeerCertificateOptions& options, absl::Time now) const {
+  if (cert_ == nullptr) return absl::FailedPreconditionError("moved-from CA");
+  // Policy: the CA can sign now, the request passes, the certificate fits in the CA's life.
+  if (absl::Status s = CheckLifetime(options.lifetime); !s.ok()) return s;
+  // Validity is inclusive at both ends (RFC 5280 §4.1.2.5).
+  if (now < info_.not_before) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "ca_not_yet_valid",
+                     absl::StrCat("the CA certificate is not valid before ",
+                                  RfcUtc(info_.not_before), "; it cannot sign at ", RfcUtc(now)));
   }
-  // Proof of possession: the request is signed by the key it asks to certify.
-  if (const int sig_nid = csr.signature_nid(); IsWeakSignature(sig_nid)) {
-    return Refuse(CsrRejection::kBadSignature,
-                  absl::StrCat("CSR signature algorithm ", OBJ_nid2sn(sig_nid),
-                               " is not accepted (SHA-256 or stronger)"));
+  if (now > info_.not_after) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "ca_expired",
+                     absl::StrCat("the CA certificate expired at ", RfcUtc(info_.not_after),
+                                  "; it cannot sign at ", RfcUtc(now),
+                                  "; roll the CA over (a new_primary plan)"));
   }
-  if (csr.VerifySignature() != 1) {
-    DrainErrors();
-    return Refuse(CsrRejection::kBadSignature, "the CSR's signature does not verify");
+  absl::StatusOr<CheckedRequest> request = CheckRequest(csr_pem, options);
+  if (!request.ok()) return request.status();
+  // Certificates hold whole seconds.
+  const absl::Time not_after = absl::FromTimeT(absl::ToTimeT(now + options.lifetime));
+  if (not_after > info_.not_after) {
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, "outlives_ca",
+        absl::StrCat("a certificate for ", request->name, " valid until ", RfcUtc(not_after),
+                     " would outlive the CA, which expires at ", RfcUtc(info_.not_after),
+                     "; roll the CA over (a new_primary plan) or ask for a lifetime ending by ",
+                     "then"));
   }
-  if (!profile_->status.ok()) return profile_->status;
 
-  // TBSCertificate (RFC 5280 §4.1), fields in order.
-  unsigned char serial[internal::kSerialOctets];
-  if (absl::Status s = internal::RandomSerialOctets(serial); !s.ok()) return s;
-  // A peer certificate never outlives the CA that signed it.
-  const absl::Time not_after = std::min(now + options.lifetime, info_.not_after);
-  const std::string validity = absl::StrCat(TimeDer(now - kBackdate), TimeDer(not_after));
-  absl::StatusOr<std::string> subject = PeerSubjectDer(*name);
+  // To be signed, then signed.
+  absl::StatusOr<internal::X509NamePtr> subject = CommonNameOnly(request->name);
   if (!subject.ok()) return subject.status();
-  const std::string& subject_der = *subject;
-  const std::string spki_der = csr.KeyInfoDer();
-  absl::StatusOr<std::string> ski = SubjectKeyIdDer(csr);
-  if (!ski.ok()) return ski.status();
-  if (validity.empty() || subject_der.empty() || spki_der.empty()) {
-    return absl::InternalError(absl::StrCat("cannot build certificate: ", DrainErrors()));
-  }
-  std::string cert_extensions = profile_->fixed_extensions_der;
-  absl::StrAppend(&cert_extensions, *ski, profile_->authority_key_id_der,
-                  SubjectAltNameDer(*name));
+  ToBeSigned tbs;
+  tbs.profile = ToBeSigned::Profile::kPeer;
+  tbs.subject = subject->get();
+  tbs.subject_key = request->key.get();
+#if !defined(OPENSSL_IS_BORINGSSL)
+  tbs.subject_key_info = X509_REQ_get_X509_PUBKEY(request->request.get());
+#endif
+  tbs.not_before = now - kBackdate;
+  tbs.not_after = not_after;
+  tbs.dns_name = request->name;
+  absl::StatusOr<X509Ptr> cert = SignCertificate(tbs, cert_.get(), key_.get(), digest_);
+  if (!cert.ok()) return cert.status();
 
-  std::string tbs_fields;
-  tbs_fields.reserve(512);
-  tbs_fields.append(kVersion3.data(), kVersion3.size());
-  internal::AppendTlv(tbs_fields, kTagInteger,
-                      std::string_view(reinterpret_cast<const char*>(serial), sizeof(serial)));
-  absl::StrAppend(&tbs_fields, profile_->signature_algorithm_der, profile_->issuer_name_der);
-  internal::AppendTlv(tbs_fields, kTagSequence, validity);
-  absl::StrAppend(&tbs_fields, subject_der, spki_der);
-  internal::AppendTlv(tbs_fields, kTagExtensions, internal::Tlv(kTagSequence, cert_extensions));
-  const std::string tbs = internal::Tlv(kTagSequence, tbs_fields);
-
-  // signatureValue: the CA's signature over the TBSCertificate's DER.
-  std::unique_ptr<EVP_MD_CTX, internal::Deleter<EVP_MD_CTX, EVP_MD_CTX_free>> md_ctx(
-      EVP_MD_CTX_new());
-  std::string signature(1, '\0');  // BIT STRING: no unused bits, then the signature
-  std::size_t sig_len = static_cast<std::size_t>(EVP_PKEY_size(key_.get()));
-  signature.resize(1 + sig_len);
-  const EVP_MD_CTX* sign_template = profile_->sign_template.get();
-  if (md_ctx == nullptr ||
-      (sign_template != nullptr
-           ? EVP_MD_CTX_copy_ex(md_ctx.get(), sign_template) != 1
-           : EVP_DigestSignInit(md_ctx.get(), nullptr, digest_, nullptr, key_.get()) != 1) ||
-      EVP_DigestSign(md_ctx.get(), reinterpret_cast<unsigned char*>(signature.data() + 1),
-                     &sig_len, reinterpret_cast<const unsigned char*>(tbs.data()),
-                     tbs.size()) != 1) {
-    return absl::InternalError(absl::StrCat("cannot sign certificate: ", DrainErrors()));
-  }
-  signature.resize(1 + sig_len);
-
-  std::string certificate = tbs;
-  absl::StrAppend(&certificate, profile_->signature_algorithm_der);
-  internal::AppendTlv(certificate, kTagBitString, signature);
-  const std::string der = internal::Tlv(kTagSequence, certificate);
-
-  if (description != nullptr) {
-    // What InspectCertificate would read back: times at the whole seconds the DER holds.
-    description->subject = absl::StrCat("CN=", *name);
-    description->issuer = info_.subject;
-    description->serial_hex = internal::UpperHex(serial, sizeof(serial), "");
-    description->not_before = absl::FromTimeT(absl::ToTimeT(now - kBackdate));
-    description->not_after = absl::FromTimeT(absl::ToTimeT(not_after));
-    description->fingerprint_sha256 = internal::Sha256FingerprintOfDer(der);
-    description->is_ca = false;
-    description->dns_names = {*name};
-    description->key = assessment.description;
-  }
-  return internal::DerToPem(der, "CERTIFICATE");
+  IssuedCertificate issued;
+  issued.pem = internal::CertificateToPem(cert->get());
+  if (issued.pem.empty()) return absl::InternalError("cannot encode the certificate");
+  absl::StatusOr<CertificateInfo> info = internal::Describe(cert->get());
+  if (!info.ok()) return info.status();
+  issued.info = *std::move(info);
+  // The certificate holds the request's key bytes as they were; the request's key, decoded
+  // and judged above, is what they describe.
+  issued.info.key = request->key_description;
+  return issued;
 }
 
 }  // namespace arraykit::pki

@@ -71,8 +71,13 @@ struct CertificateInfo {
   nlohmann::json ToJson() const;
 };
 
-// Parses one certificate (PEM or DER) and describes it.
+// Parses exactly one certificate (one PEM block, or DER without trailing bytes) and describes
+// it. Anything else is INVALID_ARGUMENT with reason `malformed`.
 absl::StatusOr<CertificateInfo> InspectCertificate(std::string_view pem_or_der);
+
+// The PEM text of exactly one certificate given as DER or PEM (as InspectCertificate reads
+// it): how DER reaches interfaces that take PEM.
+absl::StatusOr<std::string> CertificateAsPem(std::string_view pem_or_der);
 
 // The SHA-256 fingerprint of a certificate (PEM or DER), formatted as CertificateInfo says.
 absl::StatusOr<std::string> Fingerprint(std::string_view pem_or_der);
@@ -91,17 +96,26 @@ absl::Time RenewalTime(absl::Time not_before, absl::Time not_after);
 // SAN dNSName, both the normalized name. The key never leaves the member; the CSR does.
 absl::StatusOr<std::string> CreateCsr(std::string_view private_key_pem, std::string_view peer_name);
 
+// A fresh key (GeneratePrivateKey) and its CSR (CreateCsr) in one step, without reading the
+// key back from its PEM (a decode that OpenSSL 3 makes expensive).
+struct MemberRequest {
+  SecretString private_key_pem;
+  std::string csr_pem;
+};
+absl::StatusOr<MemberRequest> CreateKeyAndCsr(KeyType type, std::string_view peer_name);
+
 // ---- CA side -----------------------------------------------------------------------------------
 
-// Why the CA refused a CSR. Stable codes, carried in the status payload and as the first word
-// of its message.
+// Why the CA refused a CSR. Every refusal has one shape: PERMISSION_DENIED whose reason
+// (ReasonOf, ak_last_error_reason) is the code below; the message says why, for people.
 enum class CsrRejection {
-  kMalformed,          // "malformed": not a parseable PKCS#10 request
+  kMalformed,          // "malformed": not exactly one parseable PKCS#10 request
   kBadSignature,       // "bad_signature": the request's self-signature does not verify
   kNotAMember,         // "not_a_member": the name is not a member of the array
   kNameMismatch,       // "name_mismatch": CN and SAN disagree, or not the expected member
   kWeakKey,            // "weak_key": RSA < 2048, a curve other than P-256/P-384, other types
   kBadSubjectAltName,  // "bad_subject_alt_name": extra names, non-DNS names, wildcards
+  kNameNotFqdn,        // "name_not_fqdn": the name breaks the peer-name rule (e.g. an IP literal)
 };
 std::string_view ToString(CsrRejection rejection);
 std::optional<CsrRejection> GetCsrRejection(const absl::Status& status);
@@ -150,13 +164,15 @@ class CertificateAuthority {
   // Signs a member's CSR into a peer certificate (PEM): subject CN and SAN dNSName = the
   // normalized peer DNS name, EKU serverAuth + clientAuth, KU digitalSignature (critical),
   // CA:FALSE, SKI/AKI, random serial, valid from now − 5 min for `options.lifetime`.
-  // Refusals carry a CsrRejection (see GetCsrRejection).
+  // The CSR is parsed by the crypto library. Refusals of the CSR carry a CsrRejection (see
+  // GetCsrRejection). FAILED_PRECONDITION when the CA cannot sign at `now` (reasons
+  // `ca_not_yet_valid`, `ca_expired`; validity is inclusive at notAfter) or when the
+  // certificate would outlive the CA (`outlives_ca`: it is never silently shortened).
   absl::StatusOr<std::string> SignPeerCsr(std::string_view csr_pem,
                                           const PeerCertificateOptions& options,
                                           absl::Time now) const;
 
-  // SignPeerCsr plus the description of what was issued, known from building it: equal to
-  // InspectCertificate(pem) without parsing the certificate again.
+  // SignPeerCsr plus the description of what was issued (as InspectCertificate reads it).
   struct IssuedCertificate {
     std::string pem;
     CertificateInfo info;
@@ -166,37 +182,30 @@ class CertificateAuthority {
                                                          absl::Time now) const;
 
  private:
-  // SignPeerCsr, and when `description` is set, what IssuePeerCertificate describes.
-  absl::StatusOr<std::string> Issue(std::string_view csr_pem,
-                                    const PeerCertificateOptions& options, absl::Time now,
-                                    CertificateInfo* description) const;
-
   struct X509Free {
     void operator()(X509* p) const;
   };
   struct PkeyFree {
     void operator()(EVP_PKEY* p) const;
   };
-  // What every issuance shares and depends only on the CA (issuer name, signature algorithm,
-  // the fixed extensions, the authority key identifier), encoded once; defined in pki.cc.
-  struct IssuanceProfile;
   CertificateAuthority() = default;
   // The CA from a checked certificate and its key (takes ownership of both).
   static absl::StatusOr<CertificateAuthority> FromParts(X509* cert, EVP_PKEY* key,
                                                         const EVP_MD* digest);
-  void PrepareIssuance();
 
   std::unique_ptr<X509, X509Free> cert_;
   std::unique_ptr<EVP_PKEY, PkeyFree> key_;
   const EVP_MD* digest_ = nullptr;  // chosen once for the CA key
   std::string certificate_pem_;
   CertificateInfo info_;
-  std::shared_ptr<const IssuanceProfile> profile_;
 };
 
 namespace internal {
 // Describes a parsed certificate; shared by the module's sources.
 absl::StatusOr<CertificateInfo> Describe(X509* cert);
+// OK when `cert` may act as the array's CA: basicConstraints CA:TRUE and a keyUsage extension
+// with keyCertSign; else INVALID_ARGUMENT with reason `not_a_ca`.
+absl::Status CheckCaCertificate(X509* cert);
 }  // namespace internal
 
 }  // namespace arraykit::pki

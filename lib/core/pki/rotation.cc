@@ -254,10 +254,8 @@ absl::Status SimulatedArrayPki::Issue(const std::string& member, CaRef ref, absl
   }
   // On the member: a fresh key and a CSR. On the CA: checks and signature. The names the CA
   // accepts are the members after the change, so a joining member can be enrolled.
-  absl::StatusOr<SecretString> key = GeneratePrivateKey(options_.key_type);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> csr = CreateCsr(key->view(), member);
-  if (!csr.ok()) return csr.status();
+  absl::StatusOr<MemberRequest> request = CreateKeyAndCsr(options_.key_type, member);
+  if (!request.ok()) return request.status();
   PeerCertificateOptions issue;
   for (const auto& [name, admitted] : admitted_) {
     if (admitted) issue.member_names.push_back(name);
@@ -265,14 +263,13 @@ absl::Status SimulatedArrayPki::Issue(const std::string& member, CaRef ref, absl
   issue.member_names.push_back(member);
   issue.expected_name = member;
   issue.lifetime = options_.peer_lifetime;
-  absl::StatusOr<std::string> cert = ca->SignPeerCsr(*csr, issue, now);
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<CertificateInfo> info = InspectCertificate(*cert);
-  if (!info.ok()) return info.status();
+  absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
+      ca->IssuePeerCertificate(request->csr_pem, issue, now);
+  if (!issued.ok()) return issued.status();
   MemberCredentials& c = credentials_[member];
-  c.private_key_pem = *std::move(key);
-  c.certificate_pem = *std::move(cert);
-  c.certificate = *std::move(info);
+  c.private_key_pem = std::move(request->private_key_pem);
+  c.certificate_pem = std::move(issued->pem);
+  c.certificate = std::move(issued->info);
   issued_serials_[member].push_back(c.certificate.serial_hex);
   return absl::OkStatus();
 }
@@ -362,8 +359,7 @@ std::vector<std::string> SimulatedArrayPki::MutualVerificationFailures(absl::Tim
         VerifyOptions options{.expected_name = b,
                               .role = role,
                               .at = now,
-                              .revoked_serials = verifier.revoked_serials,
-                              .presented_chain = {}};
+                              .revoked_serials = verifier.revoked_serials};
         VerificationResult r =
             VerifyPeerCertificate(peer.certificate_pem, verifier.truststore, options);
         if (!r.valid) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/model/json_reader.h"
 #include "core/pki/ossl.h"
+#include "core/status.h"
 
 namespace arraykit::pki {
 
@@ -26,18 +27,20 @@ absl::StatusOr<TrustedCa> Truststore::Add(std::string_view ca_certificate) {
   absl::StatusOr<internal::X509Ptr> parsed = internal::ParseCertificate(ca_certificate);
   if (!parsed.ok()) return parsed.status();
   X509* cert = parsed->get();
-  const uint32_t flags = X509_get_extension_flags(cert);
-  if ((flags & EXFLAG_CA) == 0 || (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN) == 0) {
-    return absl::InvalidArgumentError(
-        "not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign); "
-        "a truststore holds only the array's CA certificates");
+  if (absl::Status s = internal::CheckCaCertificate(cert); !s.ok()) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          s.message(), "; a truststore holds only the array's CA certificates")),
+                      "not_a_ca");
   }
-  if ((flags & EXFLAG_SS) == 0) {
-    return absl::InvalidArgumentError("not a self-signed CA certificate");
+  // The array has no intermediates: a trusted CA is self-signed.
+  if ((X509_get_extension_flags(cert) & EXFLAG_SS) == 0) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "not_a_ca",
+                     "not a self-signed CA certificate (the array's PKI has no intermediates)");
   }
   const internal::KeyAssessment key = internal::AssessPublicKey(X509_get_X509_PUBKEY(cert));
   if (!key.allowed) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, "weak_key",
         absl::StrCat("CA key ", key.description, " is not allowed; allowed: ", AllowedKeyTypes()));
   }
   absl::StatusOr<CertificateInfo> info = internal::Describe(cert);

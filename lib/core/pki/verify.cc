@@ -109,6 +109,15 @@ VerificationResult FromVerifyError(int error, int depth, X509* at_cert, X509* le
   }
 }
 
+// The chain builder's callback: validity is checked by VerifyPeerCertificate itself.
+int IgnoreTimeErrors(int ok, X509_STORE_CTX* ctx) {
+  if (ok == 0) {
+    const int error = X509_STORE_CTX_get_error(ctx);
+    if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) return 1;
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::string_view ToString(RejectReason reason) {
@@ -151,9 +160,8 @@ nlohmann::json VerificationResult::ToJson() const {
 
 absl::Status VerificationResult::ToStatus() const {
   if (valid) return absl::OkStatus();
-  return MakeError(ErrorCode::kCertificateRejected,
-                   absl::StrCat(internal::Av(reason.has_value() ? ToString(*reason) : "unknown"),
-                                ": ", message));
+  return WithReason(MakeError(ErrorCode::kCertificateRejected, message),
+                    internal::Av(ToString(reason.value_or(RejectReason::kMalformed))));
 }
 
 VerificationResult VerifyPeerCertificate(std::string_view certificate, const Truststore& truststore,
@@ -170,9 +178,21 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
   // Checks that do not need the chain come first, so a weak certificate is named weak even
   // when it is also untrusted.
   const internal::KeyAssessment key = internal::AssessPublicKey(X509_get_X509_PUBKEY(leaf));
+  if (!key.decodable) {
+    return Reject(RejectReason::kMalformed, "the certificate's public key cannot be decoded");
+  }
   if (!key.allowed) {
     return Reject(RejectReason::kWeakKey, absl::StrCat("the certificate's key is ", key.description,
                                                        "; allowed: ", AllowedKeyTypes()));
+  }
+  // A key the policy allows by its algorithm must also decode (an EC point off its curve
+  // does not): such a certificate is malformed, whoever signed it.
+  if (internal::EvpPkeyPtr decoded(X509_get_pubkey(leaf)); decoded == nullptr) {
+    internal::DrainErrors();
+    return Reject(RejectReason::kMalformed,
+                  absl::StrCat("the certificate's ", key.description,
+                               " public key cannot be decoded (for an EC key: the point is not "
+                               "on the curve)"));
   }
   if (const int nid = X509_get_signature_nid(leaf); !AcceptedSignature(nid)) {
     const char* sn = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
@@ -180,44 +200,37 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
                   absl::StrCat("signature algorithm ", sn != nullptr ? sn : "unknown",
                                " is not accepted (SHA-256 or stronger with RSA or ECDSA)"));
   }
+  // A CA certificate, or one that may sign certificates, is never a peer certificate.
+  const uint32_t flags = X509_get_extension_flags(leaf);
+  if ((flags & EXFLAG_CA) != 0) {
+    return Reject(RejectReason::kBadKeyUsage,
+                  "the certificate is a CA certificate (CA:TRUE), never a peer certificate");
+  }
+  if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(leaf) & KU_KEY_CERT_SIGN) != 0) {
+    return Reject(RejectReason::kBadKeyUsage,
+                  "the certificate allows keyCertSign; a peer certificate may not sign "
+                  "certificates");
+  }
   if (truststore.empty()) {
     return Reject(RejectReason::kUntrustedIssuer, "the truststore holds no CA certificate");
   }
 
   internal::X509StorePtr store(X509_STORE_new());
   internal::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  internal::X509StackPtr presented(sk_X509_new_null());
-  if (store == nullptr || ctx == nullptr || presented == nullptr) {
-    return Reject(RejectReason::kMalformed, "out of memory");
-  }
+  if (store == nullptr || ctx == nullptr) return Reject(RejectReason::kMalformed, "out of memory");
   for (X509* ca : truststore.Certificates()) {
     if (X509_STORE_add_cert(store.get(), ca) != 1) internal::DrainErrors();
   }
-  // The CA signs peer certificates directly (pathlen 0): a longer presented chain can only be
-  // an attacker's, and is refused before any of it is parsed.
-  if (options.presented_chain.size() > kMaxPresentedChain) {
-    return Reject(
-        RejectReason::kMalformed,
-        absl::StrCat("the peer presented ", options.presented_chain.size(),
-                     " extra certificates; at most ", kMaxPresentedChain, " are accepted"));
-  }
-  for (const std::string& pem : options.presented_chain) {
-    absl::StatusOr<X509Ptr> extra = internal::ParseCertificate(pem);
-    if (!extra.ok()) {
-      return Reject(RejectReason::kMalformed,
-                    absl::StrCat("presented chain: ", extra.status().message()));
-    }
-    if (sk_X509_push(presented.get(), extra->get()) == 0) {
-      return Reject(RejectReason::kMalformed, "out of memory");
-    }
-    extra->release();  // now owned by the stack
-  }
-  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf, presented.get()) != 1) {
+  // No untrusted certificates: the CA signs peer certificates directly (pathlen 0).
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr) != 1) {
     internal::DrainErrors();
     return Reject(RejectReason::kMalformed, "cannot initialize verification");
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  // The library treats notAfter as exclusive; RFC 5280 makes it inclusive. Its time errors are
+  // let through here and the times checked below, on the chain it built.
   X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(options.at));
+  X509_STORE_CTX_set_verify_cb(ctx.get(), IgnoreTimeErrors);
   // Names come from subjectAltName only (never the CN) and never match a wildcard. The length
   // is always passed: BoringSSL treats 0 as an error, not as strlen.
   X509_VERIFY_PARAM_set_hostflags(
@@ -236,13 +249,30 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
     return FromVerifyError(error, depth, at_cert != nullptr ? at_cert : leaf, leaf, options);
   }
 
-  // The library's purpose check lets a certificate without KU/EKU through; the array's profile
-  // requires both, and a CA certificate is never a peer certificate.
-  const uint32_t flags = X509_get_extension_flags(leaf);
-  const uint32_t needed_eku = options.role == Role::kServer ? XKU_SSL_SERVER : XKU_SSL_CLIENT;
-  if ((flags & EXFLAG_CA) != 0) {
-    return Reject(RejectReason::kBadKeyUsage, "a CA certificate is not a peer certificate");
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+  for (int i = 0; chain != nullptr && i < static_cast<int>(sk_X509_num(chain)); ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    const std::string what =
+        i == 0 ? "the certificate" : absl::StrCat("its issuer ", Subject(cert));
+    absl::StatusOr<absl::Time> not_before = internal::ToAbslTime(X509_get0_notBefore(cert));
+    absl::StatusOr<absl::Time> not_after = internal::ToAbslTime(X509_get0_notAfter(cert));
+    if (!not_before.ok() || !not_after.ok()) {
+      return Reject(RejectReason::kMalformed, absl::StrCat(what, ": unreadable validity"));
+    }
+    if (options.at < *not_before) {
+      return Reject(RejectReason::kNotYetValid,
+                    absl::StrCat(what, " is not valid before ", FormatUtc(*not_before),
+                                 "; checked at ", FormatUtc(options.at)));
+    }
+    if (options.at > *not_after) {
+      return Reject(RejectReason::kExpired, absl::StrCat(what, " expired at ", FormatUtc(*not_after),
+                                                         "; checked at ", FormatUtc(options.at)));
+    }
   }
+
+  // The library's purpose check lets a certificate without KU/EKU through; the array's profile
+  // requires both.
+  const uint32_t needed_eku = options.role == Role::kServer ? XKU_SSL_SERVER : XKU_SSL_CLIENT;
   if ((flags & EXFLAG_KUSAGE) == 0 || (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0) {
     return Reject(RejectReason::kBadKeyUsage, "keyUsage digitalSignature is missing");
   }
@@ -268,7 +298,6 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
     return Reject(RejectReason::kNameMismatch,
                   absl::StrCat("the certificate is not for '", *expected, "'"));
   }
-  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
   for (int i = 1; chain != nullptr && i < static_cast<int>(sk_X509_num(chain)); ++i) {
     X509* ca = sk_X509_value(chain, i);
     const internal::KeyAssessment ca_key = internal::AssessPublicKey(X509_get_X509_PUBKEY(ca));

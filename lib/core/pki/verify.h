@@ -38,9 +38,6 @@ enum class Role {
   kClient,  // needs EKU clientAuth
 };
 
-// Certificates a peer may present besides its own; more are refused as malformed.
-inline constexpr std::size_t kMaxPresentedChain = 4;
-
 struct VerifyOptions {
   std::string expected_name;  // peer DNS name the certificate must carry (normalized here)
   Role role = Role::kServer;
@@ -49,9 +46,6 @@ struct VerifyOptions {
   // array's revoked peer certificates. Serials are 159 random bits, so a serial identifies a
   // certificate of the array without its issuer.
   std::vector<std::string> revoked_serials;
-  // Certificates the peer presented besides its own (PEM); untrusted. Normally none: the CA
-  // signs peer certificates directly (pathlen 0).
-  std::vector<std::string> presented_chain;
 };
 
 struct VerificationResult {
@@ -61,12 +55,15 @@ struct VerificationResult {
 
   // {"valid": true} or {"valid": false, "reason": "...", "message": "..."}.
   nlohmann::json ToJson() const;
-  // OK, or MakeError(kCertificateRejected, "<reason>: <message>").
+  // OK, or MakeError(kCertificateRejected, message) with the rejection as its reason: how the
+  // runtime reports a peer refused at a TLS handshake (AK_ECERT_REJECTED).
   absl::Status ToStatus() const;
 };
 
-// Verifies a peer certificate (PEM or DER) against `truststore`. Never fails with an operating
-// error: bad input is a rejection with reason `malformed`.
+// Verifies a peer certificate (exactly one: PEM or DER) against `truststore`. The array has no
+// intermediates (CA path length 0): a peer is verified from its one certificate and the
+// truststore. Validity is inclusive at both ends (RFC 5280 §4.1.2.5). Never fails with an
+// operating error: bad input is a rejection with reason `malformed`.
 VerificationResult VerifyPeerCertificate(std::string_view certificate, const Truststore& truststore,
                                          const VerifyOptions& options);
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,10 +350,13 @@ TEST_CASE("the CA refuses a CSR with a stable reason and names bad sign options"
   Owned doc;
   CHECK(ak_pki_csr_sign(&doc.p, ca.certificate_pem.c_str(), ca.key_pem.c_str(), csr.c_str(),
                         R"({"members": ["boston.example.com"]})", nullptr) == AK_PERMISSION_DENIED);
-  CHECK(std::string(ak_last_error()).rfind("not_a_member", 0) == 0);
+  // One shape for every refusal: AK_PERMISSION_DENIED, the reason apart from the message.
+  CHECK(std::string(ak_last_error_reason()) == "not_a_member");
+  CHECK(std::string(ak_last_error()) == "'detroit.example.com' is not a member of the array");
   CHECK(ak_pki_csr_sign(&doc.p, ca.certificate_pem.c_str(), ca.key_pem.c_str(), "garbage",
-                        R"({"members": ["boston.example.com"]})", nullptr) == AK_INVALID_ARGUMENT);
-  CHECK(std::string(ak_last_error()).rfind("malformed", 0) == 0);
+                        R"({"members": ["boston.example.com"]})", nullptr) ==
+        AK_PERMISSION_DENIED);
+  CHECK(std::string(ak_last_error_reason()) == "malformed");
 
   struct Case {
     const char* options;
@@ -599,7 +603,7 @@ TEST_CASE("an ak_ca handle signs like ak_pki_csr_sign, from several threads at o
   REQUIRE(handle != nullptr);
 
   Owned own;
-  REQUIRE(ak_ca_certificate(handle, &own.p, nullptr) == AK_OK);
+  REQUIRE(ak_ca_certificate(&own.p, handle, nullptr) == AK_OK);
   CHECK(json::parse(own.str()).at("certificate_pem") == ca.certificate_pem);
   CHECK(json::parse(own.str()).at("certificate").at("fingerprint_sha256") ==
         ca.info.at("fingerprint_sha256"));
@@ -611,7 +615,7 @@ TEST_CASE("an ak_ca handle signs like ak_pki_csr_sign, from several threads at o
   for (std::size_t i = 0; i < certificates.size(); ++i) {
     threads.emplace_back([&, i] {
       char* out = nullptr;
-      codes[i] = ak_ca_sign_csr(handle, &out, csr.c_str(), kMembers, nullptr);
+      codes[i] = ak_ca_sign_csr(&out, handle, csr.c_str(), kMembers, nullptr);
       if (out != nullptr) certificates[i] = json::parse(out).at("certificate_pem");
       ak_free(out);
     });
@@ -628,16 +632,16 @@ TEST_CASE("an ak_ca handle signs like ak_pki_csr_sign, from several threads at o
 
   // Refusals and bad options are those of ak_pki_csr_sign.
   Owned doc;
-  CHECK(ak_ca_sign_csr(handle, &doc.p, csr.c_str(), R"({"members": ["boston.example.com"]})",
+  CHECK(ak_ca_sign_csr(&doc.p, handle, csr.c_str(), R"({"members": ["boston.example.com"]})",
                        nullptr) == AK_PERMISSION_DENIED);
-  CHECK(std::string(ak_last_error()).rfind("not_a_member", 0) == 0);
-  CHECK(ak_ca_sign_csr(handle, &doc.p, csr.c_str(), "{}", nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "not_a_member");
+  CHECK(ak_ca_sign_csr(&doc.p, handle, csr.c_str(), "{}", nullptr) == AK_INVALID_ARGUMENT);
   CHECK(std::string(ak_last_error()).find("options.members") != std::string::npos);
-  CHECK(ak_ca_sign_csr(handle, &doc.p, nullptr, kMembers, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(ak_ca_sign_csr(&doc.p, handle, nullptr, kMembers, nullptr) == AK_INVALID_ARGUMENT);
   CHECK(std::string(ak_last_error()).find("csr_pem") != std::string::npos);
-  CHECK(ak_ca_sign_csr(nullptr, &doc.p, csr.c_str(), kMembers, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(ak_ca_sign_csr(&doc.p, nullptr, csr.c_str(), kMembers, nullptr) == AK_INVALID_ARGUMENT);
   CHECK(std::string(ak_last_error()).find("ca") != std::string::npos);
-  CHECK(ak_ca_certificate(nullptr, &doc.p, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(ak_ca_certificate(&doc.p, nullptr, nullptr) == AK_INVALID_ARGUMENT);
   CHECK(doc.p == nullptr);
   ak_ca_close(handle);
   ak_ca_close(nullptr);
@@ -670,4 +674,279 @@ TEST_CASE("the C++ CertificateAuthority wraps the handle") {
   arraykit::pki::CertificateAuthority moved = std::move(authority);
   CHECK_THROWS_AS(moved.sign(csr, "{}"), arraykit::Error);
   CHECK_THROWS_AS(arraykit::pki::CertificateAuthority(ca_pem, "junk"), arraykit::Error);
+}
+
+namespace {
+
+// The status, reason and message of one call.
+struct Outcome {
+  ak_status code;
+  std::string reason;
+  std::string message;
+};
+template <typename Call>
+Outcome Try(Call call) {
+  const ak_status code = call();
+  return {code, ak_last_error_reason(), ak_last_error()};
+}
+
+}  // namespace
+
+TEST_CASE("PKI options documents are strict: a typo is unknown_field naming the right field") {
+  Ca ca = MakeCa();
+  auto [csr, key] = MakeRequest("newyork.example.com");
+  const std::string cert = Issue(ca, csr);
+  Owned doc;
+  Secret secret;
+
+  // The three typos of issue 8, each of which used to weaken a check silently.
+  const Outcome revoked = Try([&] {
+    return ak_pki_verify(&doc.p, cert.c_str(), ca.certificate_pem.c_str(),
+                         R"({"expected_name": "newyork.example.com", "revoked_serial": ["01"]})",
+                         nullptr);
+  });
+  CHECK(revoked.code == AK_INVALID_ARGUMENT);
+  CHECK(revoked.reason == "unknown_field");
+  CHECK(revoked.message ==
+        "options.revoked_serial: unknown field (did you mean revoked_serials?)");
+  CHECK(doc.p == nullptr);
+
+  const Outcome expected = Try([&] {
+    return ak_pki_csr_sign(&doc.p, ca.certificate_pem.c_str(), ca.key_pem.c_str(), csr.c_str(),
+                           R"({"members": ["newyork.example.com"],
+                               "expected_nmae": "boston.example.com"})",
+                           nullptr);
+  });
+  CHECK(expected.code == AK_INVALID_ARGUMENT);
+  CHECK(expected.reason == "unknown_field");
+  CHECK(expected.message == "options.expected_nmae: unknown field (did you mean expected_name?)");
+
+  const Outcome version = Try(
+      [&] { return ak_pki_tls_policy(&doc.p, R"({"min_versoin": "1.3"})", nullptr); });
+  CHECK(version.code == AK_INVALID_ARGUMENT);
+  CHECK(version.reason == "unknown_field");
+  CHECK(version.message == "request.min_versoin: unknown field (did you mean min_version?)");
+
+  // Every other PKI options document too.
+  struct Case {
+    std::function<ak_status()> call;
+    const char* message;
+  };
+  ak_ca* handle = nullptr;
+  REQUIRE(ak_ca_open(&handle, ca.certificate_pem.c_str(), ca.key_pem.c_str()) == AK_OK);
+  const char* array = R"({"members": [{"name": "boston.example.com", "roles": ["frontend",
+      "backend"], "rack": "r1", "power": "p1", "address": "192.0.2.10", "address_static": true,
+      "version": "1.0.0"}], "primary": "boston.example.com"})";
+  const Case cases[] = {
+      {[&] { return ak_pki_ca_create(&doc.p, &secret.p, R"({"lifetime_day": 30})", nullptr); },
+       "options.lifetime_day: unknown field (did you mean lifetime_days?)"},
+      {[&] {
+         return ak_pki_request_create(&doc.p, &secret.p,
+                                      R"({"name": "a.example.com", "key_typ": "rsa-2048"})",
+                                      nullptr);
+       },
+       "request.key_typ: unknown field (did you mean key_type?)"},
+      {[&] {
+         return ak_ca_sign_csr(&doc.p, handle, csr.c_str(),
+                               R"({"members": ["newyork.example.com"], "expected_nmae": "x"})",
+                               nullptr);
+       },
+       "options.expected_nmae: unknown field (did you mean expected_name?)"},
+      {[&] {
+         return ak_pki_verify(&doc.p, cert.c_str(), ca.certificate_pem.c_str(),
+                              R"({"expected_name": "newyork.example.com",
+                                  "presented_chain": []})",
+                              nullptr);
+       },
+       "options.presented_chain: unknown field"},
+      {[&] {
+         return ak_pki_plan(&doc.p, array, R"({"operation": "join", "membr": "x.example.com"})",
+                            nullptr);
+       },
+       "operation.membr: unknown field (did you mean member?)"},
+      {[&] {
+         return ak_pki_plan(&doc.p, array,
+                            R"({"operation": "leave", "member": "boston.example.com",
+                                "now": "2026-01-01T00:00:00Z"})",
+                            nullptr);
+       },
+       "operation.now: unknown field"},
+      {[&] {
+         return ak_pki_plan(&doc.p, array,
+                            R"({"operation": "renewal", "ca": {"not_before":
+                                "2026-01-01T00:00:00Z", "not_afterr": "2027-01-01T00:00:00Z"}})",
+                            nullptr);
+       },
+       "operation.ca.not_afterr: unknown field (did you mean not_after?)"},
+      {[&] { return ak_pki_tls_policy(&doc.p, R"({"suite": []})", nullptr); },
+       "request.suite: unknown field (did you mean suites?)"},
+  };
+  for (const Case& c : cases) {
+    const Outcome o = Try(c.call);
+    INFO(o.message);
+    CHECK(o.code == AK_INVALID_ARGUMENT);
+    CHECK(o.reason == "unknown_field");
+    CHECK(o.message.rfind(c.message, 0) == 0);
+    CHECK(doc.p == nullptr);
+  }
+  // Duplicate keys are refused as well.
+  const Outcome duplicate = Try([&] {
+    return ak_pki_tls_policy(&doc.p, R"({"min_version": "1.3", "min_version": "1.2"})", nullptr);
+  });
+  CHECK(duplicate.code == AK_INVALID_ARGUMENT);
+  CHECK(duplicate.reason == "duplicate_key");
+  ak_ca_close(handle);
+}
+
+TEST_CASE("DER reaches the C ABI through ak_pki_certificate_pem, with its length") {
+  Ca ca = MakeCa();
+  auto [csr, key] = MakeRequest("newyork.example.com");
+  const std::string cert = Issue(ca, csr);
+  // The DER of the certificate, as `openssl x509 -outform DER` writes it (it holds NULs).
+  std::string body;
+  for (std::size_t pos = cert.find('\n') + 1; cert.compare(pos, 5, "-----") != 0;) {
+    const std::size_t end = cert.find('\n', pos);
+    body += cert.substr(pos, end - pos);
+    pos = end + 1;
+  }
+  std::string der;
+  {
+    static const std::string kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned value = 0;
+    int bits = 0;
+    for (char c : body) {
+      if (c == '=') break;
+      value = (value << 6) | static_cast<unsigned>(kAlphabet.find(c));
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        der.push_back(static_cast<char>((value >> bits) & 0xFF));
+      }
+    }
+  }
+  REQUIRE(der.find('\0') != std::string::npos);
+
+  Owned pem;
+  REQUIRE(ak_pki_certificate_pem(&pem.p, der.data(), der.size()) == AK_OK);
+  CHECK(pem.str() == cert);
+  CHECK(Verify(pem.str(), ca.certificate_pem, R"({"expected_name": "newyork.example.com"})")
+            .at("valid") == true);
+  // PEM bytes are accepted too (one certificate).
+  Owned again;
+  REQUIRE(ak_pki_certificate_pem(&again.p, cert.data(), cert.size()) == AK_OK);
+  CHECK(again.str() == cert);
+
+  Owned none;
+  const std::string trailing = der + std::string("\0\0", 2);
+  Outcome o = Try([&] { return ak_pki_certificate_pem(&none.p, trailing.data(), trailing.size()); });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(o.reason == "malformed");
+  CHECK(o.message == "der: certificate: 2 trailing bytes after the DER");
+  const std::string two = cert + cert;
+  o = Try([&] { return ak_pki_certificate_pem(&none.p, two.data(), two.size()); });
+  CHECK(o.reason == "malformed");
+  CHECK(o.message == "der: certificate: more than one PEM block; exactly one is accepted");
+  o = Try([&] { return ak_pki_certificate_pem(&none.p, der.data(), der.size() - 1); });
+  CHECK(o.reason == "malformed");
+  o = Try([&] { return ak_pki_certificate_pem(&none.p, nullptr, 10); });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(o.message == "der: must not be NULL");
+  o = Try([&] { return ak_pki_certificate_pem(nullptr, der.data(), der.size()); });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(none.p == nullptr);
+
+  // The C++ wrapper carries the length too.
+  CHECK(arraykit::pki::certificate_pem(der) == cert);
+}
+
+TEST_CASE("PKI strictness through the C ABI: one certificate, real CAs, DNS names, CA lifetime") {
+  Ca ca = MakeCa();
+  auto [csr, key] = MakeRequest("newyork.example.com");
+  const std::string cert = Issue(ca, csr);
+  Owned doc;
+  Secret secret;
+
+  // A presented input holding two certificates is a rejection: malformed.
+  json two = Verify(cert + cert, ca.certificate_pem, R"({"expected_name": "newyork.example.com"})");
+  CHECK(two.at("valid") == false);
+  CHECK(two.at("reason") == "malformed");
+  // A leaf given as the trusted CA is bad input with its reason.
+  Outcome o = Try([&] {
+    return ak_pki_verify(&doc.p, cert.c_str(), cert.c_str(),
+                         R"({"expected_name": "newyork.example.com"})", nullptr);
+  });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(o.reason == "not_a_ca");
+  CHECK(o.message.rfind("trusted_ca_pem[0]: not a CA certificate", 0) == 0);
+  // The CA's own certificate presented as a peer: bad_key_usage.
+  json ca_as_peer = Verify(ca.certificate_pem, ca.certificate_pem,
+                           R"({"expected_name": "newyork.example.com"})");
+  CHECK(ca_as_peer.at("reason") == "bad_key_usage");
+
+  // IP literals are never peer names: not requested, not signed for, not expected.
+  o = Try([&] {
+    return ak_pki_request_create(&doc.p, &secret.p, R"({"name": "10.0.0.1"})", nullptr);
+  });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(o.reason == "name_not_fqdn");
+  CHECK(o.message.rfind("request.name: ", 0) == 0);
+  o = Try([&] {
+    return ak_pki_csr_sign(&doc.p, ca.certificate_pem.c_str(), ca.key_pem.c_str(), csr.c_str(),
+                           R"({"members": ["10.0.0.1"]})", nullptr);
+  });
+  CHECK(o.reason == "name_not_fqdn");
+  CHECK(o.message.rfind("options.members[0]: ", 0) == 0);
+  o = Try([&] {
+    return ak_pki_verify(&doc.p, cert.c_str(), ca.certificate_pem.c_str(),
+                         R"({"expected_name": "10.0.0.1"})", nullptr);
+  });
+  CHECK(o.code == AK_INVALID_ARGUMENT);
+  CHECK(o.reason == "name_not_fqdn");
+
+  // A certificate that would outlive the CA: refused with the CA's expiry, not shortened.
+  Ca short_ca = MakeCa(R"({"lifetime_days": 30, "now": "2026-01-01T00:00:00Z"})");
+  o = Try([&] {
+    return ak_pki_csr_sign(&doc.p, short_ca.certificate_pem.c_str(), short_ca.key_pem.c_str(),
+                           csr.c_str(),
+                           R"({"members": ["newyork.example.com"], "now": "2026-01-02T00:00:00Z"})",
+                           nullptr);
+  });
+  CHECK(o.code == AK_FAILED_PRECONDITION);
+  CHECK(o.reason == "outlives_ca");
+  CHECK(o.message.find("2026-01-31T00:00:00") != std::string::npos);
+  CHECK(doc.p == nullptr);
+  // Exactly to the CA's notAfter is fine; the CA still signs at its last second.
+  REQUIRE(ak_pki_csr_sign(&doc.p, short_ca.certificate_pem.c_str(), short_ca.key_pem.c_str(),
+                          csr.c_str(),
+                          R"({"members": ["newyork.example.com"], "lifetime_days": 1,
+                              "now": "2026-01-30T00:00:00Z"})",
+                          nullptr) == AK_OK);
+  CHECK(json::parse(doc.str()).at("certificate").at("not_after").get<std::string>().rfind("2026-01-31T00:00:00", 0) == 0);
+  ak_free(doc.p);
+  doc.p = nullptr;
+  o = Try([&] {
+    return ak_pki_csr_sign(&doc.p, short_ca.certificate_pem.c_str(), short_ca.key_pem.c_str(),
+                           csr.c_str(),
+                           R"({"members": ["newyork.example.com"], "lifetime_days": 1,
+                               "now": "2026-01-31T00:00:01Z"})",
+                           nullptr);
+  });
+  CHECK(o.reason == "ca_expired");
+}
+
+TEST_CASE("PKI calls accept ak_json_options versions 1..current and refuse newer ones") {
+  Owned doc;
+  for (unsigned version = 1; version <= AK_JSON_OPTIONS_VERSION; ++version) {
+    ak_json_options opts;
+    REQUIRE(ak_json_options_init(&opts, version) == AK_OK);
+    CHECK(ak_pki_tls_policy(&doc.p, nullptr, &opts) == AK_OK);
+    ak_free(doc.p);
+    doc.p = nullptr;
+  }
+  ak_json_options newer = AK_JSON_OPTIONS_INIT;
+  newer.version = AK_JSON_OPTIONS_VERSION + 1;
+  CHECK(ak_pki_tls_policy(&doc.p, nullptr, &newer) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("opts.version") != std::string::npos);
+  CHECK(doc.p == nullptr);
 }

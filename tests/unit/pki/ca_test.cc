@@ -2,7 +2,9 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "core/pki/ossl.h"
 #include "core/pki/pki.h"
+#include "core/status.h"
 #include "test_util.h"
 
 namespace arraykit::pki {
@@ -149,7 +151,8 @@ TEST_CASE("peer certificate follows the array's peer profile", "[pki][csr]") {
   CHECK(Contains(text, "X509v3 Subject Key Identifier"));
 }
 
-TEST_CASE("peer certificate lifetime is configurable and never outlives the CA", "[pki][csr]") {
+TEST_CASE("peer certificate lifetime is configurable and never outlives the CA (refused)",
+          "[pki][csr]") {
   const absl::Time now = TestNow();
   CaOptions options;
   options.lifetime = absl::Hours(24 * 30);
@@ -158,13 +161,16 @@ TEST_CASE("peer certificate lifetime is configurable and never outlives the CA",
   testing::Issued a =
       testing::IssuePeer(*ca, "boston.example.com", now, KeyType::kEcdsaP256, absl::Hours(24 * 7));
   CHECK(InspectCertificate(a.certificate_pem)->not_after == now + absl::Hours(24 * 7));
-  testing::Issued b = testing::IssuePeer(*ca, "boston.example.com", now);  // 90 d requested
-  CHECK(InspectCertificate(b.certificate_pem)->not_after == ca->info().not_after);
-
-  // An expired CA signs nothing.
+  // 90 days requested from a CA with 30 left: refused with the CA's expiry, never shortened.
   absl::StatusOr<SecretString> key = GeneratePrivateKey(KeyType::kEcdsaP256);
   absl::StatusOr<std::string> csr = CreateCsr(key->view(), "boston.example.com");
   REQUIRE(csr.ok());
+  const absl::Status outlives = ca->SignPeerCsr(*csr, Members(), now).status();
+  CHECK(outlives.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(ReasonOf(outlives) == "outlives_ca");
+  CHECK(outlives.message().find("which expires at 2026-") != absl::string_view::npos);
+
+  // An expired CA signs nothing.
   absl::Status late = ca->SignPeerCsr(*csr, Members(), now + absl::Hours(24 * 31)).status();
   CHECK(late.code() == absl::StatusCode::kFailedPrecondition);
 }
@@ -192,7 +198,8 @@ TEST_CASE("CA refuses CSRs with a stable reason", "[pki][csr]") {
     absl::Status s = ca.SignPeerCsr(*csr, Members(), now).status();
     CHECK(GetCsrRejection(s) == CsrRejection::kNotAMember);
     CHECK(s.code() == absl::StatusCode::kPermissionDenied);
-    CHECK(s.message().find("not_a_member: ") == 0);
+    CHECK(ReasonOf(s) == "not_a_member");
+    CHECK(s.message() == "'intruder.example.com' is not a member of the array");
   }
   SECTION("a member other than the one being enrolled") {
     absl::StatusOr<std::string> csr = CreateCsr(key->view(), "boston.example.com");
@@ -210,10 +217,38 @@ TEST_CASE("CA refuses CSRs with a stable reason", "[pki][csr]") {
                            Members(), now)
                          .status();
     CHECK(GetCsrRejection(s) == CsrRejection::kMalformed);
-    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(s.code() == absl::StatusCode::kPermissionDenied);
     CHECK(GetCsrRejection(ca.SignPeerCsr("", Members(), now).status()) == CsrRejection::kMalformed);
     CHECK(GetCsrRejection(ca.SignPeerCsr(ca.certificate_pem(), Members(), now).status()) ==
           CsrRejection::kMalformed);
+  }
+  SECTION("an IP literal is never a peer name: not in the request, not in the CSR") {
+    const absl::Status made = CreateCsr(key->view(), "10.0.0.1").status();
+    CHECK(made.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(ReasonOf(made) == "name_not_fqdn");
+    CHECK(ReasonOf(CreateKeyAndCsr(KeyType::kEcdsaP256, "10.0.0.1").status()) == "name_not_fqdn");
+    TempDir ip_dir;
+    testing::CliMakeCsr(ip_dir, "ip", "/CN=10.0.0.1");
+    PeerCertificateOptions o = Members();
+    o.member_names.push_back("10.0.0.1");  // even if a caller listed it
+    const absl::Status s = SignCliCsr(ca, ip_dir, "ip", o, now).status;
+    CHECK(GetCsrRejection(s) == CsrRejection::kNameNotFqdn);
+    CHECK(s.code() == absl::StatusCode::kPermissionDenied);
+    CHECK(s.message().find("10.0.0.1") != absl::string_view::npos);
+  }
+  SECTION("CreateKeyAndCsr: the CSR is signed by the key it returns") {
+    absl::StatusOr<MemberRequest> made = CreateKeyAndCsr(KeyType::kEcdsaP384, "Boston.Example.COM.");
+    REQUIRE(made.ok());
+    absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
+        ca.IssuePeerCertificate(made->csr_pem, Members(), now);
+    REQUIRE(issued.ok());
+    CHECK(issued->info.dns_names == std::vector<std::string>{"boston.example.com"});
+    CHECK(issued->info.key == "ecdsa-p384");
+    absl::StatusOr<internal::X509Ptr> cert = internal::ParseCertificate(issued->pem);
+    absl::StatusOr<internal::EvpPkeyPtr> member_key =
+        internal::ParsePrivateKey(made->private_key_pem.view());
+    REQUIRE((cert.ok() && member_key.ok()));
+    CHECK(X509_check_private_key(cert->get(), member_key->get()) == 1);
   }
   SECTION("a tampered CSR signature") {
     absl::StatusOr<std::string> csr = CreateCsr(key->view(), "boston.example.com");
@@ -307,7 +342,7 @@ TEST_CASE("peer DNS names are normalized and validated", "[pki][names]") {
   CHECK(NormalizePeerName("Boston.Example.COM.").value() == "boston.example.com");
   CHECK(NormalizePeerName("a-1.b2.example").value() == "a-1.b2.example");
   for (const char* bad :
-       {"", ".", "*.example.com", "bo ston.example.com", "-a.example.com", "a-.example.com",
+       {"", ".", "*.example.com", "10.0.0.1", "::1", "bo ston.example.com", "-a.example.com", "a-.example.com",
         "a..example.com", "boston.example.com,DNS:evil", "b\xc3\xb6ston.example.com"}) {
     INFO(bad);
     CHECK(!NormalizePeerName(bad).ok());

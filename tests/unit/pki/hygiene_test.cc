@@ -55,8 +55,7 @@ TEST_CASE("no output, JSON or error string contains a private key", "[pki][hygie
                                             {.expected_name = "boston.example.com",
                                              .role = Role::kServer,
                                              .at = now,
-                                             .revoked_serials = {},
-                                             .presented_chain = {}})
+                                             .revoked_serials = {}})
                           .ToJson()
                           .dump());
     status(ca.SignPeerCsr(key, members, now).status());

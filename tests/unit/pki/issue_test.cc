@@ -1,14 +1,19 @@
-// The peer certificate SignPeerCsr writes as DER itself: for every CA and member key type it
-// must be exactly what the crypto library would encode for the same fields, carry the
-// signature algorithm and extensions of the profile, and verify.
+// The peer certificates SignPeerCsr issues (through the same path as the CA certificate): for
+// every CA and member key type canonical DER with the profile's signature algorithm and
+// extensions, verifying; refused rather than shortened when they would outlive the CA.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "core/model/json_reader.h"
+#include "core/status.h"
 
 #include "core/pki/ossl.h"
 #include "core/pki/pki.h"
@@ -141,8 +146,6 @@ TEST_CASE("IssuePeerCertificate describes what it issued exactly as InspectCerti
       REQUIRE(csr.ok());
       PeerCertificateOptions options;
       options.member_names = {"boston.example.com", "detroit.example.com"};
-      // A lifetime past the CA's end: not_after is clamped to the CA's.
-      options.lifetime = absl::Hours(24 * 365 * 20);
       absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
           ca.IssuePeerCertificate(*csr, options, now);
       REQUIRE(issued.ok());
@@ -150,10 +153,133 @@ TEST_CASE("IssuePeerCertificate describes what it issued exactly as InspectCerti
       REQUIRE(read.ok());
       CHECK(issued->info.ToJson() == read->ToJson());
       CHECK(issued->info.not_before == read->not_before);
-      CHECK(issued->info.not_after == ca.info().not_after);
+      CHECK(issued->info.not_after == absl::FromUnixSeconds(absl::ToUnixSeconds(now)) +
+                                          options.lifetime);
       CHECK(issued->info.dns_names == std::vector<std::string>{"detroit.example.com"});
     }
   }
+}
+
+TEST_CASE("a certificate that would outlive its CA is refused, never shortened",
+          "[pki][csr][validity]") {
+  const absl::Time created = testing::TestNow();
+  CaOptions ca_options;
+  ca_options.lifetime = absl::Hours(24 * 365);
+  absl::StatusOr<CertificateAuthority> ca = CertificateAuthority::Create(ca_options, created);
+  REQUIRE(ca.ok());
+  const absl::Time ca_end = ca->info().not_after;
+  absl::StatusOr<SecretString> key = GeneratePrivateKey(KeyType::kEcdsaP256);
+  REQUIRE(key.ok());
+  const std::string csr = *CreateCsr(key->view(), "boston.example.com");
+  PeerCertificateOptions options;
+  options.member_names = {"boston.example.com"};
+  options.lifetime = absl::Hours(24 * 90);
+  Truststore trust;
+  REQUIRE(trust.Add(ca->certificate_pem()).ok());
+
+  SECTION("a lifetime ending exactly at the CA's notAfter is issued; one second later is not") {
+    const absl::Time last_start = ca_end - options.lifetime;
+    absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
+        ca->IssuePeerCertificate(csr, options, last_start);
+    REQUIRE(issued.ok());
+    CHECK(issued->info.not_after == ca_end);
+    const absl::Status late =
+        ca->IssuePeerCertificate(csr, options, last_start + absl::Seconds(1)).status();
+    CHECK(late.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(ReasonOf(late) == "outlives_ca");
+    CHECK(late.message().find(internal::Av(model::json_internal::FormatRfc3339(ca_end))) !=
+          absl::string_view::npos);
+    CHECK(late.message().find("roll the CA over") != absl::string_view::npos);
+
+    // Verification is inclusive at notAfter (RFC 5280): valid at the last second of both the
+    // certificate and its CA, expired one second later.
+    VerifyOptions at;
+    at.expected_name = "boston.example.com";
+    at.at = ca_end;
+    VerificationResult last = VerifyPeerCertificate(issued->pem, trust, at);
+    INFO(last.message);
+    CHECK(last.valid);
+    at.at = ca_end - absl::Seconds(1);
+    CHECK(VerifyPeerCertificate(issued->pem, trust, at).valid);
+    at.at = ca_end + absl::Seconds(1);
+    VerificationResult after = VerifyPeerCertificate(issued->pem, trust, at);
+    CHECK(!after.valid);
+    CHECK(after.reason == RejectReason::kExpired);
+  }
+  SECTION("the CA signs at its notAfter (then nothing fits) and not one second after") {
+    const absl::Status at_end = ca->IssuePeerCertificate(csr, options, ca_end).status();
+    CHECK(ReasonOf(at_end) == "outlives_ca");  // the CA is still valid: inclusive notAfter
+    const absl::Status before_end =
+        ca->IssuePeerCertificate(csr, options, ca_end - absl::Seconds(1)).status();
+    CHECK(ReasonOf(before_end) == "outlives_ca");
+    const absl::Status after_end =
+        ca->IssuePeerCertificate(csr, options, ca_end + absl::Seconds(1)).status();
+    CHECK(after_end.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(ReasonOf(after_end) == "ca_expired");
+    const absl::Status before_start =
+        ca->IssuePeerCertificate(csr, options, ca->info().not_before - absl::Seconds(1)).status();
+    CHECK(ReasonOf(before_start) == "ca_not_yet_valid");
+    CHECK(ca->IssuePeerCertificate(csr, options, ca->info().not_before).ok());
+  }
+}
+
+TEST_CASE("the CA certificate and peer certificates come from one profile", "[pki][csr][der]") {
+  const absl::Time now = testing::TestNow();
+  CertificateAuthority ca = testing::MakeCa(now);
+  testing::Issued peer = testing::IssuePeer(ca, "boston.example.com", now);
+  X509Ptr ca_cert = ParseDer(testing::PemToDer(ca.certificate_pem()));
+  X509Ptr leaf = ParseDer(testing::PemToDer(peer.certificate_pem));
+  for (X509* c : {ca_cert.get(), leaf.get()}) {
+    CHECK(X509_get_version(c) == 2);
+    CHECK(X509_get0_subject_key_id(c) != nullptr);
+    CHECK(X509_get0_authority_key_id(c) != nullptr);
+    CHECK(BN_num_bits(ASN1_INTEGER_to_BN(X509_get0_serialNumber(c), nullptr)) == 159);
+  }
+  CHECK((X509_get_extension_flags(ca_cert.get()) & EXFLAG_CA) != 0);
+  CHECK(X509_get_key_usage(ca_cert.get()) == (KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+  CHECK((X509_get_extension_flags(leaf.get()) & EXFLAG_CA) == 0);
+  CHECK(X509_get_key_usage(leaf.get()) == KU_DIGITAL_SIGNATURE);
+  CHECK(X509_get_extended_key_usage(leaf.get()) == (XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  // The leaf's AKI is the CA's SKI.
+  CHECK(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf.get()),
+                              X509_get0_subject_key_id(ca_cert.get())) == 0);
+}
+
+TEST_CASE("one CA signs from four threads at once", "[pki][csr][threads]") {
+  const absl::Time now = testing::TestNow();
+  const KeyType type = GENERATE(KeyType::kEcdsaP256, KeyType::kRsa2048);
+  INFO(ToString(type));
+  const CertificateAuthority ca = testing::MakeCa(now, "arraykit array CA", type);
+  absl::StatusOr<SecretString> key = GeneratePrivateKey(KeyType::kEcdsaP256);
+  REQUIRE(key.ok());
+  const std::string csr = *CreateCsr(key->view(), "boston.example.com");
+  PeerCertificateOptions options;
+  options.member_names = {"boston.example.com"};
+  constexpr int kThreads = 4;
+  const int per_thread = type == KeyType::kRsa2048 ? 10 : 40;
+  std::vector<std::vector<std::string>> issued(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        absl::StatusOr<std::string> pem = ca.SignPeerCsr(csr, options, now);
+        issued[t].push_back(pem.ok() ? *pem : "");
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  X509Ptr ca_cert = ParseDer(testing::PemToDer(ca.certificate_pem()));
+  internal::EvpPkeyPtr ca_public_key(X509_get_pubkey(ca_cert.get()));
+  std::set<std::string> serials;
+  for (const std::vector<std::string>& pems : issued) {
+    for (const std::string& pem : pems) {
+      REQUIRE(!pem.empty());
+      X509Ptr cert = ParseDer(testing::PemToDer(pem));
+      CHECK(X509_verify(cert.get(), ca_public_key.get()) == 1);
+      serials.insert(internal::SerialToHex(X509_get0_serialNumber(cert.get())));
+    }
+  }
+  CHECK(serials.size() == static_cast<std::size_t>(kThreads * per_thread));
 }
 
 }  // namespace

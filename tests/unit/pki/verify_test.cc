@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include <openssl/x509.h>
+
+#include "core/pki/ossl.h"
 #include "core/pki/pki.h"
 #include "core/pki/truststore.h"
 #include "core/pki/verify.h"
@@ -81,10 +84,17 @@ TEST_CASE("rejections carry one stable reason code", "[pki][verify]") {
     CHECK(Judge(peer.certificate_pem, trust, For("boston.example.co", now)) == "name_mismatch");
     CHECK(Judge(peer.certificate_pem, trust, For("*.example.com", now)) == "name_mismatch");
   }
-  SECTION("expired and not yet valid") {
-    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, now + absl::Hours(24 * 90))) ==
+  SECTION("expired and not yet valid: validity is inclusive at both ends (RFC 5280)") {
+    const absl::Time not_after = now + absl::Hours(24 * 90);
+    REQUIRE(InspectCertificate(peer.certificate_pem)->not_after == not_after);
+    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, not_after - absl::Seconds(1))) ==
+          "valid");
+    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, not_after)) == "valid");
+    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, not_after + absl::Seconds(1))) ==
           "expired");
-    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, now - absl::Minutes(6))) ==
+    const absl::Time not_before = now - absl::Minutes(5);
+    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, not_before)) == "valid");
+    CHECK(Judge(peer.certificate_pem, trust, For(kBoston, not_before - absl::Seconds(1))) ==
           "not_yet_valid");
   }
   SECTION("a foreign CA with the same subject DN") {
@@ -93,8 +103,9 @@ TEST_CASE("rejections carry one stable reason code", "[pki][verify]") {
     testing::Issued impostor = testing::IssuePeer(foreign, kBoston, now);
     CHECK(InspectCertificate(impostor.certificate_pem)->issuer == ca.info().subject);
     CHECK(Judge(impostor.certificate_pem, trust, For(kBoston, now)) == "untrusted_issuer");
-    // And the foreign CA's own certificate is not a peer certificate of this array either.
-    CHECK(Judge(foreign.certificate_pem(), trust, For(kBoston, now)) == "untrusted_issuer");
+    // And the foreign CA's own certificate is not a peer certificate of anyone: a CA
+    // certificate presented as a peer is refused for what it is.
+    CHECK(Judge(foreign.certificate_pem(), trust, For(kBoston, now)) == "bad_key_usage");
   }
   SECTION("an empty truststore trusts nothing") {
     CHECK(Judge(peer.certificate_pem, Truststore(), For(kBoston, now)) == "untrusted_issuer");
@@ -145,15 +156,54 @@ TEST_CASE("rejections carry one stable reason code", "[pki][verify]") {
     VerifyOptions o = For("newyork.example.com", absl::Now());
     o.at = now;
     CHECK(Judge(forged, trust, o) == "untrusted_issuer");
-    o.presented_chain = {peer.certificate_pem};  // the attacker presents the leaf as issuer
-    CHECK(Judge(forged, trust, o) == "untrusted_issuer");
-    o.presented_chain.assign(kMaxPresentedChain + 1, peer.certificate_pem);
-    CHECK(Judge(forged, trust, o) == "malformed");
-    o.presented_chain = {"garbage"};
-    CHECK(Judge(forged, trust, o) == "malformed");
+    // There are no presented chains: the forged certificate with its "issuer" appended is
+    // more than one certificate, so malformed.
+    CHECK(Judge(forged + peer.certificate_pem, trust, o) == "malformed");
     // And a truststore refuses to hold a leaf in the first place.
-    CHECK(Truststore().Add(peer.certificate_pem).status().code() ==
-          absl::StatusCode::kInvalidArgument);
+    const absl::Status leaf_as_ca = Truststore().Add(peer.certificate_pem).status();
+    CHECK(leaf_as_ca.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(ReasonOf(leaf_as_ca) == "not_a_ca");
+  }
+  SECTION("exactly one certificate: trailing bytes and a second certificate are malformed") {
+    const std::string der = testing::PemToDer(peer.certificate_pem);
+    CHECK(Judge(der, trust, For(kBoston, now)) == "valid");  // DER is read as such
+    VerificationResult trailing_der = VerifyPeerCertificate(der + std::string("\x05\x00", 2), trust, For(kBoston, now));
+    CHECK(trailing_der.reason == RejectReason::kMalformed);
+    CHECK(trailing_der.message == "certificate: 2 trailing bytes after the DER");
+    const std::string trailing_pem = testing::DerToPem(der + std::string("\x05\x00", 2), "CERTIFICATE");
+    VerificationResult inside_pem = VerifyPeerCertificate(trailing_pem, trust, For(kBoston, now));
+    CHECK(inside_pem.reason == RejectReason::kMalformed);
+    CHECK(inside_pem.message == "certificate: 2 trailing bytes after the DER");
+    VerificationResult two =
+        VerifyPeerCertificate(peer.certificate_pem + peer.certificate_pem, trust, For(kBoston, now));
+    CHECK(two.reason == RejectReason::kMalformed);
+    CHECK(two.message == "certificate: more than one PEM block; exactly one is accepted");
+    // Explanatory text around the one block is fine (openssl x509 -text writes it).
+    CHECK(Judge("Certificate:\n  boston\n" + peer.certificate_pem + "\n", trust,
+                For(kBoston, now)) == "valid");
+  }
+  SECTION("a key off its curve is malformed, not untrusted") {
+    internal::X509Ptr cert = *internal::ParseCertificate(peer.certificate_pem);
+    const std::string spki =
+        internal::ToDer(X509_get_X509_PUBKEY(cert.get()), i2d_X509_PUBKEY);
+    std::string der = testing::PemToDer(peer.certificate_pem);
+    const std::size_t at = der.find(spki);
+    REQUIRE(at != std::string::npos);
+    der[at + spki.size() - 1] = static_cast<char>(der[at + spki.size() - 1] ^ 0x01);
+    VerificationResult r = VerifyPeerCertificate(der, trust, For(kBoston, now));
+    INFO(r.message);
+#if defined(OPENSSL_IS_BORINGSSL)
+    // BoringSSL cannot tell an undecodable key from an unsupported one.
+    CHECK((r.reason == RejectReason::kMalformed || r.reason == RejectReason::kWeakKey));
+#else
+    CHECK(r.reason == RejectReason::kMalformed);
+#endif
+  }
+  SECTION("an IP literal is never a peer name") {
+    const VerificationResult r =
+        VerifyPeerCertificate(peer.certificate_pem, trust, For("10.0.0.1", now));
+    CHECK(r.reason == RejectReason::kNameMismatch);
+    CHECK(r.message.find("10.0.0.1") != std::string::npos);
   }
   SECTION("result maps to the JSON contract and to a status") {
     VerificationResult r =
@@ -165,7 +215,8 @@ TEST_CASE("rejections carry one stable reason code", "[pki][verify]") {
     CHECK(j.size() == 3);
     absl::Status s = r.ToStatus();
     CHECK(GetErrorCode(s) == ErrorCode::kCertificateRejected);
-    CHECK(s.message().find("name_mismatch: ") == 0);
+    CHECK(ReasonOf(s) == "name_mismatch");
+    CHECK(s.message() == r.message);
   }
 }
 
@@ -245,6 +296,38 @@ TEST_CASE("certificates made by the openssl CLI are judged the same way",
         "srv", kBoston, base + "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:" + kBoston);
     CHECK(cli.Judge(server_only, Role::kServer) == "valid");
     CHECK(cli.Judge(server_only, Role::kClient) == "bad_key_usage");
+  }
+  SECTION("a leaf that may sign certificates: keyCertSign or CA:TRUE") {
+    CHECK(cli.Judge(cli.Leaf("kcs", kBoston,
+                             "basicConstraints=critical,CA:FALSE\n"
+                             "keyUsage=critical,digitalSignature,keyCertSign\n"
+                             "extendedKeyUsage=serverAuth,clientAuth\n"
+                             "subjectAltName=DNS:" +
+                                 std::string(kBoston))) == "bad_key_usage");
+    CHECK(cli.Judge(cli.Leaf("leafca", kBoston,
+                             "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                             "keyUsage=critical,digitalSignature\n"
+                             "extendedKeyUsage=serverAuth,clientAuth\n"
+                             "subjectAltName=DNS:" +
+                                 std::string(kBoston))) == "bad_key_usage");
+  }
+  SECTION("a trusted CA must be CA:TRUE with keyCertSign") {
+    // CA:TRUE without a keyUsage extension (X509_get_key_usage then reports every usage).
+    MustRun("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+            cli.dir_.File("noku.key") + " -out " + cli.dir_.File("noku.pem") +
+            " -days 30 -subj /CN=noku -addext basicConstraints=critical,CA:TRUE");
+    REQUIRE(MustRun("openssl x509 -noout -ext keyUsage -in " + cli.dir_.File("noku.pem"))
+                .find("Key Usage") == std::string::npos);
+    const absl::Status no_ku = Truststore().Add(ReadFile(cli.dir_.File("noku.pem"))).status();
+    CHECK(no_ku.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(ReasonOf(no_ku) == "not_a_ca");
+    // keyUsage without keyCertSign.
+    MustRun("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+            cli.dir_.File("nokcs.key") + " -out " + cli.dir_.File("nokcs.pem") +
+            " -days 30 -subj /CN=nokcs -addext basicConstraints=critical,CA:TRUE" +
+            " -addext keyUsage=critical,cRLSign");
+    CHECK(ReasonOf(Truststore().Add(ReadFile(cli.dir_.File("nokcs.pem"))).status()) ==
+          "not_a_ca");
   }
   SECTION("missing EKU or keyUsage, or a CA certificate as a peer") {
     CHECK(cli.Judge(cli.Leaf("noeku", kBoston, base + "subjectAltName=DNS:" + kBoston)) ==
