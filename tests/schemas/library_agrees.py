@@ -23,22 +23,10 @@ ARRAY = {
 }
 
 
-# Typos the library still ignores on this branch (unknown fields are not refused yet). Each must
-# be ACCEPTED today; once the strict-documents work refuses unknown fields, the check below fails
-# for it, and it leaves this set (then it must be refused like the rest).
-NOT_YET_STRICT = {
-    "pki-ca-options.common-name-typo.json",
-    "pki-sign-options.expected-name-typo.json",
-    "pki-tls-policy-request.min-version-typo.json",
-    "pki-verify-options.revoked-serial-typo.json",
-}
-
 # Documents only the schema judges, and why.
 SCHEMA_ONLY = {
     # `expect` is read by the scenario test runner, not by the simulator.
     "scenario.expect-typo.json": "expect is the test runner's",
-    # Same for the renewal fields on a join operation.
-    "pki-rotation-operation.join-with-renewal-fields.json": "renewal fields on a join",
 }
 
 
@@ -94,7 +82,7 @@ def main():
         except arraykit.Error as e:
             problems.append(f"{path.name}: the schema accepts it, the library refuses it: {e}")
     invalid = sorted((root / "tests" / "schemas" / "invalid").glob("*.json"))
-    for name in NOT_YET_STRICT | set(SCHEMA_ONLY):
+    for name in SCHEMA_ONLY:
         if not (root / "tests" / "schemas" / "invalid" / name).is_file():
             problems.append(f"{name}: listed in library_agrees.py, not in tests/schemas/invalid/")
     for path in invalid:
@@ -104,20 +92,17 @@ def main():
         document = json.loads(path.read_text(encoding="utf-8"))
         try:
             read(kind, document)
-            if path.name not in NOT_YET_STRICT:
-                problems.append(f"{path.name}: the schema refuses it, the library accepts it")
-        except arraykit.Error as e:
-            if path.name in NOT_YET_STRICT:
-                problems.append(f"{path.name}: the library refuses it now ({e.reason}): remove it "
-                                "from NOT_YET_STRICT in tests/schemas/library_agrees.py")
+            problems.append(f"{path.name}: the schema refuses it, the library accepts it")
+        except arraykit.Error:
+            pass
     for problem in problems:
         print(problem)
     if problems or not paths or not invalid:
         print(f"FAILED: {len(problems)} problems")
         return 1
     print(f"OK: the library accepts the {len(paths)} documents of tests/schemas/valid/ and refuses "
-          f"{len(invalid) - len(NOT_YET_STRICT) - len(SCHEMA_ONLY)} of tests/schemas/invalid/ "
-          f"({len(NOT_YET_STRICT)} wait for strict documents, {len(SCHEMA_ONLY)} schema-only)")
+          f"{len(invalid) - len(SCHEMA_ONLY)} of tests/schemas/invalid/ "
+          f"({len(SCHEMA_ONLY)} schema-only)")
     return 0
 
 
