@@ -2,6 +2,13 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include "core/failover/member_machine.h"
@@ -444,6 +451,50 @@ TEST_CASE("a failover goes through the stages: searching, then steady as primary
   CHECK(c.stage() == Stage::kSearching);
   CHECK(c.role() == Role::kSearching);
   CHECK(c.busy());
+}
+
+// Runs `body` in a child process with its standard error captured; returns the child's wait status
+// and what it wrote.
+std::pair<int, std::string> RunChild(const std::function<void()>& body) {
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    body();
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string output;
+  char buffer[512];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) output.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, output};
+}
+
+TEST_CASE("impossible states fail loudly with the state, in every build (AK_CHECK)") {
+  // A clock that goes back: the release build (NDEBUG) keeps the check.
+  auto [status, output] = RunChild([] {
+    MemberMachine b("b", Configured(), At(100));
+    b.Tick(At(50));
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK_THAT(output, Catch::Matchers::Contains("check failed") &&
+                         Catch::Matchers::Contains("monotonic clock went back from 1m40s to 50s"));
+  // A machine built directly on state without `self` (hosts use Create, which refuses it).
+  auto [status2, output2] = RunChild([] { MemberMachine z("z", Configured(), At(0)); });
+  REQUIRE(WIFSIGNALED(status2));
+  CHECK_THAT(output2, Catch::Matchers::Contains("z is not a member of its own formation"));
+  // A working run exits normally.
+  auto [status3, output3] = RunChild([] { MemberMachine b("b", Configured(), At(0)); });
+  CHECK(WIFEXITED(status3));
+  CHECK(output3.empty());
 }
 
 }  // namespace
