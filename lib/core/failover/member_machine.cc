@@ -452,7 +452,7 @@ void MemberMachine::Tick(const Clock& now) {
     case Stage::kRecovering:
       if (now_.mono >= recovery_deadline_) {
         Become(Stage::kSteady, "recovery_retried",
-               absl::StrCat("no answer from ", hard_.original->primary, " within ",
+               absl::StrCat("no answer from the original primary within ",
                             model::json_internal::FormatSeconds(
                                 resilience().FindNewPrimaryTimeout()),
                             "; the recovery stage starts again at the next contact"));

@@ -26,8 +26,9 @@ std::string MemberMachine::BusyReason() const {
     case Stage::kRecovering:
       return "the recovery stage is under way";
     case Stage::kFailbackWait:
-      return absl::StrCat("a failback to ", hard_.original->primary,
-                          " waits for the failback window");
+      return absl::StrCat("a failback to the original primary (",
+                          hard_.original.has_value() ? hard_.original->primary : "none",
+                          ") waits for the failback window");
     case Stage::kSteady:
       break;
   }
