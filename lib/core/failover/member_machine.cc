@@ -349,8 +349,31 @@ void MemberMachine::ResetVolatile() {
   recovery_deadline_ = now_.mono;
 }
 
-// The one place the stage changes. The data of the stage left behind goes with it.
+// The one place the stage changes: checks that the transition is one the machine can take,
+// drops the data of the stage left behind, records the reason and persists.
 void MemberMachine::Become(Stage stage, std::string_view event, std::string reason) {
+  switch (stage) {
+    case Stage::kSteady:
+      break;
+    case Stage::kSearching:
+      AK_CHECK(stage_ == Stage::kSteady || stage_ == Stage::kSearching ||
+                   stage_ == Stage::kElecting,
+               self_, ": to searching from ", std::string(ToString(stage_)));
+      break;
+    case Stage::kElecting:
+      AK_CHECK(stage_ == Stage::kSearching && quorum(), self_, ": to electing from ",
+               std::string(ToString(stage_)));
+      break;
+    case Stage::kCleaning:
+      AK_CHECK(stage_ != Stage::kCleaning, self_, ": a second clean --contactmembers");
+      break;
+    case Stage::kRecovering:
+    case Stage::kFailbackWait:
+      AK_CHECK(role() == Role::kPrimary && hard_.original.has_value(), self_, ": to ",
+               std::string(ToString(stage)), " as ", std::string(ToString(role())),
+               hard_.original.has_value() ? "" : " without an original formation");
+      break;
+  }
   if (stage_ == Stage::kCleaning && stage != Stage::kCleaning && event != "cleaned") {
     absl::StrAppend(&reason, " (clean --contactmembers on ", self_, " abandoned)");
   }
@@ -408,6 +431,8 @@ void MemberMachine::BecomeSearching(const std::string& reason, bool stand_now) {
 }
 
 void MemberMachine::BecomePromoted(std::uint64_t epoch, const std::string& reason) {
+  AK_CHECK(stage_ == Stage::kSearching || stage_ == Stage::kElecting, self_,
+           ": promoted in stage ", std::string(ToString(stage_)));
   Formation next = hard_.formation;
   next.primary = self_;
   next.members = {self_};
@@ -425,6 +450,8 @@ void MemberMachine::BecomeMemberOf(const Formation& formation, std::uint64_t epo
 }
 
 void MemberMachine::BecomeStandalone(std::string_view event, const std::string& reason) {
+  AK_CHECK(stage_ == Stage::kSearching, self_, ": standalone in stage ",
+           std::string(ToString(stage_)));
   Formation next = hard_.formation;
   next.primary = self_;
   next.members = {self_};
