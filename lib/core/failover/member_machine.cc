@@ -386,8 +386,8 @@ void MemberMachine::Become(Stage stage, std::string_view event, std::string reas
   AK_CHECK(stage_ != Stage::kElecting || election_.has_value(), self_, ": electing, no election");
 }
 
-void MemberMachine::ClearArrayState(bool quorum_too) {
-  hard_.original.reset();
+void MemberMachine::ClearArrayState(bool quorum_too, bool keep_original) {
+  if (!keep_original) hard_.original.reset();
   hard_.repaired = false;
   hard_.manual_recovery_required = false;
   hard_.recovery_declined = false;

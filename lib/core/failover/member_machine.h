@@ -169,8 +169,9 @@ class MemberMachine {
   void BecomeStandalone(std::string_view event, const std::string& reason);
   // The one place that forgets the old array: recovery bookkeeping (original formation,
   // repaired, manual recovery, declined recovery) and, with `quorum_too`, the vote and the
-  // lease promise given to the old array's members.
-  void ClearArrayState(bool quorum_too);
+  // lease promise given to the old array's members. With `keep_original` the original
+  // formation stays (a failback still waits for it).
+  void ClearArrayState(bool quorum_too, bool keep_original = false);
   // Installs `formation` at `epoch` (never lower than the current one) and resets everything
   // volatile that belonged to the old formation.
   void AdoptFormation(Formation formation, std::uint64_t epoch);
@@ -180,7 +181,7 @@ class MemberMachine {
   void RecoveryMonitor();
   bool RecoveryApplies() const;
   std::string WindowText(int minute) const;
-  void SendAbsorb(const std::string& to, std::string reason);
+  void SendAbsorb(const std::string& to, std::string reason, bool failback_wait);
   bool AnswersVotesOf(std::string_view from) const;
   void SecondaryMonitor();
   void WalkTick();

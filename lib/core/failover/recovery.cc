@@ -49,9 +49,9 @@ void MemberMachine::RecoveryMonitor() {
   if (!RecoveryApplies()) return;
   const std::string& original_primary = hard_.original->primary;
   // A failback that waits: the original primary is one of this array's members.
+  // (One that went silent may be a primary again, elsewhere: it is probed like any other.)
   if (resilience().primary_return_action == model::PrimaryReturnAction::kAccept &&
-      hard_.formation.Contains(original_primary)) {
-    if (IsUncontactable(original_primary)) return;
+      hard_.formation.Contains(original_primary) && !IsUncontactable(original_primary)) {
     int minute = 0;
     if (FailbackWindowOpen(&minute)) return FailBack(minute);
     if (stage_ != Stage::kFailbackWait) {
@@ -87,8 +87,16 @@ void MemberMachine::CheckRecovered() {
 // array; this member follows it.
 void MemberMachine::FailBack(int minute) {
   const std::string original_primary = hard_.original->primary;
+  // The original formation comes back, as when the original primary returns inside the window:
+  // members in other arrays (split off, standalone) stay listed, so their own recovery finds the
+  // original primary "back" and rejoins it.
   Formation next = hard_.formation;
   next.primary = original_primary;
+  for (const std::string& member : hard_.original->members) {
+    if (!next.Contains(member) && next.members.size() < kMaxFormationMembers) {
+      next.members.push_back(member);
+    }
+  }
   next.backup_primaries = hard_.original->backup_primaries;
   std::erase_if(next.backup_primaries, [&next](const std::string& name) {
     return !next.Contains(name) || name == next.primary;
@@ -116,7 +124,12 @@ void MemberMachine::OnRecoveryProbe(const Message& m) {
   reply.id = m.id;
   // Only the primary of the array the asker left counts as "the original primary is back": a
   // primary that was cleaned (or re-formed without the asker) is another array now.
-  reply.ok = role() == Role::kPrimary && hard_.formation.Contains(m.from);
+  // An original primary that left a repaired array during a failback wait (and leads again)
+  // still counts the members of its original formation.
+  reply.ok = role() == Role::kPrimary &&
+             (hard_.formation.Contains(m.from) ||
+              (hard_.original.has_value() && hard_.original->primary == self_ &&
+               hard_.original->Contains(m.from)));
   if (reply.ok) reply.members = ContactableMembers();
   Send(std::move(reply));
 }
@@ -137,7 +150,8 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
         Become(Stage::kFailbackWait, "recovery_deferred",
                absl::StrCat(m.from, " is reachable again; failback waits for ", WindowText(minute),
                             "; until then ", m.from, " and its members follow ", self_));
-        SendAbsorb(m.from, absl::StrCat("failback waits for ", WindowText(minute)));
+        SendAbsorb(m.from, absl::StrCat("failback waits for ", WindowText(minute)),
+                   /*failback_wait=*/true);
         if (quorum()) RequestLeases();
         return;
       }
@@ -172,8 +186,9 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
       Become(Stage::kRecovering, "recovery_started",
              absl::StrCat(m.from, " is reachable again; primary return action acceptsecondary: ",
                           m.from, " and its members join ", self_, "'s array as secondaries"));
-      SendAbsorb(m.from, absl::StrCat("primary return action acceptsecondary, epoch ",
-                                      hard_.epoch));
+      SendAbsorb(m.from,
+                 absl::StrCat("primary return action acceptsecondary, epoch ", hard_.epoch),
+                 /*failback_wait=*/false);
       if (quorum()) RequestLeases();
       return;
     }
@@ -187,9 +202,10 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
   }
 }
 
-void MemberMachine::SendAbsorb(const std::string& to, std::string reason) {
+void MemberMachine::SendAbsorb(const std::string& to, std::string reason, bool failback_wait) {
   Message absorb = NewMessage(MessageType::kAbsorb, to);
   absorb.id = next_id_++;
+  absorb.ok = failback_wait;
   absorb.formation = SharedFormation();
   absorb.reason = std::move(reason);
   Send(std::move(absorb));
@@ -249,7 +265,11 @@ void MemberMachine::OnAbsorb(const Message& m) {
   }
   if (hard_.original.has_value()) internal::KeepOrderOf(hard_.original->members, next.members);
   const std::string new_primary = m.from;
-  ClearArrayState(/*quorum_too=*/false);
+  // While a failback waits this member is still the original primary: it keeps the original
+  // formation, so a failover from the repaired primary does not record that one instead.
+  const bool failback_wait = m.ok;
+  if (failback_wait) RecordOriginal();
+  ClearArrayState(/*quorum_too=*/false, /*keep_original=*/failback_wait);
   BecomeMemberOf(next, m.epoch, "absorbed",
                  absl::StrCat(self_, " joined ", new_primary, "'s array as a secondary with ",
                               Names(former), " (", m.reason, ")"));
@@ -286,7 +306,13 @@ void MemberMachine::OnRedirect(const Message& m) {
   const bool from_primary = m.from == hard_.formation.primary;
   const bool clean = m.ok && hard_.formation.Contains(m.from);
   if (!from_primary && !clean) return;
-  ClearArrayState(/*quorum_too=*/false);
+  // A redirect from an original primary whose failback waits keeps (or records) the original
+  // formation: the recovery is not over.
+  const bool failback_wait =
+      !m.original_primary.empty() &&
+      (!hard_.original.has_value() || hard_.original->primary == m.original_primary);
+  if (failback_wait) RecordOriginal();
+  ClearArrayState(/*quorum_too=*/false, /*keep_original=*/failback_wait);
   if (m.formation->primary == self_) {
     BecomeMemberOf(*m.formation, m.epoch, "failback",
                    absl::StrCat(self_, " is primary again (epoch ", m.epoch, "): ", m.reason));

@@ -172,6 +172,24 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
                       {"seed", seed},
                       {"events", events},
                       {"until_s", horizon + settle}};
+  // Some `accept` runs get a failback window (drawn last, so the rest of a seed's scenario is
+  // the same with or without it). The window opens only after the faults have settled: every
+  // fault meets a failback that waits (DESIGN §5.1 rule 5), and the run goes on long enough
+  // after the window opens for the failback to finish, so the original formation must be back.
+  if (std::string(action) == "accept" && rng.Below(4) == 0) {
+    // Clock offsets are at most 100 s: three minutes of margin keep every member's wall clock
+    // outside the window until the faults have settled.
+    const int open_minute = static_cast<int>((horizon + settle) / 60) + 3;
+    const auto hhmm = [](int minute) {
+      minute %= 24 * 60;
+      return absl::StrCat(minute / 60 < 10 ? "0" : "", minute / 60, ":",
+                          minute % 60 < 10 ? "0" : "", minute % 60);
+    };
+    out.scenario["resilience"]["failback_window"] =
+        json{{"start", hhmm(open_minute)}, {"end", hhmm(open_minute + 60)}};
+    out.scenario["start_clock"] = "2026-01-01T00:00:00Z";
+    out.scenario["until_s"] = open_minute * 60.0 + settle;
+  }
   return out;
 }
 

@@ -163,6 +163,10 @@ absl::Status Simulator::Drain(std::size_t i) {
       std::push_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
     }
     for (const failover::TimelineEntry& entry : ready.events) {
+      // A finished clean starts a new array (the members it redirects join it).
+      if (entry.event == "cleaned") slot.lineage = ++next_lineage_;
+    }
+    for (const failover::TimelineEntry& entry : ready.events) {
       if (!options_.record_timeline) break;
       RecordTimeline(entry.member, entry.event, entry.reason);
       if (timeline_truncated_) break;
@@ -255,8 +259,6 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
         // A refusal is recorded in the timeline by the machine or below.
         if (absl::Status status = slot.machine->Clean(event.contact_members); !status.ok()) {
           RecordTimeline(slot.name, "clean_refused", std::string(status.message()));
-        } else {
-          slot.lineage = ++next_lineage_;
         }
       } else {
         failover::FormationChange change;

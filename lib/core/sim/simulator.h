@@ -86,7 +86,8 @@ class Simulator {
     std::uint64_t max_epoch = 0;
     std::uint64_t max_voted_epoch = 0;
     std::int64_t next_write_us = 0;  // the write traffic the simulator drives (quorum mode)
-    // Which array the member belongs to for the quorum invariants: `clean` starts a new one
+    // Which array the member belongs to for the quorum invariants: a finished `clean` starts a
+    // new one
     // (an operator's choice, not a split brain); a member that takes a formation from another
     // primary takes that primary's.
     int lineage = 0;
