@@ -67,7 +67,7 @@ class MemberMachine {
   MemberMachine(MemberMachine&&) = default;
   MemberMachine& operator=(MemberMachine&&) = default;
 
-  // Time has passed; `now` must not go back.
+  // Time has passed; `now` must not go back (AK_CHECK).
   void Tick(const Clock& now);
   // A message addressed to this member arrived (at the time of the last Tick).
   void Step(const Message& message);
@@ -78,7 +78,9 @@ class MemberMachine {
 
   // Operator actions (at the time of the last Tick). Refusals are returned and also recorded
   // in the timeline, so a simulation shows them.
-  //   clean: this member becomes standalone.
+  //   clean: this member becomes standalone: a one-member array, its own only voter (writable
+  //   at once in quorum mode), keeping nothing of the old array's quorum (votes, promises,
+  //   voters); it neither asks the old array for leases nor answers its vote requests.
   //   clean --contactmembers: it stays with the members it can contact that report the same
   //   membership (answers are collected for one find-primary interval; this member becomes the
   //   primary of those that agree).
