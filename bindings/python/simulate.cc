@@ -8,16 +8,19 @@ namespace arraykit::python {
 void RegisterSimulate(py::module_& m) {
   m.def(
       "simulate",
-      [](const py::object& scenario) {
+      [](const py::object& scenario, unsigned long long max_steps) {
         std::string text = ToJsonText(scenario, "scenario");
-        return CallJson([&] { return arraykit::simulate(text); });
+        return CallJson([&] { return arraykit::simulate(text, -1, max_steps); });
       },
-      py::arg("scenario"),
+      py::arg("scenario"), py::kw_only(), py::arg("max_steps") = 0,
       "Runs a failover scenario (an array description plus 'events', 'until_s', ...) in "
       "virtual time and returns the result: {'arrays': [...], 'standalone': [...], "
       "'original_formation': {...} or None, 'manual_recovery_required': bool, "
       "'timeline': [...], ...}. Deterministic. A malformed scenario raises "
-      "arraykit.InvalidArgumentError naming the field or the event ('events[3]: ...').");
+      "arraykit.InvalidArgumentError naming the field or the event ('events[3]: ...'); an "
+      "unknown field has .reason 'unknown_field'. max_steps bounds the run (member ticks plus "
+      "message deliveries; 0 = the library's bound of 20,000,000): a run that needs more raises "
+      "arraykit.ResourceExhaustedError with .reason 'step_limit'.");
   m.def(
       "render_simulation",
       [](const py::object& result) {

@@ -1,5 +1,6 @@
 // arrayctl simulate: a deterministic what-if run of the failover state machine.
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,16 +21,38 @@ std::string Summary(const json& result) {
   }
   const json arrays = result.value("arrays", json::array());
   const json standalone = result.value("standalone", json::array());
+  const json down = result.value("down", json::array());
   // Appended piece by piece: gcc 12 -O3 warns falsely (-Wrestrict) on "lit" + std::string.
   std::string line = std::to_string(arrays.size());
   line += arrays.size() == 1 ? " array, " : " arrays, ";
   line += std::to_string(standalone.size());
   line += " standalone";
-  if (!result.value("original_formation", json()).is_null()) {
-    bool repaired = false;
-    for (const json& a : arrays) repaired = repaired || a.value("repaired", false);
-    line += repaired ? "; the original formation is not restored (repaired)"
-                     : "; the original formation is restored";
+  if (!down.empty()) {
+    line += ", ";
+    line += std::to_string(down.size());
+    line += " down";
+  }
+  const json original = result.value("original_formation", json());
+  if (original.is_object()) {
+    // The library decides (original primary up and leading every original member, not
+    // repaired); the summary only words it.
+    if (result.value("original_formation_restored", false)) {
+      line += "; the original formation is restored";
+    } else {
+      line += "; the original formation is not restored";
+      const std::string primary = original.value("primary", std::string());
+      bool primary_down = false;
+      for (const json& name : down) primary_down = primary_down || name == primary;
+      if (primary_down) {
+        line += " (its primary ";
+        line += primary;
+        line += " is down)";
+      } else {
+        bool repaired = false;
+        for (const json& a : arrays) repaired = repaired || a.value("repaired", false);
+        if (repaired) line += " (repaired)";
+      }
+    }
   } else {
     line += "; no failover happened";
   }
@@ -39,14 +62,23 @@ std::string Summary(const json& result) {
 // Exit 0 for every completed run, also one that ends with manual_recovery_required: the
 // command reports what would happen, it does not judge it (docs/arrayctl.md).
 int Simulate(const std::vector<std::string>& argv) {
-  Args args(argv, {"--json"}, {});
+  Args args(argv, {"--json"}, {"--max-steps"});
   std::string path = args.OnePositional("SCENARIO.json");
+  unsigned long long max_steps = 0;
+  if (std::optional<std::string> value = args.Value("--max-steps"); value.has_value()) {
+    if (value->empty() || value->find_first_not_of("0123456789") != std::string::npos ||
+        value->size() > 9) {
+      throw UsageError("--max-steps: a whole number of steps up to 20000000, got \"" + *value +
+                       "\"");
+    }
+    max_steps = std::stoull(*value);
+  }
   std::string text = ReadInput(path);
   if (args.Has("--json")) {
-    std::cout << arraykit::simulate(text, 2) << "\n";
+    std::cout << arraykit::simulate(text, 2, max_steps) << "\n";
     return kExitOk;
   }
-  std::string result_text = arraykit::simulate(text);
+  std::string result_text = arraykit::simulate(text, -1, max_steps);
   std::string rendered = arraykit::render_simulation(result_text);
   std::cout << "Simulation of " << (path == "-" ? std::string("standard input") : path) << "\n";
   // The scenario parsed in the library, so it is valid JSON here; its description is optional.
@@ -66,7 +98,7 @@ int Simulate(const std::vector<std::string>& argv) {
 
 void RegisterSimulateCommands(std::vector<Command>& commands) {
   commands.push_back({{"simulate"},
-                      "SCENARIO.json [--json]",
+                      "SCENARIO.json [--json] [--max-steps N]",
                       "deterministic what-if run of the failover state machine: timeline and "
                       "final formation",
                       Simulate});

@@ -264,8 +264,13 @@ namespace arraykit {
 
 // Runs a failover scenario in virtual time (include/arraykit/simulate.h); returns the result
 // document. Deterministic: the same scenario gives the same text. indent < 0: one line.
-inline std::string simulate(const std::string& scenario_json, int indent = -1) {
-  ak_json_options opts = detail::JsonOptions(indent);
+// max_steps bounds the run (member ticks plus message deliveries; 0 = the library's bound);
+// a run that needs more throws arraykit::Error with reason "step_limit".
+inline std::string simulate(const std::string& scenario_json, int indent = -1,
+                            unsigned long long max_steps = 0) {
+  ak_simulate_options opts = AK_SIMULATE_OPTIONS_INIT;
+  opts.indent = indent;
+  opts.max_steps = max_steps;
   return detail::CallForString(ak_simulate, scenario_json.c_str(), &opts);
 }
 

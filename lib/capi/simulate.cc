@@ -1,44 +1,39 @@
-// C ABI: the deterministic failover simulator (translation only; semantics live in core/sim).
-#include <cstddef>
+// C ABI: the deterministic failover simulator (translation only; semantics and documents live in
+// core/sim).
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
-#include "core/model/array_json.h"
 #include "core/sim/simulate.h"
+#include "core/status.h"
 
 namespace arraykit::capi {
 namespace {
 
-namespace model = arraykit::model;
+absl::Status UnsupportedVersion(unsigned int version) {
+  return MakeError(absl::StatusCode::kInvalidArgument, "version_mismatch",
+                   absl::StrCat("opts.version: ak_simulate_options version ", version,
+                                " is not supported (this library supports 1 to ",
+                                AK_SIMULATE_OPTIONS_VERSION, ")"));
+}
 
-// A result document carries up to 100,000 timeline entries, far more than the 1 MiB accepted
-// for input documents, so rendering has its own, larger bound.
-constexpr std::size_t kMaxResultBytes = std::size_t{64} << 20;  // 64 MiB
-// Results nest four levels deep; anything much deeper is not a result and is refused unparsed.
-constexpr std::size_t kMaxResultNesting = 16;
-
-absl::StatusOr<nlohmann::json> ParseResult(std::string_view text) {
-  absl::StatusOr<nlohmann::json> parsed =
-      model::ParseJsonDocument(text, "result_json", {kMaxResultBytes, kMaxResultNesting});
-  if (!parsed.ok()) return parsed.status();
-  const nlohmann::json& doc = *parsed;
-  if (!doc.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "result_json: must be a JSON object (a result of ak_simulate), got ", doc.type_name()));
+// Version 1 is the whole struct today; a later version only appends fields, so every version
+// from 1 to the library's reads the same prefix.
+absl::StatusOr<sim::RunOptions> RunOptionsFrom(const ak_simulate_options* opts, int* indent) {
+  sim::RunOptions options;
+  *indent = -1;
+  if (opts == nullptr) return options;
+  if (opts->version < 1 || opts->version > AK_SIMULATE_OPTIONS_VERSION) {
+    return UnsupportedVersion(opts->version);
   }
-  // A scenario passed by mistake has "events" but no "timeline": say so rather than render an
-  // empty table.
-  for (const char* key : {"timeline", "arrays"}) {
-    auto it = doc.find(key);
-    if (it == doc.end() || !it->is_array()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("result_json: not a simulation result: \"", key,
-                       "\" must be an array (pass the output of ak_simulate, not the scenario)"));
-    }
+  if (opts->indent > 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("opts.indent: must be negative (compact) or 0..16, got ", opts->indent));
   }
-  return parsed;
+  *indent = opts->indent < 0 ? -1 : opts->indent;
+  options.max_steps = opts->max_steps;
+  return options;
 }
 
 }  // namespace
@@ -49,16 +44,29 @@ namespace sim = arraykit::sim;
 
 extern "C" {
 
+AK_API ak_status ak_simulate_options_init(ak_simulate_options* opts, unsigned int version) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
+    if (version < 1 || version > AK_SIMULATE_OPTIONS_VERSION) {
+      return capi::UnsupportedVersion(version);
+    }
+    *opts = ak_simulate_options AK_SIMULATE_OPTIONS_INIT;
+    opts->version = version;
+    return absl::OkStatus();
+  });
+}
+
 AK_API ak_status ak_simulate(char** out_result, const char* scenario_json,
-                             const ak_json_options* opts) {
+                             const ak_simulate_options* opts) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (absl::Status s = capi::PrepareOut(out_result, "out_result"); !s.ok()) return s;
     if (absl::Status s = capi::RequireInput(scenario_json, "scenario_json"); !s.ok()) return s;
-    absl::StatusOr<int> indent = capi::JsonIndent(opts);
-    if (!indent.ok()) return indent.status();
-    absl::StatusOr<nlohmann::json> result = sim::RunScenarioText(scenario_json);
+    int indent = -1;
+    absl::StatusOr<sim::RunOptions> options = capi::RunOptionsFrom(opts, &indent);
+    if (!options.ok()) return options.status();
+    absl::StatusOr<nlohmann::json> result = sim::RunScenarioText(scenario_json, *options);
     if (!result.ok()) return result.status();
-    return capi::ReturnString(out_result, capi::DumpJson(*result, *indent));
+    return capi::ReturnString(out_result, capi::DumpJson(*result, indent));
   });
 }
 
@@ -66,7 +74,7 @@ AK_API ak_status ak_simulate_render(char** out_text, const char* result_json) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (absl::Status s = capi::PrepareOut(out_text, "out_text"); !s.ok()) return s;
     if (absl::Status s = capi::RequireInput(result_json, "result_json"); !s.ok()) return s;
-    absl::StatusOr<nlohmann::json> result = capi::ParseResult(result_json);
+    absl::StatusOr<nlohmann::json> result = sim::ResultFromJsonText(result_json);
     if (!result.ok()) return result.status();
     return capi::ReturnString(out_text, sim::RenderResult(*result));
   });

@@ -136,3 +136,48 @@ def test_manual_recovery_required_is_reported_and_exits_0(tmp_path):
     assert human.returncode == 0
     assert "manual recovery required: yes" in human.stdout
     assert "Result after 1250 s: manual recovery required" in human.stdout
+
+
+TEST_SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def test_summary_says_not_restored_when_no_array_is_left_and_the_primary_is_down():
+    # Quorum mode: detroit is cleaned, then boston (the primary) crashes; nobody can win a
+    # majority of the old voters, so no array is left.
+    human = run("simulate", str(TEST_SCENARIOS / "quorum_clean_voter_then_primary_crash.json"))
+    assert human.returncode == 0, human.stderr
+    summary = [line for line in human.stdout.splitlines() if line.startswith("Result after")]
+    assert len(summary) == 1
+    assert ("0 arrays, 3 standalone, 1 down; the original formation is not restored "
+            "(its primary boston.example.com is down)") in summary[0]
+    assert "the original formation is restored" not in human.stdout
+    result = json.loads(run("simulate", str(TEST_SCENARIOS /
+                                          "quorum_clean_voter_then_primary_crash.json"),
+                            "--json").stdout)
+    assert result["original_formation_restored"] is False
+
+
+def test_summary_says_restored_after_the_failback():
+    human = run("simulate", str(SCENARIOS / "05_failback_window.json"))
+    assert human.returncode == 0, human.stderr
+    assert "; the original formation is restored" in human.stdout
+
+
+def test_a_typo_in_the_scenario_exits_2_with_the_nearest_name(tmp_path):
+    scenario = load("01_primary_crash.json")
+    scenario["event"] = scenario.pop("events")
+    result = run("simulate", write(tmp_path, "typo.json", scenario))
+    assert result.returncode == 2
+    assert "scenario.event: unknown field (did you mean events?)" in result.stderr
+
+
+def test_max_steps_bounds_the_run(tmp_path):
+    path = str(SCENARIOS / "01_primary_crash.json")
+    bounded = run("simulate", path, "--max-steps", "10")
+    assert bounded.returncode != 0
+    assert bounded.stdout == ""
+    assert "more than 10 steps" in bounded.stderr
+    assert run("simulate", path, "--max-steps", "20000000").returncode == 0
+    bad = run("simulate", path, "--max-steps", "ten")
+    assert bad.returncode == 2
+    assert "--max-steps" in bad.stderr

@@ -138,3 +138,29 @@ def test_render_refuses_a_scenario():
         arraykit.render_simulation(CRASH)
     with pytest.raises(arraykit.InvalidArgumentError, match="object"):
         arraykit.render_simulation([1, 2])
+
+
+def test_a_typo_in_a_scenario_is_refused_with_the_nearest_name():
+    scenario = copy.deepcopy(CRASH)
+    scenario["event"] = scenario.pop("events")
+    with pytest.raises(arraykit.InvalidArgumentError) as info:
+        arraykit.simulate(scenario)
+    assert info.value.reason == "unknown_field"
+    assert "scenario.event: unknown field (did you mean events?)" in info.value.message
+
+
+def test_max_steps_bounds_the_run():
+    with pytest.raises(arraykit.ResourceExhaustedError) as info:
+        arraykit.simulate(CRASH, max_steps=10)
+    assert info.value.reason == "step_limit"
+    assert "more than 10 steps" in info.value.message
+    assert arraykit.simulate(CRASH, max_steps=100000)["arrays"]
+
+
+def test_the_result_is_accepted_back_by_render_simulation():
+    result = arraykit.simulate(CRASH)
+    assert "Final formation" in arraykit.render_simulation(result)
+    assert "Final formation" in arraykit.render_simulation(json.loads(json.dumps(result)))
+    with pytest.raises(arraykit.InvalidArgumentError) as info:
+        arraykit.render_simulation(CRASH)
+    assert info.value.reason == "not_a_result"

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/failover/types.h"
 
 namespace arraykit::failover {
@@ -34,25 +35,52 @@ enum class Role {
 };
 std::string_view ToString(Role role);
 
+// What the member is doing beyond following or leading its formation: the one explicit stage
+// of the machine (docs/failover.md, "Stages"). Every change of stage goes through a Become...
+// transition, which records the timeline entry with its reason.
+enum class Stage {
+  kSteady,        // following its primary, or leading with no failover or recovery under way
+  kSearching,     // lost its primary: walking the backup primaries list (failover stage)
+  kElecting,      // quorum mode, while searching: standing as candidate, asking the voters
+  kCleaning,      // clean --contactmembers: collecting the members' answers
+  kRecovering,    // repaired primary: asked the original primary to recreate the array
+  kFailbackWait,  // repaired primary: the original primary follows it until the window opens
+};
+std::string_view ToString(Stage stage);
+
+// Checks persisted state handed back by a host (it may be corrupt or from another member):
+// INVALID_ARGUMENT, reason `corrupt_state`, naming the broken rule.
+absl::Status ValidateHardState(std::string_view self, const HardState& state);
+
 class MemberMachine {
  public:
   // Starts (or restarts) member `self` from `state` — the configured formation at first start,
   // the last persisted HardState after a crash. `self` must be a member of state.formation.
+  // The state must satisfy ValidateHardState (checked, always on: a host hands its persisted
+  // state to Create instead, which refuses a bad one with a Status).
   MemberMachine(std::string self, HardState state, const Clock& now);
+  static absl::StatusOr<MemberMachine> Create(std::string self, HardState state,
+                                              const Clock& now);
 
   MemberMachine(const MemberMachine&) = default;
   MemberMachine& operator=(const MemberMachine&) = default;
   MemberMachine(MemberMachine&&) = default;
   MemberMachine& operator=(MemberMachine&&) = default;
 
-  // Time has passed; `now` must not go back.
+  // Time has passed; `now` must not go back (AK_CHECK).
   void Tick(const Clock& now);
   // A message addressed to this member arrived (at the time of the last Tick).
   void Step(const Message& message);
+  // The replicator's progress: this member's log now reaches `position` (a primary's own
+  // writes, a secondary's replicated ones). Positions only move forward; an older one is
+  // ignored. In quorum mode the log decides who may be elected and what a majority acknowledged.
+  void LogAdvanced(const LogPosition& position);
 
   // Operator actions (at the time of the last Tick). Refusals are returned and also recorded
   // in the timeline, so a simulation shows them.
-  //   clean: this member becomes standalone.
+  //   clean: this member becomes standalone: a one-member array, its own only voter (writable
+  //   at once in quorum mode), keeping nothing of the old array's quorum (votes, promises,
+  //   voters); it neither asks the old array for leases nor answers its vote requests.
   //   clean --contactmembers: it stays with the members it can contact that report the same
   //   membership (answers are collected for one find-primary interval; this member becomes the
   //   primary of those that agree).
@@ -73,6 +101,7 @@ class MemberMachine {
   // Status, for hosts and invariant checks.
   const std::string& self() const { return self_; }
   Role role() const;
+  Stage stage() const { return stage_; }
   const HardState& hard_state() const { return hard_; }
   std::uint64_t epoch() const { return hard_.epoch; }
   // True for a primary that may accept writes: always in array mode; in quorum mode only while
@@ -83,6 +112,9 @@ class MemberMachine {
   // Quorum mode: the highest log position a majority of voters acknowledged to this primary.
   LogPosition acknowledged() const { return acknowledged_; }
   bool busy() const { return !BusyReason().empty(); }
+  // The original primary of a failback that waits for its window follows the repaired primary;
+  // true on the repaired primary while it waits.
+  bool failback_waiting() const { return stage_ == Stage::kFailbackWait; }
 
  private:
   struct Walk {  // failover stage: walking the backup primaries list
@@ -128,15 +160,31 @@ class MemberMachine {
   bool IsUncontactable(std::string_view name) const;
   std::string BusyReason() const;
 
-  // Transitions: each records its timeline entry and persists.
+  // Transitions (member_machine.cc). Become() is the one place the stage changes: it records
+  // the timeline entry with its reason and persists. The Become... functions that change the
+  // formation install it through AdoptFormation first.
+  void Become(Stage stage, std::string_view event, std::string reason);
   void BecomeSearching(const std::string& reason, bool stand_now);
-  void BecomePrimary(std::string_view event, const std::string& reason);
-  void BecomeSecondary(const Formation& formation, std::uint64_t epoch, std::string_view event,
-                       const std::string& reason);
+  void BecomePromoted(std::uint64_t epoch, const std::string& reason);
+  void BecomeMemberOf(const Formation& formation, std::uint64_t epoch, std::string_view event,
+                      const std::string& reason);
   void BecomeStandalone(std::string_view event, const std::string& reason);
+  // The one place that forgets the old array: recovery bookkeeping (original formation,
+  // repaired, manual recovery, declined recovery) and, with `quorum_too`, the vote and the
+  // lease promise given to the old array's members. With `keep_original` the original
+  // formation stays (a failback still waits for it).
+  void ClearArrayState(bool quorum_too, bool keep_original = false);
+  // Installs `formation` at `epoch` (never lower than the current one) and resets everything
+  // volatile that belonged to the old formation.
+  void AdoptFormation(Formation formation, std::uint64_t epoch);
 
   void MonitorTick();
   void PrimaryMonitor();
+  void RecoveryMonitor();
+  bool RecoveryApplies() const;
+  std::string WindowText(int minute) const;
+  void SendAbsorb(const std::string& to, std::string reason, bool failback_wait);
+  bool AnswersVotesOf(std::string_view from) const;
   void SecondaryMonitor();
   void WalkTick();
   void NextCandidate();
@@ -148,6 +196,8 @@ class MemberMachine {
   void FinishContactClean();
   void RecordOriginal();
   void CheckRecovered();
+  bool FailbackWindowOpen(int* minute) const;
+  void FailBack(int minute);
   void AddMembers(const std::vector<std::string>& names);
   void ResetVolatile();
   std::uint64_t NextEpoch() const;
@@ -191,7 +241,7 @@ class MemberMachine {
   Clock now_;
   Ready ready_;
   bool persist_pending_ = false;  // hard_ changed; copied into ready_.persist by GetReady()
-  bool searching_ = false;
+  Stage stage_ = Stage::kSteady;
   Walk walk_;
   std::optional<Election> election_;
   std::optional<ContactClean> contact_clean_;
@@ -205,9 +255,8 @@ class MemberMachine {
   absl::Duration last_ack_at_;
   // Primary: when each member was last heard.
   absl::flat_hash_map<std::string, absl::Duration> last_heard_;
-  // Repaired primary: recovery stage.
-  absl::Duration recovery_pending_until_;
-  bool deferral_reported_ = false;
+  // Repaired primary, stage kRecovering: when an unanswered recovery request is given up.
+  absl::Duration recovery_deadline_;
   // Quorum mode.
   bool writable_ = false;
   absl::flat_hash_map<std::string, absl::Duration> lease_until_;  // per voter, this epoch

@@ -35,10 +35,12 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
   const int n = Between(rng, options.min_members, options.max_members);
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) names.push_back(absl::StrCat("m", i, ".example.com"));
-  // One or three voters (back-ends), as placement requires.
+  // One to five voters (back-ends). Placement asks for an odd count, but the simulator accepts
+  // any, and even counts keep the majority arithmetic honest: with 2 or 4 voters a split into
+  // halves must leave no writable primary, which the two-writable-primaries invariant checks.
   std::vector<std::string> shuffled = names;
   Shuffle(rng, shuffled);
-  const int voters = (n >= 3 && rng.Below(4) != 0) ? 3 : 1;
+  const int voters = 1 + static_cast<int>(rng.Below(static_cast<std::uint64_t>(std::min(n, 5))));
   json members = json::array();
   for (const std::string& name : names) {
     const bool backend =
@@ -170,6 +172,24 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
                       {"seed", seed},
                       {"events", events},
                       {"until_s", horizon + settle}};
+  // Some `accept` runs get a failback window (drawn last, so the rest of a seed's scenario is
+  // the same with or without it). The window opens only after the faults have settled: every
+  // fault meets a failback that waits (DESIGN §5.1 rule 5), and the run goes on long enough
+  // after the window opens for the failback to finish, so the original formation must be back.
+  if (std::string(action) == "accept" && rng.Below(4) == 0) {
+    // Clock offsets are at most 100 s: three minutes of margin keep every member's wall clock
+    // outside the window until the faults have settled.
+    const int open_minute = static_cast<int>((horizon + settle) / 60) + 3;
+    const auto hhmm = [](int minute) {
+      minute %= 24 * 60;
+      return absl::StrCat(minute / 60 < 10 ? "0" : "", minute / 60, ":",
+                          minute % 60 < 10 ? "0" : "", minute % 60);
+    };
+    out.scenario["resilience"]["failback_window"] =
+        json{{"start", hhmm(open_minute)}, {"end", hhmm(open_minute + 60)}};
+    out.scenario["start_clock"] = "2026-01-01T00:00:00Z";
+    out.scenario["until_s"] = open_minute * 60.0 + settle;
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 #include "core/sim/scenario.h"
 
 #include <cmath>
+#include <initializer_list>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +17,9 @@ using model::json_internal::Describe;
 using model::json_internal::Printable;
 using nlohmann::json;
 
-// Keys of a scenario beyond the array description.
+// Keys of a scenario beyond the array description. `expect` and `checkpoints` carry the outcome a
+// scenario file promises (docs/failover.md, "Scenario documents"): the simulator does not read
+// them, the scenario runners of the tests compare them with the result.
 constexpr std::string_view kScenarioKeys[] = {"events",  "until_s",     "start_clock",
                                               "network", "clocks",      "seed",
                                               "expect",  "description", "checkpoints"};
@@ -59,6 +63,12 @@ absl::StatusOr<NetworkSpec> NetworkFromJson(const json& value, absl::string_view
   if (!value.is_object()) {
     return Error(where, absl::StrCat("network must be an object, got ", Describe(value)));
   }
+  if (absl::Status status = model::json_internal::RejectUnknownFields(
+          value, absl::StrCat(where, where == "network" ? "" : ".network"),
+          {"delay_s", "jitter_s", "loss"});
+      !status.ok()) {
+    return status;
+  }
   for (const auto& [key, field] : value.items()) {
     if (key == "delay_s" || key == "jitter_s") {
       absl::StatusOr<double> s = Number(field, where, key, 0, kMaxDelaySeconds);
@@ -68,9 +78,6 @@ absl::StatusOr<NetworkSpec> NetworkFromJson(const json& value, absl::string_view
       absl::StatusOr<double> p = Number(field, where, key, 0, 0.99);
       if (!p.ok()) return p.status();
       base.loss = *p;
-    } else {
-      return Error(where, absl::StrCat("network has unknown key \"", Printable(key),
-                                       "\" (expected delay_s, jitter_s, loss)"));
     }
   }
   return base;
@@ -81,6 +88,13 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   const std::string where = absl::StrCat("events[", index, "]");
   if (!value.is_object())
     return Error(where, absl::StrCat("must be an object, got ", Describe(value)));
+  if (absl::Status status = model::json_internal::RejectUnknownFields(
+          value, where,
+          {"at_s", "note", "contact_members", "crash", "restart", "partition", "heal", "network",
+           "clean", "change"});
+      !status.ok()) {
+    return status;
+  }
   auto at = value.find("at_s");
   if (at == value.end()) return Error(where, "at_s is missing");
   absl::StatusOr<double> at_s = Number(*at, where, "at_s", -INFINITY, INFINITY);
@@ -106,10 +120,6 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
                                          "\" (one per event)"));
       }
       kind = key;
-    } else if (key != "at_s" && key != "contact_members" && key != "note") {
-      return Error(where, absl::StrCat("unknown event kind or key \"", Printable(key),
-                                       "\" (kinds: crash, restart, partition, heal, network, "
-                                       "clean, change)"));
     }
   }
   if (kind.empty()) {
@@ -177,6 +187,11 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
     if (!body.is_object()) {
       return Error(where, absl::StrCat("change must be an object, got ", Describe(body)));
     }
+    if (absl::Status status = model::json_internal::RejectUnknownFields(
+            body, absl::StrCat(where, ".change"), {"member", "backup_primaries", "resilience"});
+        !status.ok()) {
+      return status;
+    }
     auto member = body.find("member");
     if (member == body.end()) return Error(where, "change.member is missing");
     absl::StatusOr<std::string> name = MemberName(scenario.array, *member, where, "change.member");
@@ -203,9 +218,6 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
             field, absl::StrCat(where, ".change.resilience"), scenario.array.resilience);
         if (!parsed.ok()) return parsed.status();
         event.resilience = field;
-      } else {
-        return Error(where, absl::StrCat("change has unknown key \"", Printable(key),
-                                         "\" (expected member, backup_primaries, resilience)"));
       }
     }
     if (!event.backup_primaries.has_value() && !event.resilience.has_value()) {
@@ -277,6 +289,26 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
     return absl::InvalidArgumentError(
         absl::StrCat("scenario: must be a JSON object, got ", Describe(doc)));
   }
+  if (absl::Status status =
+          model::json_internal::RejectUnknownFields(
+          doc, "scenario",
+          {// the array description's fields
+           "members", "primary", "backup_primaries", "resilience",
+           // the scenario's (kScenarioKeys)
+           "events", "until_s", "start_clock", "network", "clocks", "seed", "expect",
+           "description", "checkpoints"});
+      !status.ok()) {
+    return status;
+  }
+  for (const auto& [key, type, check] :
+       {std::tuple<const char*, const char*, bool (json::*)() const noexcept>{
+            "expect", "an object", &json::is_object},
+        {"checkpoints", "an array", &json::is_array},
+        {"description", "a string", &json::is_string}}) {
+    if (auto it = doc.find(key); it != doc.end() && !((*it).*check)()) {
+      return Error(key, absl::StrCat("must be ", type, ", got ", Describe(*it)));
+    }
+  }
   Scenario scenario;
   json description = doc;
   for (std::string_view key : kScenarioKeys) description.erase(std::string(key));
@@ -324,6 +356,11 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
       const model::Member* member = scenario.array.Find(key);
       if (member == nullptr) return Error(where, "names an unknown member");
       if (!spec.is_object()) return Error(where, "must be an object");
+      if (absl::Status status =
+              model::json_internal::RejectUnknownFields(spec, where, {"offset_s", "drift_ppm"});
+          !status.ok()) {
+        return status;
+      }
       ClockSpec clock;
       for (const auto& [field, value] : spec.items()) {
         if (field == "offset_s") {
@@ -336,9 +373,6 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
           absl::StatusOr<double> ppm = Number(value, where, field, -bound, bound);
           if (!ppm.ok()) return ppm.status();
           clock.drift_ppm = std::llround(*ppm);
-        } else {
-          return Error(where, absl::StrCat("unknown key \"", Printable(field),
-                                           "\" (expected offset_s, drift_ppm)"));
         }
       }
       scenario.clocks[member->name] = clock;

@@ -11,6 +11,7 @@
 #include "core/model/array_json.h"
 #include "core/sim/scenario.h"
 #include "core/sim/simulator.h"
+#include "core/status.h"
 
 namespace arraykit::sim {
 namespace {
@@ -70,18 +71,53 @@ std::string Table(const std::vector<std::string>& header,
 
 }  // namespace
 
-absl::StatusOr<json> RunScenario(const json& doc) {
+absl::StatusOr<json> RunScenario(const json& doc, const RunOptions& options) {
+  if (options.max_steps > kMaxTotalSteps) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "too_large",
+                     absl::StrCat("max_steps: at most ", kMaxTotalSteps, " (0 = that bound), got ",
+                                  options.max_steps));
+  }
   absl::StatusOr<Scenario> scenario = ScenarioFromJson(doc);
   if (!scenario.ok()) return scenario.status();
-  Simulator simulator(*std::move(scenario), SimOptions{});
+  SimOptions sim_options;
+  if (options.max_steps != 0) sim_options.max_steps = options.max_steps;
+  Simulator simulator(*std::move(scenario), sim_options);
   if (absl::Status status = simulator.Run(); !status.ok()) return status;
   return simulator.Result();
 }
 
-absl::StatusOr<json> RunScenarioText(std::string_view text) {
+absl::StatusOr<json> RunScenarioText(std::string_view text, const RunOptions& options) {
   absl::StatusOr<json> doc = model::ParseJsonDocument(text, "scenario");
   if (!doc.ok()) return doc.status();
-  return RunScenario(*doc);
+  return RunScenario(*doc, options);
+}
+
+absl::StatusOr<json> ResultFromJsonText(std::string_view text) {
+  // Results carry up to 100,000 timeline entries (far more than the 1 MiB of input documents)
+  // and nest four levels deep; anything much deeper is not a result and is refused unparsed.
+  constexpr std::size_t kMaxResultBytes = std::size_t{64} << 20;
+  constexpr std::size_t kMaxResultNesting = 16;
+  absl::StatusOr<json> parsed =
+      model::ParseJsonDocument(text, "result_json", {kMaxResultBytes, kMaxResultNesting});
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
+  if (!doc.is_object()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "not_a_result",
+                     absl::StrCat("result_json: must be a JSON object (a simulation result), got ",
+                                  doc.type_name()));
+  }
+  // A scenario passed by mistake has "events" but no "timeline": say so rather than render an
+  // empty table.
+  for (const char* key : {"timeline", "arrays"}) {
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_array()) {
+      return MakeError(absl::StatusCode::kInvalidArgument, "not_a_result",
+                       absl::StrCat("result_json: not a simulation result: \"", key,
+                                    "\" must be an array (pass the output of simulate, not the "
+                                    "scenario)"));
+    }
+  }
+  return parsed;
 }
 
 std::string RenderResult(const json& result) {

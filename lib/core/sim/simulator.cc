@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/failover/types.h"
 #include "core/model/array_json.h"
+#include "core/status.h"
 
 namespace arraykit::sim {
 namespace {
@@ -114,6 +115,23 @@ void Simulator::Tick(std::size_t i) {
   ++steps_;
   slot.machine->Tick(ClockOf(slot, now_us_));
   slot.ticked_us = now_us_;
+  Write(i);
+}
+
+// The array's write traffic, standing in for the runtime's replicator: a writable primary in
+// quorum mode appends one entry per monitor interval and tells its machine the new position.
+void Simulator::Write(std::size_t i) {
+  Slot& slot = slots_[i];
+  MemberMachine& machine = *slot.machine;
+  const failover::HardState& hard = machine.hard_state();
+  if (hard.formation.resilience.mode != model::ResilienceMode::kQuorum || !machine.writable() ||
+      now_us_ < slot.next_write_us) {
+    return;
+  }
+  const failover::LogPosition position{
+      hard.epoch, hard.log.epoch == hard.epoch ? hard.log.index + 1 : 1};
+  machine.LogAdvanced(position);
+  slot.next_write_us = now_us_ + ToMicros(hard.formation.resilience.monitor_interval);
 }
 
 absl::Status Simulator::Drain(std::size_t i) {
@@ -145,6 +163,10 @@ absl::Status Simulator::Drain(std::size_t i) {
       std::push_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
     }
     for (const failover::TimelineEntry& entry : ready.events) {
+      // A finished clean starts a new array (the members it redirects join it).
+      if (entry.event == "cleaned") slot.lineage = ++next_lineage_;
+    }
+    for (const failover::TimelineEntry& entry : ready.events) {
       if (!options_.record_timeline) break;
       RecordTimeline(entry.member, entry.event, entry.reason);
       if (timeline_truncated_) break;
@@ -153,6 +175,14 @@ absl::Status Simulator::Drain(std::size_t i) {
       if (!entry.code.empty()) last["code"] = entry.code;
     }
     machine.Advance();
+  }
+  // A member that takes a formation from another primary (joins, follows a redirect, learns a
+  // change) belongs to that primary's array from then on.
+  if (const Formation& formation = machine.hard_state().formation;
+      formation.primary != slot.following || formation.version != slot.following_version) {
+    slot.following = formation.primary;
+    slot.following_version = formation.version;
+    if (formation.primary != slot.name) slot.lineage = slots_[IndexOf(formation.primary)].lineage;
   }
   slot.wake_us = std::max(VirtualFor(slot, machine.NextWakeup()), now_us_);
   if (options_.check_invariants) return CheckInvariants(i);
@@ -176,7 +206,11 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
       slot.up = true;
       RecordTimeline(slot.name, "restarted",
                      absl::StrCat("scenario: ", slot.name, " restarted from its persisted state"));
-      slot.machine.emplace(slot.name, slot.disk, ClockOf(slot, now_us_));
+      // The persisted state is host-supplied: validated, never trusted.
+      absl::StatusOr<MemberMachine> machine =
+          MemberMachine::Create(slot.name, slot.disk, ClockOf(slot, now_us_));
+      if (!machine.ok()) return machine.status();
+      slot.machine.emplace(*std::move(machine));
       slot.ticked_us = now_us_;
       return Drain(i);
     }
@@ -246,11 +280,14 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
 
 absl::Status Simulator::ProcessInstant() {
   for (std::size_t steps = 0;; ++steps) {
-    if (steps_ > kMaxTotalSteps) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("simulation: more than ", kMaxTotalSteps,
-                       " steps by t=", static_cast<double>(now_us_) / 1e6,
-                       " s; shorten until_s or lengthen the monitor and find-primary intervals"));
+    if (steps_ > options_.max_steps) {
+      return MakeError(
+          absl::StatusCode::kResourceExhausted, "step_limit",
+          absl::StrCat("simulation: more than ", options_.max_steps,
+                       " steps (ticks and message deliveries) by t=",
+                       static_cast<double>(now_us_) / 1e6,
+                       " s; raise max_steps, shorten until_s or lengthen the monitor and "
+                       "find-primary intervals"));
     }
     if (steps > kMaxStepsPerInstant) {
       return absl::InternalError(
@@ -289,7 +326,10 @@ absl::Status Simulator::RunUntil(std::int64_t until_us) {
     now_us_ = 0;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[i];
-      slot.machine.emplace(slot.name, slot.disk, ClockOf(slot, 0));
+      absl::StatusOr<MemberMachine> machine =
+          MemberMachine::Create(slot.name, slot.disk, ClockOf(slot, 0));
+      if (!machine.ok()) return machine.status();
+      slot.machine.emplace(*std::move(machine));
       slot.ticked_us = -1;
       slot.wake_us = 0;
     }
@@ -339,25 +379,27 @@ absl::Status Simulator::CheckInvariants(std::size_t i) {
     return violation(absl::StrCat(slot.name, " is not in its own formation"));
   }
   if (hard.formation.resilience.mode != model::ResilienceMode::kQuorum) return absl::OkStatus();
-  if (machine.acknowledged() > max_acknowledged_) max_acknowledged_ = machine.acknowledged();
+  const int array = slot.lineage;
+  failover::LogPosition& max_acknowledged = max_acknowledged_[array];
+  if (machine.acknowledged() > max_acknowledged) max_acknowledged = machine.acknowledged();
   if (!machine.writable()) return absl::OkStatus();
   for (std::size_t j = 0; j < slots_.size(); ++j) {
     if (j == i || !slots_[j].up) continue;
-    if (slots_[j].machine->writable()) {
+    if (slots_[j].machine->writable() && slots_[j].lineage == slot.lineage) {
       return violation(absl::StrCat("two writable primaries at once: ", slot.name, " (epoch ",
                                     hard.epoch, ") and ", slots_[j].name, " (epoch ",
                                     slots_[j].machine->epoch(), ")"));
     }
   }
-  auto [it, inserted] = writer_of_epoch_.try_emplace(hard.epoch, slot.name);
+  auto [it, inserted] = writer_of_epoch_[array].try_emplace(hard.epoch, slot.name);
   if (!inserted && it->second != slot.name) {
     return violation(absl::StrCat("two writable primaries in epoch ", hard.epoch, ": ", it->second,
                                   " and ", slot.name));
   }
-  if (hard.log < max_acknowledged_) {
+  if (hard.log < max_acknowledged) {
     return violation(absl::StrCat(slot.name, " accepts writes at log (", hard.log.epoch, ", ",
-                                  hard.log.index, ") but write (", max_acknowledged_.epoch, ", ",
-                                  max_acknowledged_.index, ") was acknowledged"));
+                                  hard.log.index, ") but write (", max_acknowledged.epoch, ", ",
+                                  max_acknowledged.index, ") was acknowledged"));
   }
   return absl::OkStatus();
 }
@@ -484,7 +526,21 @@ json Simulator::Result() const {
                           {"epoch", hard.epoch},
                           {"writable", m.writable()}});
   }
+  // Restored: the original primary is up and leads every original member, none of them
+  // uncontactable, and its array is not marked repaired.
+  bool restored = false;
+  if (original_.has_value()) {
+    const std::size_t p = IndexOf(original_->primary);
+    if (p < slots_.size() && slots_[p].up && slots_[p].machine->role() == Role::kPrimary) {
+      const failover::HardState& hard = slots_[p].machine->hard_state();
+      restored = !hard.repaired && hard.uncontactable.empty();
+      for (const std::string& member : original_->members) {
+        restored = restored && hard.formation.Contains(member);
+      }
+    }
+  }
   json result{{"arrays", std::move(arrays)},
+              {"original_formation_restored", restored},
               {"standalone", std::move(standalone)},
               {"down", std::move(down)},
               {"original_formation", original_.has_value() ? FormationJson(*original_) : json()},

@@ -41,6 +41,9 @@ class Rng {
 
 struct SimOptions {
   bool record_timeline = true;
+  // The run's step bound: ticks plus message deliveries (1..kMaxTotalSteps). A run that needs
+  // more is refused with RESOURCE_EXHAUSTED, reason `step_limit`.
+  std::uint64_t max_steps = kMaxTotalSteps;
   // Check the invariants of docs/failover.md after every step; a violation stops the run with
   // INTERNAL naming the virtual time and the rule.
   bool check_invariants = false;
@@ -55,7 +58,8 @@ class Simulator {
   // Runs up to virtual time `until_us` (inclusive); may be called repeatedly.
   absl::Status RunUntil(std::int64_t until_us);
 
-  // The result document of DESIGN.md §3 (plus `members` and `down`).
+  // The result document of DESIGN.md §3 (plus `members`, `down` and
+  // `original_formation_restored`).
   nlohmann::json Result() const;
 
   // Checks, at a quiet moment, that every live member belongs to exactly one array: it is a
@@ -81,6 +85,14 @@ class Simulator {
     ClockSpec clock;
     std::uint64_t max_epoch = 0;
     std::uint64_t max_voted_epoch = 0;
+    std::int64_t next_write_us = 0;  // the write traffic the simulator drives (quorum mode)
+    // Which array the member belongs to for the quorum invariants: a finished `clean` starts a
+    // new one
+    // (an operator's choice, not a split brain); a member that takes a formation from another
+    // primary takes that primary's.
+    int lineage = 0;
+    std::string following;
+    std::uint64_t following_version = 0;
   };
   struct InFlight {
     std::int64_t at_us;
@@ -96,6 +108,7 @@ class Simulator {
   failover::Clock ClockOf(const Slot& slot, std::int64_t vt_us) const;
   std::int64_t VirtualFor(const Slot& slot, absl::Duration mono) const;
   void Tick(std::size_t i);
+  void Write(std::size_t i);
   absl::Status Drain(std::size_t i);
   absl::Status ApplyEvent(const ScenarioEvent& event);
   absl::Status ProcessInstant();
@@ -121,9 +134,10 @@ class Simulator {
   nlohmann::json timeline_ = nlohmann::json::array();
   bool timeline_truncated_ = false;
   std::optional<failover::Formation> original_;
-  // Quorum invariants.
-  absl::flat_hash_map<std::uint64_t, std::string> writer_of_epoch_;
-  failover::LogPosition max_acknowledged_;
+  // Quorum invariants, per array (lineage).
+  int next_lineage_ = 0;
+  absl::flat_hash_map<int, absl::flat_hash_map<std::uint64_t, std::string>> writer_of_epoch_;
+  absl::flat_hash_map<int, failover::LogPosition> max_acknowledged_;
   // Array mode is not consensus: a member that left may still be listed by its old primary
   // until that primary's grace period runs out. Since when each member has been claimed by
   // more than one primary (absent = by at most one).

@@ -36,7 +36,8 @@ const std::string kCrashAndReturn = WorkedCaseArray(R"(
   "until_s": 1800})");
 
 // Runs ak_simulate and returns the status; the result (or "") lands in *text.
-ak_status Simulate(const std::string& scenario, const ak_json_options* opts, std::string* text) {
+ak_status Simulate(const std::string& scenario, const ak_simulate_options* opts,
+                   std::string* text) {
   char* out = nullptr;
   ak_status status = ak_simulate(&out, scenario.c_str(), opts);
   *text = out != nullptr ? std::string(out) : std::string();
@@ -159,7 +160,7 @@ TEST_CASE("ak_simulate: a bad event is refused with its index in the message") {
 TEST_CASE("ak_simulate: the indent option") {
   std::string compact;
   std::string pretty;
-  ak_json_options opts = AK_JSON_OPTIONS_INIT;
+  ak_simulate_options opts = AK_SIMULATE_OPTIONS_INIT;
   REQUIRE(Simulate(kPrimaryCrash, &opts, &compact) == AK_OK);
   CHECK_FALSE(Contains(compact, "\n"));
   opts.indent = 2;
@@ -178,6 +179,54 @@ TEST_CASE("ak_simulate: the indent option") {
   opts.version = 99;
   CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_INVALID_ARGUMENT);
   CHECK(Contains(ak_last_error(), "opts.version"));
+}
+
+TEST_CASE("ak_simulate_options: versions 1 to the library's are accepted, a later one refused") {
+  ak_simulate_options opts;
+  for (unsigned int version = 1; version <= AK_SIMULATE_OPTIONS_VERSION; ++version) {
+    REQUIRE(ak_simulate_options_init(&opts, version) == AK_OK);
+    CHECK(opts.version == version);
+    std::string result;
+    CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_OK);
+  }
+  CHECK(ak_simulate_options_init(&opts, AK_SIMULATE_OPTIONS_VERSION + 1) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "version_mismatch");
+  CHECK(ak_simulate_options_init(&opts, 0) == AK_INVALID_ARGUMENT);
+  opts = ak_simulate_options AK_SIMULATE_OPTIONS_INIT;
+  opts.version = AK_SIMULATE_OPTIONS_VERSION + 1;
+  std::string result;
+  CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "version_mismatch");
+}
+
+TEST_CASE("ak_simulate: the step bound refuses a longer run with reason step_limit") {
+  ak_simulate_options opts = AK_SIMULATE_OPTIONS_INIT;
+  opts.max_steps = 50;
+  std::string result;
+  CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_RESOURCE_EXHAUSTED);
+  CHECK(std::string(ak_last_error_reason()) == "step_limit");
+  CHECK(Contains(ak_last_error(), "more than 50 steps"));
+  opts.max_steps = 100000;
+  CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_OK);
+  opts.max_steps = 20000001;
+  CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_INVALID_ARGUMENT);
+  CHECK(Contains(ak_last_error(), "max_steps"));
+}
+
+TEST_CASE("ak_simulate_render accepts ak_simulate's output, pretty or compact") {
+  for (int indent : {-1, 2}) {
+    ak_simulate_options opts = AK_SIMULATE_OPTIONS_INIT;
+    opts.indent = indent;
+    std::string result;
+    REQUIRE(Simulate(kCrashAndReturn, &opts, &result) == AK_OK);
+    char* text = nullptr;
+    REQUIRE(ak_simulate_render(&text, result.c_str()) == AK_OK);
+    CHECK(Contains(text, "Final formation"));
+    ak_free(text);
+  }
+  char* text = nullptr;
+  CHECK(ak_simulate_render(&text, kPrimaryCrash.c_str()) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "not_a_result");
 }
 
 TEST_CASE("ak_simulate_render: timeline with reasons and the final formation") {

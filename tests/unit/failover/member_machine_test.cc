@@ -2,6 +2,13 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include "core/failover/member_machine.h"
@@ -168,8 +175,14 @@ TEST_CASE("changes go to the primary and are refused during a failover") {
   change.backup_primaries = std::vector<std::string>{"b"};
   status = a.ProposeChange(change);
   CHECK(arraykit::GetErrorCode(status) == arraykit::ErrorCode::kBusy);
+  CHECK(arraykit::ReasonOf(status) == "busy");
   CHECK_THAT(std::string(status.message()), Catch::Matchers::Contains("uncontactable"));
-  CHECK(HasEvent(Drain(a), "change_refused"));
+  // An operator's message names no C constant.
+  CHECK_THAT(std::string(status.message()), !Catch::Matchers::Contains("AK_"));
+  ready = Drain(a);
+  REQUIRE(HasEvent(ready, "change_refused"));
+  CHECK(ready.events.back().code == "busy");
+  CHECK(a.stage() == arraykit::failover::Stage::kSteady);
 }
 
 TEST_CASE("a voter grants one vote per epoch and keeps its lease promise") {
@@ -324,6 +337,164 @@ TEST_CASE("clean makes the member standalone at a new epoch") {
   CHECK(ready.persist->formation.members == std::vector<std::string>{"b"});
   CHECK(ready.persist->epoch == 2);
   CHECK(b.role() == Role::kPrimary);
+}
+
+TEST_CASE("clean in quorum mode leaves a writable one-member array that ignores its old array") {
+  // b granted a its vote and lease promise; then the operator cleans b.
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  Message lease;
+  lease.type = MessageType::kLeaseRequest;
+  lease.from = "a";
+  lease.to = "b";
+  lease.id = 7;
+  lease.epoch = 1;
+  b.Step(lease);
+  Ready ready = Drain(b);
+  REQUIRE(ready.messages.size() == 1);
+  REQUIRE(ready.messages[0].ok);
+  REQUIRE(b.hard_state().promise_to == "a");
+
+  b.Tick(At(10));
+  REQUIRE(b.Clean(/*contact_members=*/false).ok());
+  ready = Drain(b);
+  const HardState& hard = b.hard_state();
+  CHECK(hard.formation.members == std::vector<std::string>{"b"});
+  CHECK(hard.formation.voters == std::vector<std::string>{"b"});
+  // The only vote and promise it holds are its own lease as its own voter.
+  CHECK(hard.voted_for == "b");
+  CHECK(hard.promise_to == "b");
+  CHECK_FALSE(hard.original.has_value());
+  CHECK(b.role() == Role::kPrimary);
+  CHECK(b.writable());  // its own only voter
+  // It asks nobody of its old array for a lease.
+  for (const Message& m : ready.messages) CHECK(m.type != MessageType::kLeaseRequest);
+  b.Tick(At(60));
+  for (const Message& m : Drain(b).messages) CHECK(m.type != MessageType::kLeaseRequest);
+  CHECK(b.writable());
+
+  // Nor does it answer its old array's vote or lease requests.
+  Message vote;
+  vote.type = MessageType::kVoteRequest;
+  vote.from = "c";
+  vote.to = "b";
+  vote.id = 9;
+  vote.epoch = 50;
+  b.Step(vote);
+  lease.epoch = 50;
+  b.Step(lease);
+  ready = Drain(b);
+  REQUIRE(ready.messages.size() == 2);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK_FALSE(ready.messages[1].ok);
+  CHECK(b.hard_state().voted_for == "b");
+}
+
+TEST_CASE("persisted state from a host is validated, never trusted") {
+  using arraykit::failover::ValidateHardState;
+  CHECK(MemberMachine::Create("b", Configured(), At(0)).ok());
+  auto reason = [](const std::string& self, const HardState& state) {
+    absl::StatusOr<MemberMachine> machine = MemberMachine::Create(self, state, At(0));
+    REQUIRE_FALSE(machine.ok());
+    CHECK(machine.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(arraykit::ReasonOf(machine.status()) == "corrupt_state");
+    return std::string(machine.status().message());
+  };
+  CHECK_THAT(reason("z", Configured()),
+             Catch::Matchers::Contains("z is not a member of its own formation"));
+  HardState state = Configured();
+  state.formation.primary = "x";
+  CHECK_THAT(reason("b", state), Catch::Matchers::Contains("formation.primary x"));
+  state = Configured();
+  state.epoch = 0;
+  CHECK_THAT(reason("b", state), Catch::Matchers::Contains("epoch is 0"));
+  state = Configured();
+  state.formation.members.push_back("b");
+  CHECK_THAT(reason("b", state), Catch::Matchers::Contains("lists b twice"));
+  state = Configured();
+  state.uncontactable = {"q"};
+  CHECK_THAT(reason("b", state), Catch::Matchers::Contains("uncontactable lists q"));
+  state = Configured(/*quorum=*/true);
+  state.formation.voters.clear();
+  CHECK_THAT(reason("b", state), Catch::Matchers::Contains("quorum mode without voters"));
+}
+
+TEST_CASE("log positions come from the host and only move forward") {
+  MemberMachine a("a", Configured(), At(0));
+  a.LogAdvanced({1, 5});
+  CHECK(Drain(a).persist->log == arraykit::failover::LogPosition{1, 5});
+  a.LogAdvanced({1, 3});
+  CHECK_FALSE(Drain(a).persist.has_value());
+  CHECK(a.hard_state().log == arraykit::failover::LogPosition{1, 5});
+  // Time alone writes nothing: the machine holds no write traffic of its own.
+  a.Tick(At(600));
+  CHECK(a.hard_state().log == arraykit::failover::LogPosition{1, 5});
+}
+
+TEST_CASE("a failover goes through the stages: searching, then steady as primary") {
+  using arraykit::failover::Stage;
+  MemberMachine b("b", Configured(), At(0));
+  CHECK(b.stage() == Stage::kSteady);
+  for (int t = 0; t < 600; t += 60) {
+    b.Tick(At(t));
+    Drain(b);
+  }
+  b.Tick(At(600));
+  Drain(b);
+  // b is first in the backup list: it promotes itself at once (array mode).
+  CHECK(b.stage() == Stage::kSteady);
+  CHECK(b.role() == Role::kPrimary);
+  MemberMachine c("c", Configured(), At(0));
+  for (int t = 0; t <= 600; t += 60) {
+    c.Tick(At(t));
+    Drain(c);
+  }
+  CHECK(c.stage() == Stage::kSearching);
+  CHECK(c.role() == Role::kSearching);
+  CHECK(c.busy());
+}
+
+// Runs `body` in a child process with its standard error captured; returns the child's wait status
+// and what it wrote.
+std::pair<int, std::string> RunChild(const std::function<void()>& body) {
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    body();
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string output;
+  char buffer[512];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) output.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, output};
+}
+
+TEST_CASE("impossible states fail loudly with the state, in every build (AK_CHECK)") {
+  // A clock that goes back: the release build (NDEBUG) keeps the check.
+  auto [status, output] = RunChild([] {
+    MemberMachine b("b", Configured(), At(100));
+    b.Tick(At(50));
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK_THAT(output, Catch::Matchers::Contains("check failed") &&
+                         Catch::Matchers::Contains("monotonic clock went back from 1m40s to 50s"));
+  // A machine built directly on state without `self` (hosts use Create, which refuses it).
+  auto [status2, output2] = RunChild([] { MemberMachine z("z", Configured(), At(0)); });
+  REQUIRE(WIFSIGNALED(status2));
+  CHECK_THAT(output2, Catch::Matchers::Contains("z is not a member of its own formation"));
+  // A working run exits normally.
+  auto [status3, output3] = RunChild([] { MemberMachine b("b", Configured(), At(0)); });
+  CHECK(WIFEXITED(status3));
+  CHECK(output3.empty());
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/sim/simulate.h"
+#include "core/sim/simulator.h"
+#include "core/status.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -46,7 +48,7 @@ TEST_CASE("bad events are refused naming the event index") {
                                                ["c.example.com", "a.example.com"]]}])")),
              Contains("events[1]") && Contains("a.example.com twice"));
   CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 0, "explode": "a.example.com"}])")),
-             Contains("events[0]") && Contains("explode"));
+             Contains("events[0].explode: unknown field"));
   CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 0}])")),
              Contains("events[0]") && Contains("no event kind"));
   CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 0, "crash": "a.example.com", "heal": true}])")),
@@ -135,6 +137,94 @@ TEST_CASE("member names in events are matched like peer DNS names") {
   absl::StatusOr<json> result = arraykit::sim::RunScenario(scenario);
   REQUIRE(result.ok());
   CHECK((*result)["down"] == json{"a.example.com"});
+}
+
+}  // namespace
+
+namespace {
+
+using nlohmann::json;
+
+// The error of RunScenario(scenario), which must be INVALID_ARGUMENT with reason unknown_field.
+std::string UnknownField(const json& scenario) {
+  absl::StatusOr<json> result = arraykit::sim::RunScenario(scenario);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(arraykit::ReasonOf(result.status()) == "unknown_field");
+  return std::string(result.status().message());
+}
+
+TEST_CASE("a scenario refuses unknown fields with the nearest known name") {
+  json s = Base();
+  s["event"] = json::parse(R"([{"at_s": 0, "crash": "a.example.com"}])");
+  CHECK(UnknownField(s) == "scenario.event: unknown field (did you mean events?)");
+  s = Base();
+  s["untl_s"] = 5;
+  CHECK(UnknownField(s) == "scenario.untl_s: unknown field (did you mean until_s?)");
+  s = Base();
+  s["events"] = json::parse(R"([{"at_s": 0, "crash": "a.example.com", "contact_member": true}])");
+  CHECK(UnknownField(s) ==
+        "events[0].contact_member: unknown field (did you mean contact_members?)");
+  s = Base();
+  s["events"] = json::parse(R"([{"at_s": 0, "crashh": "a.example.com"}])");
+  CHECK(UnknownField(s) == "events[0].crashh: unknown field (did you mean crash?)");
+  s = Base();
+  s["events"] = json::parse(R"([{"at_s": 1, "change": {"member": "a.example.com",
+                                                       "backup_primary": []}}])");
+  CHECK(UnknownField(s) ==
+        "events[0].change.backup_primary: unknown field (did you mean backup_primaries?)");
+  s = Base();
+  s["events"] = json::parse(R"([{"at_s": 1, "network": {"los": 0.1}}])");
+  CHECK(UnknownField(s) == "events[0].network.los: unknown field (did you mean loss?)");
+  s = Base();
+  s["network"] = json{{"jitter", 1}};
+  CHECK(UnknownField(s) == "network.jitter: unknown field (did you mean jitter_s?)");
+  s = Base();
+  s["clocks"] = json{{"a.example.com", json{{"drift_pmm", 5}}}};
+  CHECK(UnknownField(s) ==
+        "clocks.a.example.com.drift_pmm: unknown field (did you mean drift_ppm?)");
+}
+
+TEST_CASE("expect, checkpoints and description are part of the scenario format") {
+  json s = Base();
+  s["description"] = "documented";
+  s["expect"] = json{{"standalone", json::array()}};
+  s["checkpoints"] = json::array();
+  CHECK(arraykit::sim::RunScenario(s).ok());
+  s["expect"] = json::array();
+  absl::StatusOr<json> result = arraykit::sim::RunScenario(s);
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(std::string(result.status().message()),
+             Catch::Matchers::Contains("expect: must be an object"));
+}
+
+TEST_CASE("the step bound of RunOptions refuses a longer run with reason step_limit") {
+  json s = Base();
+  s["events"] = json::parse(R"([{"at_s": 0, "crash": "a.example.com"}])");
+  absl::StatusOr<json> bounded = arraykit::sim::RunScenario(s, {.max_steps = 3});
+  REQUIRE_FALSE(bounded.ok());
+  CHECK(bounded.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(arraykit::ReasonOf(bounded.status()) == "step_limit");
+  CHECK(arraykit::sim::RunScenario(s, {.max_steps = 100000}).ok());
+  absl::StatusOr<json> too_large =
+      arraykit::sim::RunScenario(s, {.max_steps = arraykit::sim::kMaxTotalSteps + 1});
+  REQUIRE_FALSE(too_large.ok());
+  CHECK(too_large.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a result document is accepted back as a result, a scenario is not") {
+  json s = Base();
+  s["events"] = json::parse(R"([{"at_s": 0, "crash": "a.example.com"}])");
+  absl::StatusOr<json> result = arraykit::sim::RunScenario(s);
+  REQUIRE(result.ok());
+  for (int indent : {-1, 0, 2}) {
+    absl::StatusOr<json> back = arraykit::sim::ResultFromJsonText(result->dump(indent));
+    REQUIRE(back.ok());
+    CHECK(*back == *result);
+  }
+  absl::StatusOr<json> scenario = arraykit::sim::ResultFromJsonText(s.dump());
+  REQUIRE_FALSE(scenario.ok());
+  CHECK(arraykit::ReasonOf(scenario.status()) == "not_a_result");
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 // with the file's "expect" block and "checkpoints" (the state at an earlier time, obtained by
 // running the same scenario with until_s set to the checkpoint).
 //
-// Matching rules: listed fields must be equal; `arrays` must have exactly the listed arrays
-// (matched by primary); `timeline` entries must appear in the given order (other entries may
+// Matching rules (docs/failover.md, "Scenario documents"): listed fields must be equal
+// (`standalone`, `down`, `manual_recovery_required`, `original_formation_restored`, the listed
+// keys of `original_formation`); `arrays` must have exactly the listed arrays (matched by
+// primary); `members` entries are matched by name and only their listed keys compared; `timeline` entries must appear in the given order (other entries may
 // come between), each matching at_s/member/event/code and `reason_contains` as a substring;
 // `absent_events` must not appear at all.
 #include <algorithm>
@@ -41,7 +43,8 @@ std::vector<std::filesystem::path> Files(const char* dir) {
 // Every failure message names the file and what differs.
 std::vector<std::string> Compare(const json& expect, const json& result) {
   std::vector<std::string> problems;
-  for (const char* key : {"standalone", "down", "manual_recovery_required"}) {
+  for (const char* key :
+       {"standalone", "down", "manual_recovery_required", "original_formation_restored"}) {
     if (expect.contains(key) && expect[key] != result[key]) {
       problems.push_back(std::string(key) + ": expected " + expect[key].dump() + ", got " +
                          result[key].dump());
@@ -80,6 +83,24 @@ std::vector<std::string> Compare(const json& expect, const json& result) {
         if ((*it)[key] != value) {
           problems.push_back("arrays[primary " + array["primary"].get<std::string>() + "]." + key +
                              ": expected " + value.dump() + ", got " + (*it)[key].dump());
+        }
+      }
+    }
+  }
+  if (expect.contains("members")) {
+    for (const json& want : expect["members"]) {
+      const json& got = result["members"];
+      auto it = std::find_if(got.begin(), got.end(),
+                             [&want](const json& g) { return g["name"] == want["name"]; });
+      if (it == got.end()) {
+        problems.push_back("members: no member " + want["name"].dump());
+        continue;
+      }
+      for (const auto& [key, value] : want.items()) {
+        if (it->value(key, json()) != value) {
+          problems.push_back("members[" + want["name"].get<std::string>() + "]." + key +
+                             ": expected " + value.dump() + ", got " +
+                             it->value(key, json()).dump());
         }
       }
     }

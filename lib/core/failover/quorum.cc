@@ -1,0 +1,193 @@
+// Quorum mode (DESIGN §5.3): leases from a majority of voters, elections for a new epoch, and
+// the voter's side of both.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/check.h"
+#include "core/failover/machine_util.h"
+#include "core/failover/member_machine.h"
+#include "core/model/json_reader.h"
+
+namespace arraykit::failover {
+
+using internal::Has;
+using model::json_internal::FormatSeconds;
+
+// Whom a voter answers: the members of its own array, its fellow voters, and the members of the
+// array it failed over from. A cleaned member (a one-member array, its own only voter) answers
+// nobody of its old array.
+bool MemberMachine::AnswersVotesOf(std::string_view from) const {
+  return from == self_ || hard_.formation.Contains(from) || IsVoter(from) ||
+         (hard_.original.has_value() && hard_.original->Contains(from));
+}
+
+// One function for both: a vote is a lease for a new epoch. A voter serves one member per epoch,
+// and promises nobody else anything until the lease it granted has run out on its own clock.
+bool MemberMachine::Grant(const std::string& from, std::uint64_t epoch, const LogPosition& log,
+                          bool vote) {
+  if (!IsVoter(self_) || !AnswersVotesOf(from)) return false;
+  if (vote ? epoch <= hard_.epoch : epoch < hard_.epoch) return false;
+  if (epoch < hard_.voted_epoch) return false;
+  if (epoch == hard_.voted_epoch && hard_.voted_for != from) return false;
+  if (!hard_.promise_to.empty() && hard_.promise_to != from && now_.mono < hard_.promise_until) {
+    return false;
+  }
+  if (log < hard_.log) return false;  // only to members at least as up to date
+  hard_.voted_epoch = epoch;
+  hard_.voted_for = from;
+  hard_.promise_to = from;
+  hard_.promise_until = now_.mono + LeaseDuration();
+  hard_.log = log;
+  Persist();
+  return true;
+}
+
+void MemberMachine::RecordLease(const std::string& voter, absl::Duration sent_at) {
+  const absl::Duration until = sent_at + SafeLease();
+  auto [it, inserted] = lease_until_.try_emplace(voter, until);
+  if (!inserted) it->second = std::max(it->second, until);
+}
+
+void MemberMachine::LeaseGranted(const std::string& voter, std::uint64_t round) {
+  auto it = lease_rounds_.find(round);
+  if (it == lease_rounds_.end()) return;
+  RecordLease(voter, it->second.sent_at);
+  if (++it->second.grants >= Majority() && it->second.log > acknowledged_) {
+    acknowledged_ = it->second.log;
+  }
+  UpdateWritable();
+}
+
+void MemberMachine::RequestLeases() {
+  if (role() != Role::kPrimary || !quorum()) return;
+  const std::uint64_t round = next_id_++;
+  lease_rounds_[round] = LeaseRound{now_.mono, hard_.log, 0};
+  while (lease_rounds_.size() > 16) lease_rounds_.erase(lease_rounds_.begin());
+  for (const std::string& voter : hard_.formation.voters) {
+    if (voter == self_) {
+      if (Grant(self_, hard_.epoch, hard_.log, /*vote=*/false)) LeaseGranted(self_, round);
+      continue;
+    }
+    Message request = NewMessage(MessageType::kLeaseRequest, voter);
+    request.id = round;
+    request.log = hard_.log;
+    Send(std::move(request));
+  }
+}
+
+void MemberMachine::UpdateWritable() {
+  bool now_writable = false;
+  if (role() == Role::kPrimary) {
+    if (!quorum()) {
+      now_writable = true;
+    } else {
+      std::vector<absl::Duration> valid;
+      for (const auto& [voter, until] : lease_until_) {
+        if (until > now_.mono && IsVoter(voter)) valid.push_back(until);
+      }
+      const std::size_t majority = Majority();
+      if (!hard_.formation.voters.empty() && valid.size() >= majority) {
+        std::sort(valid.begin(), valid.end(), std::greater<>());
+        writable_until_ = valid[majority - 1];
+        now_writable = true;
+      }
+    }
+  }
+  if (now_writable == writable_) return;
+  writable_ = now_writable;
+  if (!quorum() || role() != Role::kPrimary) return;
+  std::size_t holding = 0;
+  for (const auto& [voter, until] : lease_until_) holding += until > now_.mono ? 1 : 0;
+  Record(now_writable ? "writable" : "stepped_down",
+         now_writable
+             ? absl::StrCat(self_, " accepts writes: leases from ", holding, " of ",
+                            hard_.formation.voters.size(), " voters (epoch ", hard_.epoch, ")")
+             : absl::StrCat(self_, " stepped down (writable: false): leases from ", holding, " of ",
+                            hard_.formation.voters.size(), " voters, ", Majority(),
+                            " needed; no majority renewal for the grace period (",
+                            FormatSeconds(resilience().GracePeriod()), ")"));
+}
+
+void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type, bool vote) {
+  Message reply = NewMessage(reply_type, m.from);
+  reply.id = m.id;
+  reply.ok = Grant(m.from, m.epoch, m.log, vote);
+  reply.epoch = m.epoch;
+  Send(std::move(reply));
+}
+
+void MemberMachine::OnLeaseRequest(const Message& m) {
+  ReplyToGrantRequest(m, MessageType::kLeaseReply, /*vote=*/false);
+}
+
+void MemberMachine::OnLeaseReply(const Message& m) {
+  if (!m.ok || role() != Role::kPrimary || m.epoch != hard_.epoch) return;
+  LeaseGranted(m.from, m.id);
+}
+
+void MemberMachine::OnVoteRequest(const Message& m) {
+  ReplyToGrantRequest(m, MessageType::kVoteReply, /*vote=*/true);
+}
+
+void MemberMachine::OnVoteReply(const Message& m) {
+  if (!m.ok || stage_ != Stage::kElecting || m.epoch != election_->epoch ||
+      Has(election_->granted, m.from)) {
+    return;
+  }
+  election_->granted.push_back(m.from);
+  if (election_->granted.size() >= Majority()) EndElection(true);
+}
+
+// ---- elections (the failover stage's last step in quorum mode) -------------------------------
+
+void MemberMachine::StartElection(const std::string& reason) {
+  AK_CHECK(stage_ == Stage::kSearching, self_, " stands as candidate in stage ", std::string(ToString(stage_)));
+  Election election;
+  election.epoch = NextEpoch();
+  election.sent_at = now_.mono;
+  election.deadline = now_.mono + resilience().FindNewPrimaryTimeout();
+  election.reason = reason;
+  const std::uint64_t epoch = election.epoch;
+  election_ = std::move(election);
+  Become(Stage::kElecting, "election_started",
+         absl::StrCat(self_, " asks the voters for epoch ", epoch, ": ", reason));
+  if (IsVoter(self_) && Grant(self_, epoch, hard_.log, /*vote=*/true)) {
+    election_->granted.push_back(self_);
+  }
+  for (const std::string& voter : hard_.formation.voters) {
+    if (voter == self_) continue;
+    Message request = NewMessage(MessageType::kVoteRequest, voter);
+    request.epoch = epoch;
+    request.id = next_id_++;
+    request.log = hard_.log;
+    Send(std::move(request));
+  }
+  if (election_->granted.size() >= Majority()) EndElection(true);
+}
+
+void MemberMachine::EndElection(bool won) {
+  AK_CHECK(stage_ == Stage::kElecting, self_, " ends an election in stage ", std::string(ToString(stage_)));
+  Election election = *std::move(election_);
+  const std::size_t voters = hard_.formation.voters.size();
+  if (won) {
+    BecomePromoted(election.epoch,
+                   absl::StrCat(self_, " promoted itself: ", election.reason, "; votes from ",
+                                election.granted.size(), " of ", voters, " voters (epoch ",
+                                election.epoch, ")"));
+    for (const std::string& voter : election.granted) RecordLease(voter, election.sent_at);
+    UpdateWritable();
+    for (const auto& [name, id] : election.waiting) AcceptJoiner(name, id);
+    return;
+  }
+  const std::string why =
+      absl::StrCat(self_, " won ", election.granted.size(), " of ", voters, " votes for epoch ",
+                   election.epoch, ", ", Majority(), " needed");
+  Become(Stage::kSearching, "election_lost", why);
+  for (const auto& [name, id] : election.waiting) RefuseJoiner(name, id, why);
+  walk_.last_skip = why;
+  ++walk_.index;
+  NextCandidate();
+}
+
+}  // namespace arraykit::failover
