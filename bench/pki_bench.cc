@@ -28,6 +28,7 @@
 #include "core/pki/rotation.h"
 #include "core/pki/truststore.h"
 #include "core/pki/verify.h"
+#include "simulated_array_pki.h"
 
 namespace arraykit::pki {
 namespace {

@@ -11,21 +11,16 @@
 namespace arraykit::capi {
 namespace {
 
-absl::Status UnsupportedVersion(unsigned int version) {
-  return MakeError(absl::StatusCode::kInvalidArgument, "version_mismatch",
-                   absl::StrCat("opts.version: ak_simulate_options version ", version,
-                                " is not supported (this library supports 1 to ",
-                                AK_SIMULATE_OPTIONS_VERSION, ")"));
-}
-
 // Version 1 is the whole struct today; a later version only appends fields, so every version
 // from 1 to the library's reads the same prefix.
 absl::StatusOr<sim::RunOptions> RunOptionsFrom(const ak_simulate_options* opts, int* indent) {
   sim::RunOptions options;
   *indent = -1;
   if (opts == nullptr) return options;
-  if (opts->version < 1 || opts->version > AK_SIMULATE_OPTIONS_VERSION) {
-    return UnsupportedVersion(opts->version);
+  if (absl::Status s = CheckOptionsVersion(opts->version, AK_SIMULATE_OPTIONS_VERSION,
+                                           "opts.version", "ak_simulate_options");
+      !s.ok()) {
+    return s;
   }
   if (opts->indent > 16) {
     return absl::InvalidArgumentError(
@@ -47,8 +42,10 @@ extern "C" {
 AK_API ak_status ak_simulate_options_init(ak_simulate_options* opts, unsigned int version) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
-    if (version < 1 || version > AK_SIMULATE_OPTIONS_VERSION) {
-      return capi::UnsupportedVersion(version);
+    if (absl::Status s = capi::CheckOptionsVersion(version, AK_SIMULATE_OPTIONS_VERSION,
+                                                   "version", "ak_simulate_options");
+        !s.ok()) {
+      return s;
     }
     *opts = ak_simulate_options AK_SIMULATE_OPTIONS_INIT;
     opts->version = version;

@@ -4,8 +4,8 @@
 // on the members they name; the order is chosen so that every pair of members can still verify
 // each other after every single step (no link drops during a rollover).
 //
-// SimulatedArrayPki applies the same steps to an in-memory picture of all members' credentials;
-// tests and the bench use it, and it is the reference the distributed runtime has to match.
+// tests/unit/pki/simulated_array_pki.h applies the same steps to an in-memory picture of all
+// members' credentials: the reference the distributed runtime has to match.
 #ifndef ARRAYKIT_CORE_PKI_ROTATION_H_
 #define ARRAYKIT_CORE_PKI_ROTATION_H_
 
@@ -98,62 +98,14 @@ absl::StatusOr<RotationPlan> PlanRenewal(const model::Array& array, const Certif
                                          const std::vector<CertificateValidity>& peers,
                                          absl::Time now);
 
-// ---- in-memory executor ------------------------------------------------------------------------
-
-// One member's credentials as its own store would hold them.
-struct MemberCredentials {
-  SecretString private_key_pem;
-  std::string certificate_pem;
-  CertificateInfo certificate;
-  Truststore truststore;
-  std::vector<std::string> revoked_serials;
+// The array's membership as normalized names, checked: valid peer names, no duplicates, a
+// primary that is a member.
+struct Membership {
+  std::vector<std::string> names;  // in the array's order
+  std::string primary;
+  bool Contains(const std::string& name) const;
 };
-
-struct SimulationOptions {
-  KeyType key_type = KeyType::kEcdsaP256;
-  absl::Duration ca_lifetime = absl::Hours(24 * 365 * 5);
-  absl::Duration peer_lifetime = absl::Hours(24 * 90);
-};
-
-class SimulatedArrayPki {
- public:
-  // A formed array: the primary's CA, and every member with a certificate and the truststore.
-  static absl::StatusOr<SimulatedArrayPki> Create(const model::Array& array,
-                                                  const SimulationOptions& options, absl::Time now);
-
-  // Executes one step as the runtime would on the member it names.
-  absl::Status Apply(const RotationStep& step, absl::Time now);
-
-  // Every ordered pair (a, b) of members: a verifies b's certificate as a server and as a
-  // client with a's truststore and revocation list. Returns "a -> b (role): reason: message"
-  // for each failure; empty means every link works.
-  std::vector<std::string> MutualVerificationFailures(absl::Time now) const;
-
-  // The membership (normalized names, sorted) and the primary, as the steps left them.
-  std::vector<std::string> members() const;
-  const std::string& primary() const { return primary_; }
-  const CertificateAuthority& current_ca() const { return *current_ca_; }
-  const MemberCredentials* credentials(std::string_view member) const;
-  // The array model after the steps (for planning the next change).
-  model::Array ToArray() const;
-  // Validity of the current CA and of each member's certificate, for PlanRenewal.
-  CertificateValidity CaValidity() const;
-  std::vector<CertificateValidity> PeerValidity() const;
-
- private:
-  SimulatedArrayPki() = default;
-  const CertificateAuthority* Ca(CaRef ref) const;
-  absl::Status Issue(const std::string& member, CaRef ca, absl::Time now);
-
-  SimulationOptions options_;
-  std::string primary_;
-  std::optional<CertificateAuthority> current_ca_;
-  std::optional<CertificateAuthority> next_ca_;
-  std::optional<CertificateAuthority> previous_ca_;
-  std::map<std::string, MemberCredentials> credentials_;  // members and joining members
-  std::map<std::string, bool> admitted_;                  // name -> accepted as a peer
-  std::map<std::string, std::vector<std::string>> issued_serials_;
-};
+absl::StatusOr<Membership> ReadMembership(const model::Array& array);
 
 }  // namespace arraykit::pki
 

@@ -190,13 +190,13 @@ TEST_CASE("ak_simulate_options: versions 1 to the library's are accepted, a late
     CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_OK);
   }
   CHECK(ak_simulate_options_init(&opts, AK_SIMULATE_OPTIONS_VERSION + 1) == AK_INVALID_ARGUMENT);
-  CHECK(std::string(ak_last_error_reason()) == "version_mismatch");
+  CHECK(std::string(ak_last_error_reason()) == "unsupported_version");
   CHECK(ak_simulate_options_init(&opts, 0) == AK_INVALID_ARGUMENT);
   opts = ak_simulate_options AK_SIMULATE_OPTIONS_INIT;
   opts.version = AK_SIMULATE_OPTIONS_VERSION + 1;
   std::string result;
   CHECK(Simulate(kPrimaryCrash, &opts, &result) == AK_INVALID_ARGUMENT);
-  CHECK(std::string(ak_last_error_reason()) == "version_mismatch");
+  CHECK(std::string(ak_last_error_reason()) == "unsupported_version");
 }
 
 TEST_CASE("ak_simulate: the step bound refuses a longer run with reason step_limit") {

@@ -6,6 +6,7 @@
 
 #include "core/pki/pki.h"
 #include "core/pki/rotation.h"
+#include "simulated_array_pki.h"
 #include "core/pki/secret.h"
 #include "core/pki/tls_policy.h"
 #include "core/pki/truststore.h"

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/pki/rotation.h"
+#include "simulated_array_pki.h"
 #include "test_util.h"
 
 namespace arraykit::pki {
