@@ -20,7 +20,7 @@ inline constexpr int kExitFailed = 3;    // the operation failed for another rea
 
 // arrayctl's own reasons, for errors that never reach the library (docs/arrayctl.md).
 inline constexpr const char* kReasonUsage = "usage";                       // bad command line
-inline constexpr const char* kReasonUnreadableInput = "unreadable_input";  // a file not read
+inline constexpr const char* kReasonUnreadableInput = "unreadable_file";  // a file not read
 
 // Thrown for bad command lines and unreadable inputs; main() prints it and exits 2. `reason` is
 // the stable word a `--json` error carries.

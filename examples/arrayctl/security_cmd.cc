@@ -513,33 +513,6 @@ int Verify(const std::vector<std::string>& argv) {
   return valid ? kExitOk : kExitFindings;
 }
 
-// With --json, a failure is also printed to stdout as {"error": {"code", "status", "reason",
-// "message"}} — the reason from the library (Error::reason()), never parsed out of a message —
-// and then handled by main() as for every command (message on stderr, exit code).
-template <int (*Run)(const std::vector<std::string>&)>
-int WithJsonErrors(const std::vector<std::string>& argv) {
-  const bool json_output = std::find(argv.begin(), argv.end(), "--json") != argv.end();
-  auto print = [&](ak_status code, const std::string& reason, const std::string& message) {
-    if (!json_output) return;
-    std::cout << json{{"error",
-                       {{"status", static_cast<int>(code)},
-                        {"code", ak_strerror(code)},
-                        {"reason", reason},
-                        {"message", message}}}}
-                     .dump(2, ' ', false, json::error_handler_t::replace)
-              << "\n";
-  };
-  try {
-    return Run(argv);
-  } catch (const arraykit::Error& e) {
-    print(e.code(), e.reason(), e.what());
-    throw;
-  } catch (const UsageError& e) {
-    print(AK_INVALID_ARGUMENT, "usage", e.what());
-    throw;
-  }
-}
-
 }  // namespace
 
 void RegisterSecurityCommands(std::vector<Command>& commands) {
@@ -548,25 +521,25 @@ void RegisterSecurityCommands(std::vector<Command>& commands) {
        "--out-dir D [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072] [--lifetime-days N] "
        "[--name CN] [--force] [--json]",
        "create the array's CA: D/ca.pem (0644) and D/ca.key (0600)",
-       WithJsonErrors<CaCreate>});
+       CaCreate});
   commands.push_back({{"security", "peerca"},
                       "--show --truststore FILE | --ca FILE [--json]",
                       "show trusted CA certificates: subject, expiry, SHA-256 fingerprint",
-                      WithJsonErrors<PeerCaShow>});
+                      PeerCaShow});
   commands.push_back({{"security", "cert", "request"},
                       "--name N --out-dir D [--key-type T] [--force] [--json]",
                       "make a member key (D/N.key, 0600) and its CSR (D/N.csr)",
-                      WithJsonErrors<CertRequest>});
+                      CertRequest});
   commands.push_back({{"security", "cert", "issue"},
                       "--ca-dir D --csr F --name N --members FILE_OR_COMMA_LIST --out F "
                       "[--lifetime-days N] [--force] [--json]",
                       "sign a member's CSR with the CA in D (exit 1: the CA refused it)",
-                      WithJsonErrors<CertIssue>});
+                      CertIssue});
   commands.push_back({{"security", "verify"},
                       "--cert F --ca F --name N [--role client|server] [--at RFC3339] "
                       "[--revoked SERIALS] [--json]",
                       "verify a peer certificate (exit 0 valid, 1 rejected, 2 bad input)",
-                      WithJsonErrors<Verify>});
+                      Verify});
 }
 
 }  // namespace arrayctl

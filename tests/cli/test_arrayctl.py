@@ -315,7 +315,7 @@ def test_every_json_error_carries_a_reason(tmp_path):
                       write(tmp_path, "gone.json", {"remove": ["nobody.example.com"]}), "--json"),
         "invalid_argument": ("placement", "check",
                              write(tmp_path, "type.json", {"members": "x"}), "--json"),
-        "unreadable_input": ("placement", "check", str(tmp_path / "absent.json"), "--json"),
+        "unreadable_file": ("placement", "check", str(tmp_path / "absent.json"), "--json"),
         "usage": ("placement", "check", "--json"),
     }
     for reason, argv in cases.items():
@@ -324,7 +324,7 @@ def test_every_json_error_carries_a_reason(tmp_path):
         error = json_error(result)
         assert error["reason"] == reason, (reason, error)
         assert error["message"]
-        library_error = reason not in ("usage", "unreadable_input")
+        library_error = reason not in ("usage", "unreadable_file")
         assert (error["code"] is not None) == library_error
         assert (error["status"] is not None) == library_error
     unknown = run("placement", "chek", "--json")

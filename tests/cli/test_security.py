@@ -262,7 +262,7 @@ def test_a_directory_as_cert_is_bad_input(issued, tmp_path):
     machine = run("security", "verify", "--cert", str(tmp_path), "--ca", str(issued["ca"]),
                   "--name", "newyork.example.com", "--json")
     assert machine.returncode == 2
-    assert json.loads(machine.stdout)["error"]["reason"] == "unreadable_file"
+    assert json.loads(machine.stderr)["error"]["reason"] == "unreadable_file"
 
 
 def test_a_ca_key_readable_by_others_is_refused(issued, tmp_path):
@@ -271,7 +271,7 @@ def test_a_ca_key_readable_by_others_is_refused(issued, tmp_path):
                  "--csr", str(issued["csr"]), "--name", "newyork.example.com",
                  "--members", MEMBERS, "--out", str(tmp_path / "again.pem"), "--json")
     assert result.returncode == 2, result.stdout + result.stderr
-    error = json.loads(result.stdout)["error"]
+    error = json.loads(result.stderr)["error"]
     assert error["reason"] == "unprotected_key_file"
     assert "chmod 600" in error["message"]
     assert not (tmp_path / "again.pem").exists()
@@ -282,16 +282,16 @@ def test_json_errors_carry_the_reason(issued, tmp_path):
     ip = run("security", "cert", "request", "--name", "10.0.0.1", "--out-dir", str(tmp_path),
              "--json")
     assert ip.returncode == 2
-    error = json.loads(ip.stdout)["error"]
+    error = json.loads(ip.stderr)["error"]
     assert error["reason"] == "name_not_fqdn"
     assert error["message"].startswith("--name: ")
     not_a_ca = run("security", "verify", "--cert", str(issued["cert"]), "--ca", str(issued["cert"]),
                    "--name", "newyork.example.com", "--json")
     assert not_a_ca.returncode == 2
-    assert json.loads(not_a_ca.stdout)["error"]["reason"] == "not_a_ca"
+    assert json.loads(not_a_ca.stderr)["error"]["reason"] == "not_a_ca"
     usage = run("security", "verify", "--cert", str(issued["cert"]), "--json")
     assert usage.returncode == 2
-    assert json.loads(usage.stdout)["error"]["reason"] == "usage"
+    assert json.loads(usage.stderr)["error"]["reason"] == "usage"
 
 
 def test_a_certificate_outliving_the_ca_is_refused_with_exit_1(tmp_path):
