@@ -151,7 +151,7 @@ AK_API ak_status ak_pki_verify(char **out_result_json, const char *certificate_p
                                const ak_json_options *opts);
 
 /* Plans the key, certificate and truststore steps of an array change (docs/pki.md).
- * array_json: an array description (DESIGN.md §3). operation_json, one of:
+ * array_json: an array description (docs/DESIGN.md §3). operation_json, one of:
  *   {"operation": "join", "member": "..."}         the member joining (not yet in the array)
  *   {"operation": "leave", "member": "..."}
  *   {"operation": "new_primary", "member": "..."}  also a CA rollover on the same primary
