@@ -57,7 +57,6 @@ constexpr std::string_view kEndCertificate = "-----END CERTIFICATE-----";
 // Debian's absl::string_view is not std::string_view (TOOLCHAIN.md).
 std::string_view StdView(absl::string_view text) { return {text.data(), text.size()}; }
 
-std::string FormatUtc(absl::Time t) { return ji::FormatRfc3339(t); }
 
 // `status` with its message prefixed; its reason (and any other payload) is kept.
 absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
@@ -279,11 +278,7 @@ absl::StatusOr<pki::Truststore> BuildTruststore(const char* bundle, std::string_
   return truststore;
 }
 
-json CertificateJson(const pki::CertificateInfo& info) {
-  json doc = info.ToJson();
-  doc["renewal_at"] = FormatUtc(pki::RenewalTime(info.not_before, info.not_after));
-  return doc;
-}
+json CertificateJson(const pki::CertificateInfo& info) { return info.ToJson(); }
 
 absl::StatusOr<pki::CertificateInfo> InspectInput(std::string_view pem, std::string_view what) {
   if (pem.size() > kMaxPemBytes) {
@@ -532,22 +527,7 @@ absl::Status Verify(char** out_result_json, const char* certificate_pem, const c
   } else {
     result = pki::VerifyPeerCertificate(presented, *truststore, verify);
   }
-  json doc;
-  doc["valid"] = result.valid;
-  if (result.valid) {
-    doc["reason"] = nullptr;
-    doc["message"] =
-        result.message.empty()
-            ? absl::StrCat("the certificate is valid for ", verify.expected_name, " as a TLS ",
-                           verify.role == pki::Role::kServer ? "server" : "client", " at ",
-                           FormatUtc(verify.at))
-            : result.message;
-  } else {
-    doc["reason"] = result.reason.has_value() ? std::string(pki::ToString(*result.reason))
-                                              : std::string("malformed");
-    doc["message"] = result.message;
-  }
-  return ReturnString(out_result_json, DumpJson(doc, *indent));
+  return ReturnString(out_result_json, DumpJson(result.ToJson(), *indent));
 }
 
 absl::StatusOr<pki::CertificateValidity> ReadValidity(const json& value, std::string_view path,
@@ -677,10 +657,7 @@ absl::Status TlsPolicy(char** out_policy_json, const char* request_json,
   }
   absl::StatusOr<pki::TlsPolicy> policy = pki::MakeTlsPolicy(min_version, suites);
   if (!policy.ok()) return Prefixed("request.suites", policy.status());
-  json doc = policy->ToJson();
-  doc["openssl_tls13_suites"] = policy->OpenSslTls13Suites();
-  doc["openssl_tls12_cipher_list"] = policy->OpenSslTls12CipherList();
-  return ReturnString(out_policy_json, DumpJson(doc, *indent));
+  return ReturnString(out_policy_json, DumpJson(policy->ToJson(), *indent));
 }
 
 }  // namespace

@@ -331,6 +331,7 @@ nlohmann::json CertificateInfo::ToJson() const {
       {"is_ca", is_ca},
       {"dns_names", dns_names},
       {"key", key},
+      {"renewal_at", RfcUtc(RenewalTime(not_before, not_after))},
   };
 }
 

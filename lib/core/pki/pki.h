@@ -67,7 +67,7 @@ struct CertificateInfo {
   std::string key;                     // "ecdsa-p256", "rsa-2048", ... or what it really is
 
   // {"subject", "issuer", "serial", "not_before", "not_after" (RFC 3339 UTC),
-  //  "fingerprint_sha256", "is_ca", "dns_names", "key"}
+  //  "fingerprint_sha256", "is_ca", "dns_names", "key", "renewal_at" (RenewalTime)}
   nlohmann::json ToJson() const;
 };
 

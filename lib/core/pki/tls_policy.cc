@@ -177,7 +177,9 @@ nlohmann::json TlsPolicy::ToJson() const {
                         {"tls13_suites", tls13_suites},
                         {"tls12_suites", tls12_suites},
                         {"groups", groups},
-                        {"key_types", keys}};
+                        {"key_types", keys},
+                        {"openssl_tls13_suites", OpenSslTls13Suites()},
+                        {"openssl_tls12_cipher_list", OpenSslTls12CipherList()}};
 }
 
 }  // namespace arraykit::pki

@@ -152,10 +152,9 @@ std::optional<RejectReason> ParseRejectReason(std::string_view code) {
 }
 
 nlohmann::json VerificationResult::ToJson() const {
-  if (valid) return nlohmann::json{{"valid", true}};
-  return nlohmann::json{{"valid", false},
-                        {"reason", reason.has_value() ? ToString(*reason) : "unknown"},
-                        {"message", message}};
+  nlohmann::json reason_json = nullptr;
+  if (!valid) reason_json = ToString(reason.value_or(RejectReason::kMalformed));
+  return nlohmann::json{{"valid", valid}, {"reason", reason_json}, {"message", message}};
 }
 
 absl::Status VerificationResult::ToStatus() const {
@@ -317,7 +316,11 @@ VerificationResult VerifyPeerCertificate(std::string_view certificate, const Tru
                                                          " of ", *expected, " is revoked"));
     }
   }
-  return VerificationResult{true, std::nullopt, {}};
+  return VerificationResult{
+      true, std::nullopt,
+      absl::StrCat("the certificate is valid for ", *expected, " as a TLS ",
+                   options.role == Role::kServer ? "server" : "client", " at ",
+                   FormatUtc(options.at))};
 }
 
 }  // namespace arraykit::pki

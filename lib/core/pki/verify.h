@@ -53,7 +53,8 @@ struct VerificationResult {
   std::optional<RejectReason> reason;  // set when !valid
   std::string message;                 // for people; never contains key material
 
-  // {"valid": true} or {"valid": false, "reason": "...", "message": "..."}.
+  // {"valid": true, "reason": null, "message": "..."} or {"valid": false, "reason": "...",
+  // "message": "..."}: the one shape of a verification result (ak_pki_verify, arrayctl).
   nlohmann::json ToJson() const;
   // OK, or MakeError(kCertificateRejected, message) with the rejection as its reason: how the
   // runtime reports a peer refused at a TLS handshake (AK_ECERT_REJECTED).
