@@ -233,7 +233,9 @@ TEST_CASE("the CA certificate and peer certificates come from one profile", "[pk
     CHECK(X509_get_version(c) == 2);
     CHECK(X509_get0_subject_key_id(c) != nullptr);
     CHECK(X509_get0_authority_key_id(c) != nullptr);
-    CHECK(BN_num_bits(ASN1_INTEGER_to_BN(X509_get0_serialNumber(c), nullptr)) == 159);
+    BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c), nullptr);
+    CHECK(BN_num_bits(serial) == 159);
+    BN_free(serial);
   }
   CHECK((X509_get_extension_flags(ca_cert.get()) & EXFLAG_CA) != 0);
   CHECK(X509_get_key_usage(ca_cert.get()) == (KU_KEY_CERT_SIGN | KU_CRL_SIGN));
