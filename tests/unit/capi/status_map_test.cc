@@ -57,3 +57,38 @@ TEST_CASE("a status without the arraykit payload has no arraykit code") {
   CHECK_FALSE(arraykit::GetErrorCode(forged).has_value());
   CHECK(ToAkStatus(forged) == AK_UNAVAILABLE);
 }
+
+TEST_CASE("the core's default reasons are the code words of the header's status code table") {
+  // A status without an explicit reason reports its code word; the core keeps its own copy of
+  // the words (it does not include the public header), so this test keeps the two in step.
+  const absl::Status samples[] = {
+      absl::CancelledError("m"),         absl::UnknownError("m"),
+      absl::InvalidArgumentError("m"),   absl::DeadlineExceededError("m"),
+      absl::NotFoundError("m"),          absl::AlreadyExistsError("m"),
+      absl::PermissionDeniedError("m"),  absl::ResourceExhaustedError("m"),
+      absl::FailedPreconditionError("m"), absl::AbortedError("m"),
+      absl::OutOfRangeError("m"),        absl::UnimplementedError("m"),
+      absl::InternalError("m"),          absl::UnavailableError("m"),
+      absl::DataLossError("m"),          absl::UnauthenticatedError("m"),
+      MakeError(ErrorCode::kNotPrimary, "m"), MakeError(ErrorCode::kClockSkew, "m"),
+      MakeError(ErrorCode::kVersionMismatch, "m"), MakeError(ErrorCode::kFingerprintMismatch, "m"),
+      MakeError(ErrorCode::kBusy, "m"),  MakeError(ErrorCode::kCertificateRejected, "m")};
+  std::set<ak_status> seen;
+  for (const absl::Status& status : samples) {
+    const ak_status code = ToAkStatus(status);
+    seen.insert(code);
+    std::string word;
+#define AK_WORD_OF_(name, value, text_word, text) \
+  if (code == (name)) word = text_word;
+    AK_STATUS_CODES(AK_WORD_OF_)
+#undef AK_WORD_OF_
+    INFO("code " << code);
+    CHECK(arraykit::ReasonOf(status) == word);
+  }
+  // Every row of the table except AK_OK is sampled.
+  std::size_t rows = 0;
+#define AK_COUNT_ROW_(name, value, text_word, text) ++rows;
+  AK_STATUS_CODES(AK_COUNT_ROW_)
+#undef AK_COUNT_ROW_
+  CHECK(seen.size() == rows - 1);
+}
