@@ -39,6 +39,14 @@ INSERT INTO log_base(id, idx, chain, epoch) VALUES(1, 0, 0, 0);
 INSERT INTO applied(id, idx, chain, epoch) VALUES(1, 0, 0, 0);
 )sql";
 
+// Schema 2: certificates.renewal_at (Unix seconds). Rows written by schema 1 get
+// not_before + 2/3 of the validity period, as pki::RenewalTime computes it (integer seconds:
+// the division truncates, as ToUnixSeconds floors the exact time for whole-second inputs).
+constexpr const char* kSchema2 = R"sql(
+ALTER TABLE certificates ADD COLUMN renewal_at INTEGER NOT NULL DEFAULT 0;
+UPDATE certificates SET renewal_at = not_before + (not_after - not_before) * 2 / 3;
+)sql";
+
 struct Migration {
   int from;
   const char* sql;
@@ -47,6 +55,7 @@ struct Migration {
 // Step i takes a database from version i to i + 1.
 constexpr Migration kMigrations[] = {
     {0, kSchema1},
+    {1, kSchema2},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
               "one migration step per schema version");
@@ -87,11 +96,13 @@ absl::StatusOr<int> ReadSchemaVersion(Database& db) {
   return version;
 }
 
-absl::StatusOr<int> MigrateToCurrent(Database& db) {
+absl::StatusOr<int> MigrateToCurrent(Database& db) { return MigrateTo(db, kSchemaVersion); }
+
+absl::StatusOr<int> MigrateTo(Database& db, int target) {
   absl::StatusOr<int> version = ReadSchemaVersion(db);
   if (!version.ok()) return version.status();
   for (const Migration& step : kMigrations) {
-    if (step.from < *version) continue;
+    if (step.from < *version || step.from >= target) continue;
     if (absl::Status status = db.Exec("BEGIN IMMEDIATE"); !status.ok()) return status;
     absl::Status status = db.Exec(step.sql);
     if (status.ok()) {

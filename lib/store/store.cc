@@ -300,8 +300,8 @@ absl::Status Store::Impl::Prepare() {
       {&s.put_secret, "INSERT OR REPLACE INTO secrets(name, value) VALUES(?1, ?2)"},
       {&s.delete_secret, "DELETE FROM secrets WHERE name = ?1"},
       {&s.put_certificate,
-       "INSERT OR REPLACE INTO certificates(name, role, der, not_before, not_after) "
-       "VALUES(?1, ?2, ?3, ?4, ?5)"},
+       "INSERT OR REPLACE INTO certificates(name, role, der, not_before, not_after, renewal_at) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&s.delete_certificate, "DELETE FROM certificates WHERE name = ?1"},
   };
   for (const StatementSql& entry : entries) {
@@ -628,12 +628,17 @@ absl::Status Store::Impl::WriteBatch(const Batch& batch, Positions& positions) {
       return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
                        absl::StrCat(path, ": not_after is before not_before"));
     }
+    if (cert.renewal_at < cert.not_before || cert.renewal_at > cert.not_after) {
+      return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
+                       absl::StrCat(path, ".renewal_at: must be within the validity period"));
+    }
     Statement& s = statements_.put_certificate;
     s.BindText(1, cert.name)
         .BindText(2, RoleToSql(cert.role))
         .BindBlob(3, cert.der)
         .Bind(4, absl::ToUnixSeconds(cert.not_before))
-        .Bind(5, absl::ToUnixSeconds(cert.not_after));
+        .Bind(5, absl::ToUnixSeconds(cert.not_after))
+        .Bind(6, absl::ToUnixSeconds(cert.renewal_at));
     if (absl::Status status = s.Run(); !status.ok()) return status;
   }
   for (const std::string& name : batch.delete_certificates) {
@@ -767,7 +772,7 @@ absl::StatusOr<std::vector<std::string>> Store::SecretNames() {
 
 absl::StatusOr<std::vector<StoredCertificate>> Store::LoadCertificates() {
   absl::StatusOr<Statement> q = impl_->db_.Prepare(
-      "SELECT name, role, der, not_before, not_after FROM certificates ORDER BY name");
+      "SELECT name, role, der, not_before, not_after, renewal_at FROM certificates ORDER BY name");
   if (!q.ok()) return q.status();
   std::vector<StoredCertificate> certificates;
   while (true) {
@@ -788,6 +793,7 @@ absl::StatusOr<std::vector<StoredCertificate>> Store::LoadCertificates() {
     cert.der = std::string(q->Blob(2));
     cert.not_before = absl::FromUnixSeconds(q->I64(3));
     cert.not_after = absl::FromUnixSeconds(q->I64(4));
+    cert.renewal_at = absl::FromUnixSeconds(q->I64(5));
     certificates.push_back(std::move(cert));
   }
   return certificates;

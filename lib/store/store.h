@@ -36,7 +36,7 @@
 namespace arraykit::store {
 
 // The schema this build writes. Older databases are migrated when opened; newer ones refused.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // File names inside the data directory.
 inline constexpr const char* kDatabaseFile = "store.db";
@@ -71,6 +71,8 @@ struct StoredCertificate {
   std::string der;
   absl::Time not_before = absl::UnixEpoch();
   absl::Time not_after = absl::UnixEpoch();
+  // When to renew it (pki::RenewalTime for peer certificates); within [not_before, not_after].
+  absl::Time renewal_at = absl::UnixEpoch();
   bool operator==(const StoredCertificate&) const = default;
 };
 

@@ -374,10 +374,18 @@ TEST_CASE("certificates are kept by name with role and validity, to the second")
   const std::string dir = tmp.Sub("member");
   auto store = Store::Open(dir);
   REQUIRE(store.ok());
-  StoredCertificate peer{"peer", CertificateRole::kPeer, std::string("\x30\x82\x01\x00peer", 8),
-                         absl::FromUnixSeconds(1764547200), absl::FromUnixSeconds(1796083200)};
-  StoredCertificate ca{"ca:AB:CD", CertificateRole::kCa, std::string("\x30\x82\x02\x00ca", 6),
-                       absl::FromUnixSeconds(1764547200), absl::FromUnixSeconds(2079907200)};
+  StoredCertificate peer{"peer",
+                         CertificateRole::kPeer,
+                         std::string("\x30\x82\x01\x00peer", 8),
+                         absl::FromUnixSeconds(1764547200),
+                         absl::FromUnixSeconds(1796083200),
+                         absl::FromUnixSeconds(1785568000)};
+  StoredCertificate ca{"ca:AB:CD",
+                       CertificateRole::kCa,
+                       std::string("\x30\x82\x02\x00ca", 6),
+                       absl::FromUnixSeconds(1764547200),
+                       absl::FromUnixSeconds(2079907200),
+                       absl::FromUnixSeconds(2079907200)};
   Batch batch;
   batch.put_certificates = {peer, ca};
   REQUIRE((*store)->Commit(batch).ok());
@@ -393,6 +401,12 @@ TEST_CASE("certificates are kept by name with role and validity, to the second")
   backwards.not_after = backwards.not_before - absl::Seconds(1);
   bad.put_certificates = {backwards};
   CHECK((*store)->Commit(bad).code() == absl::StatusCode::kInvalidArgument);
+  StoredCertificate late = peer;
+  late.renewal_at = late.not_after + absl::Seconds(1);
+  bad.put_certificates = {late};
+  absl::Status refused = (*store)->Commit(bad);
+  CHECK(refused.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(Message(refused).find("put_certificates[0].renewal_at") != std::string::npos);
 
   Batch remove;
   remove.delete_certificates = {"ca:AB:CD"};
