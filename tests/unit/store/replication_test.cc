@@ -1,0 +1,397 @@
+// The replicator's Ready persisted by the store and loaded back as its Durable: compared with
+// the reference meaning of each persist (append, apply, truncate, snapshot, compaction).
+#include <catch2/catch.hpp>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "core/status.h"
+#include "store/store.h"
+#include "store_test_util.h"
+
+using arraykit::ReasonOf;
+using arraykit::replication::Durable;
+using arraykit::replication::Entry;
+using arraykit::replication::Ready;
+using arraykit::replication::Repository;
+using arraykit::replication::Snapshot;
+using arraykit::store::Batch;
+using arraykit::store::Store;
+using namespace arraykit::store::testing;
+
+namespace {
+
+// The reference: what the store must hold after persisting `ready`, computed on the value types.
+void ReferencePersist(Durable& d, const Ready& ready) {
+  if (ready.snapshot) {
+    d.repository = (*ready.snapshot)->repository;
+    d.log.clear();
+    d.log_base_index = d.repository.applied_index;
+    d.log_base_chain = d.repository.applied_chain;
+    d.log_base_epoch = d.repository.applied_epoch;
+  }
+  if (ready.truncate_after) {
+    while (!d.log.empty() && d.log.back().index > *ready.truncate_after) d.log.pop_back();
+  }
+  for (const Entry& e : ready.append) d.log.push_back(e);
+  for (const Entry& e : ready.apply) ReferenceApply(d.repository, e);
+  if (ready.compact_through && *ready.compact_through > d.log_base_index) {
+    while (!d.log.empty() && d.log.front().index <= *ready.compact_through) {
+      d.log_base_index = d.log.front().index;
+      d.log_base_chain = d.log.front().chain;
+      d.log_base_epoch = d.log.front().epoch;
+      d.log.erase(d.log.begin());
+    }
+  }
+}
+
+void RequireEqual(const Durable& got, const Durable& want) {
+  CHECK(got.log_base_index == want.log_base_index);
+  CHECK(got.log_base_chain == want.log_base_chain);
+  CHECK(got.log_base_epoch == want.log_base_epoch);
+  REQUIRE(got.log.size() == want.log.size());
+  for (std::size_t i = 0; i < got.log.size(); ++i) {
+    INFO("log entry " << want.log[i].index);
+    CHECK(got.log[i] == want.log[i]);
+  }
+  CHECK(got.repository.applied_index == want.repository.applied_index);
+  CHECK(got.repository.applied_chain == want.repository.applied_chain);
+  CHECK(got.repository.applied_epoch == want.repository.applied_epoch);
+  CHECK(got.repository.conflicts == want.repository.conflicts);
+  CHECK(got.repository.records == want.repository.records);
+  REQUIRE(got.repository == want.repository);
+}
+
+Durable Load(Store& store) {
+  auto durable = store.LoadReplication();
+  REQUIRE(durable.ok());
+  return *std::move(durable);
+}
+
+absl::Status Persist(Store& store, const Ready& ready) {
+  Batch batch;
+  batch.replication = &ready;
+  return store.Commit(batch);
+}
+
+}  // namespace
+
+TEST_CASE("appended and applied entries reload as the same log and repository") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("member");
+  Durable want;
+  {
+    auto store = Store::Open(dir);
+    REQUIRE(store.ok());
+    Ready ready;
+    ready.append = {Put(1, "sessions", "a", R"({"user":"ann"})"),
+                    Put(2, "sessions", "b", R"([1,2,3])"),
+                    Del(3, "sessions", "a"),
+                    Put(4, "password_cache", "k\x01\xff", "\"s3cret\""),
+                    Barrier(5, 2),
+                    Put(6, "sessions", "a", "true", 2)};
+    ready.apply = {ready.append[0], ready.append[1], ready.append[2], ready.append[3]};
+    REQUIRE(Persist(**store, ready).ok());
+    ReferencePersist(want, ready);
+    RequireEqual(Load(**store), want);
+  }
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  const Durable got = Load(**store);
+  RequireEqual(got, want);
+  // The tombstone keeps its index; the chain's top bit survives.
+  CHECK(got.repository.records.at({"sessions", "a"}).deleted);
+  CHECK(got.repository.records.at({"sessions", "a"}).index == 3);
+  CHECK(got.repository.applied_index == 4);
+  CHECK(got.log.size() == 6);
+
+  // Applying the rest later, in another batch.
+  Ready more;
+  more.apply = {want.log[4], want.log[5]};
+  REQUIRE(Persist(**store, more).ok());
+  ReferencePersist(want, more);
+  RequireEqual(Load(**store), want);
+  CHECK(want.repository.applied_epoch == 2);
+}
+
+TEST_CASE("uint64 values above 2^63 are stored losslessly") {
+  TempDir tmp;
+  auto store = Store::Open(tmp.Sub("m"));
+  REQUIRE(store.ok());
+  Ready ready;
+  Entry e = Put(1, "sessions", "k", "1", 0xffffffffffffffffULL);
+  e.chain = 0x8000000000000000ULL;
+  ready.append = {e};
+  ready.apply = {e};
+  REQUIRE(Persist(**store, ready).ok());
+  Durable want;
+  ReferencePersist(want, ready);
+  RequireEqual(Load(**store), want);
+  CHECK(Load(**store).repository.applied_chain == 0x8000000000000000ULL);
+}
+
+TEST_CASE("conflict entries record the kept and the lost value") {
+  TempDir tmp;
+  auto store = Store::Open(tmp.Sub("m"));
+  REQUIRE(store.ok());
+  Ready ready;
+  ready.append = {
+      Put(1, "global_configuration", "timeout", "30"),
+      ConflictEntry(2, "global_configuration", "timeout", "45", "newyork.example.com@3.17"),
+      Del(3, "global_configuration", "mode"),
+      ConflictEntry(4, "global_configuration", "mode", "\"fast\"", "newyork.example.com@3.18"),
+      ConflictEntry(5, "sessions", "never-written", "", "chicago@2.9")};
+  ready.apply = ready.append;
+  REQUIRE(Persist(**store, ready).ok());
+  Durable want;
+  ReferencePersist(want, ready);
+  const Durable got = Load(**store);
+  RequireEqual(got, want);
+  REQUIRE(got.repository.conflicts.size() == 3);
+  CHECK(got.repository.conflicts[0].kept_value == "30");
+  CHECK(got.repository.conflicts[0].lost_value == "45");
+  CHECK(got.repository.conflicts[0].lost_writer == "newyork.example.com");
+  CHECK(got.repository.conflicts[0].lost_origin == "newyork.example.com@3.17");
+  CHECK(got.repository.conflicts[1].kept_value.empty());  // the key stands deleted
+  CHECK(got.repository.conflicts[2].lost_writer == "chicago");
+  // A conflict does not change the record that stands.
+  CHECK(got.repository.records.at({"global_configuration", "timeout"}).value == "30");
+}
+
+TEST_CASE("truncate drops the unapplied tail; new entries follow the truncation point") {
+  TempDir tmp;
+  auto store = Store::Open(tmp.Sub("m"));
+  REQUIRE(store.ok());
+  Durable want;
+  Ready first;
+  for (std::uint64_t i = 1; i <= 8; ++i) first.append.push_back(Put(i, "sessions", "k", "1"));
+  first.apply = {first.append[0], first.append[1], first.append[2]};
+  REQUIRE(Persist(**store, first).ok());
+  ReferencePersist(want, first);
+
+  Ready rollback;  // a deposed primary's entries 6..8 are rolled back, the new primary's follow
+  rollback.truncate_after = 5;
+  rollback.append = {Put(6, "sessions", "k", "2", 2), Put(7, "sessions", "j", "3", 2)};
+  REQUIRE(Persist(**store, rollback).ok());
+  ReferencePersist(want, rollback);
+  RequireEqual(Load(**store), want);
+  CHECK(Load(**store).log.back().epoch == 2);
+
+  Ready beyond;  // truncating after the last entry changes nothing
+  beyond.truncate_after = 100;
+  REQUIRE(Persist(**store, beyond).ok());
+  RequireEqual(Load(**store), want);
+}
+
+TEST_CASE("compaction drops applied entries and moves the log base") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  {
+    auto store = Store::Open(dir);
+    REQUIRE(store.ok());
+    Ready ready;
+    for (std::uint64_t i = 1; i <= 10; ++i) {
+      ready.append.push_back(Put(i, "sessions", "k" + std::to_string(i % 3), std::to_string(i)));
+    }
+    ready.apply = std::vector<Entry>(ready.append.begin(), ready.append.begin() + 7);
+    ready.compact_through = 6;
+    REQUIRE(Persist(**store, ready).ok());
+    ReferencePersist(want, ready);
+    CHECK(want.log_base_index == 6);
+  }
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  const Durable got = Load(**store);
+  RequireEqual(got, want);
+  CHECK(got.log.front().index == 7);
+  CHECK(got.log_base_chain == want.log_base_chain);
+  CHECK(got.log_base_chain != 0);
+
+  Ready again;  // compacting at or below the base is a no-op
+  again.compact_through = 3;
+  REQUIRE(Persist(**store, again).ok());
+  RequireEqual(Load(**store), want);
+}
+
+TEST_CASE("a snapshot replaces the repository and the log") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  Ready before;
+  for (std::uint64_t i = 1; i <= 5; ++i) before.append.push_back(Put(i, "sessions", "old", "1"));
+  before.apply = before.append;
+  REQUIRE(Persist(**store, before).ok());
+  ReferencePersist(want, before);
+
+  Repository repo;
+  for (const Entry& e :
+       {Put(1, "client_profiles", "p1", R"({"a":1})", 4), Put(2, "client_profiles", "p2", "2", 4),
+        Del(3, "client_profiles", "p1", 4),
+        ConflictEntry(4, "client_profiles", "p2", "3", "detroit@3.3", 4), Barrier(5, 4),
+        Put(6, "resource_files", "logo", "\"abc\"", 4)}) {
+    ReferenceApply(repo, e);
+  }
+  repo.applied_index = 900;  // the snapshot's position, far ahead of this member's log
+  Ready install;
+  install.snapshot = std::make_shared<const Snapshot>(Snapshot{repo});
+  install.append = {Put(901, "sessions", "new", "1", 4)};
+  install.apply = install.append;
+  REQUIRE(Persist(**store, install).ok());
+  ReferencePersist(want, install);
+  store->reset();
+
+  store = Store::Open(dir);
+  REQUIRE(store.ok());
+  const Durable got = Load(**store);
+  RequireEqual(got, want);
+  CHECK(got.log_base_index == 900);
+  CHECK(got.repository.records.count({"sessions", "old"}) == 0);
+  CHECK(got.repository.conflicts.size() == 1);
+
+  Ready empty;
+  empty.snapshot = std::shared_ptr<const Snapshot>();
+  CHECK(Persist(**store, empty).code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a batch that does not fit the stored log is refused and writes nothing") {
+  TempDir tmp;
+  auto store = Store::Open(tmp.Sub("m"));
+  REQUIRE(store.ok());
+  Durable want;
+  Ready base;
+  for (std::uint64_t i = 1; i <= 5; ++i) base.append.push_back(Put(i, "sessions", "k", "1"));
+  base.apply = {base.append[0], base.append[1], base.append[2]};
+  REQUIRE(Persist(**store, base).ok());
+  ReferencePersist(want, base);
+
+  struct Case {
+    const char* what;
+    Ready ready;
+    const char* field;
+  };
+  std::vector<Case> cases;
+  {
+    Ready r;
+    r.append = {Put(7, "sessions", "k", "1")};
+    cases.push_back({"append with a gap", r, "replication.append[0]: index 7"});
+  }
+  {
+    Ready r;
+    r.append = {Put(6, "sessions", "x", "1"), Put(6, "sessions", "y", "1")};
+    cases.push_back({"append repeating an index", r, "replication.append[1]: index 6"});
+  }
+  {
+    Ready r;
+    r.apply = {want.log[4]};
+    cases.push_back({"apply skipping an index", r, "replication.apply[0]: index 5"});
+  }
+  {
+    Ready r;
+    r.apply = {want.log[3], want.log[4], Put(6, "sessions", "k", "1")};
+    cases.push_back({"apply beyond the log", r, "replication.apply[2]: index 6"});
+  }
+  {
+    Ready r;
+    r.truncate_after = 2;
+    cases.push_back({"truncate below applied", r, "replication.truncate_after: 2"});
+  }
+  {
+    Ready r;
+    r.compact_through = 4;
+    cases.push_back({"compact above applied", r, "replication.compact_through: 4"});
+  }
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Batch batch;
+    batch.replication = &c.ready;
+    batch.hard_state = FullHardState();  // must not be written either
+    absl::Status status = (*store)->Commit(batch);
+    CHECK(ReasonOf(status) == "inconsistent_batch");
+    CHECK(status.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(status.message()).find(c.field) != std::string::npos);
+    RequireEqual(Load(**store), want);
+    auto state = (*store)->LoadHardState();
+    REQUIRE(state.ok());
+    CHECK_FALSE(state->has_value());
+  }
+  // The store still works after the refusals.
+  Ready next;
+  next.append = {Put(6, "sessions", "k", "2")};
+  next.apply = {want.log[3]};
+  REQUIRE(Persist(**store, next).ok());
+  ReferencePersist(want, next);
+  RequireEqual(Load(**store), want);
+}
+
+TEST_CASE("randomized histories persist exactly as the reference, across reopenings") {
+  const std::uint32_t seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  std::uint64_t next_index = 1;
+  std::uint64_t epoch = 1;
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  const char* keys[] = {"a", "b", "c", "d"};
+  for (int round = 0; round < 60; ++round) {
+    Ready ready;
+    const std::uint64_t applied = want.repository.applied_index;
+    const std::uint64_t last = want.log.empty() ? want.log_base_index : want.log.back().index;
+    if (rng() % 8 == 0 && last > applied) {
+      ready.truncate_after = applied + rng() % (last - applied + 1);
+      next_index = *ready.truncate_after + 1;
+      ++epoch;
+    }
+    const int appends = static_cast<int>(rng() % 6);
+    for (int i = 0; i < appends; ++i) {
+      const std::string key = keys[rng() % 4];
+      switch (rng() % 5) {
+        case 0:
+          ready.append.push_back(Del(next_index, "sessions", key, epoch));
+          break;
+        case 1:
+          ready.append.push_back(ConflictEntry(next_index, "sessions", key,
+                                               std::to_string(rng() % 100), "w@1.1", epoch));
+          break;
+        case 2:
+          ready.append.push_back(Barrier(next_index, epoch));
+          break;
+        default:
+          ready.append.push_back(Put(next_index, "sessions", key, std::to_string(rng()), epoch));
+      }
+      ++next_index;
+    }
+    // Apply a prefix of what is in the log (after this batch's truncate and append).
+    Durable after_log = want;
+    Ready log_only;
+    log_only.truncate_after = ready.truncate_after;
+    log_only.append = ready.append;
+    ReferencePersist(after_log, log_only);
+    std::uint64_t apply_to = after_log.repository.applied_index;
+    const std::uint64_t new_last =
+        after_log.log.empty() ? after_log.log_base_index : after_log.log.back().index;
+    if (new_last > apply_to) apply_to += rng() % (new_last - apply_to + 1);
+    for (const Entry& e : after_log.log) {
+      if (e.index > after_log.repository.applied_index && e.index <= apply_to) {
+        ready.apply.push_back(e);
+      }
+    }
+    if (rng() % 5 == 0 && apply_to > want.log_base_index) {
+      ready.compact_through = want.log_base_index + rng() % (apply_to - want.log_base_index + 1);
+    }
+    REQUIRE(Persist(**store, ready).ok());
+    ReferencePersist(want, ready);
+    if (round % 10 == 9) {
+      store->reset();
+      store = Store::Open(dir);
+      REQUIRE(store.ok());
+    }
+    RequireEqual(Load(**store), want);
+  }
+  CHECK((*store)->CheckIntegrity().ok());
+}

@@ -1,0 +1,157 @@
+#include "store_test_util.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace arraykit::store::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/arraykit-store-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  // Restore permissions a test may have removed, so the tree can be deleted.
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ignored);
+  std::filesystem::remove_all(path_, ignored);
+}
+
+namespace {
+std::uint64_t TestChain(std::uint64_t previous, const replication::Entry& entry) {
+  // Tests only need distinct, deterministic chains that use all 64 bits.
+  std::uint64_t h = previous ^ 0x9e3779b97f4a7c15ULL;
+  for (char c : entry.category + "\x1f" + entry.key + "\x1f" + entry.value) {
+    h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  return h ^ (entry.index * 0xff51afd7ed558ccdULL) ^ (entry.epoch << 48);
+}
+
+replication::Entry Make(std::uint64_t index, std::uint64_t epoch, replication::EntryKind kind,
+                        std::string category, std::string key, std::string value,
+                        std::string origin) {
+  replication::Entry entry;
+  entry.index = index;
+  entry.epoch = epoch;
+  entry.kind = kind;
+  entry.writer = "boston.example.com";
+  entry.category = std::move(category);
+  entry.key = std::move(key);
+  entry.value = std::move(value);
+  entry.origin = std::move(origin);
+  entry.chain = TestChain(index * 31, entry);
+  return entry;
+}
+}  // namespace
+
+void ReferenceApply(replication::Repository& repository, const replication::Entry& entry) {
+  using replication::EntryKind;
+  const replication::Key key(entry.category, entry.key);
+  switch (entry.kind) {
+    case EntryKind::kPut:
+      repository.records[key] =
+          replication::Record{entry.value, false, entry.index, entry.writer, entry.origin};
+      break;
+    case EntryKind::kDelete:
+      repository.records[key] =
+          replication::Record{"", true, entry.index, entry.writer, entry.origin};
+      break;
+    case EntryKind::kConflict: {
+      replication::Conflict conflict;
+      conflict.index = entry.index;
+      conflict.category = entry.category;
+      conflict.key = entry.key;
+      auto it = repository.records.find(key);
+      if (it != repository.records.end() && !it->second.deleted) {
+        conflict.kept_value = it->second.value;
+      }
+      conflict.lost_value = entry.value;
+      const std::size_t at = entry.origin.rfind('@');
+      conflict.lost_writer = at == std::string::npos ? entry.origin : entry.origin.substr(0, at);
+      conflict.lost_origin = entry.origin;
+      repository.conflicts.push_back(conflict);
+      break;
+    }
+    case EntryKind::kBarrier:
+      break;
+  }
+  repository.applied_index = entry.index;
+  repository.applied_chain = entry.chain;
+  repository.applied_epoch = entry.epoch;
+}
+
+replication::Entry Put(std::uint64_t index, std::string category, std::string key,
+                       std::string value, std::uint64_t epoch) {
+  return Make(index, epoch, replication::EntryKind::kPut, std::move(category), std::move(key),
+              std::move(value), "");
+}
+
+replication::Entry Del(std::uint64_t index, std::string category, std::string key,
+                       std::uint64_t epoch) {
+  return Make(index, epoch, replication::EntryKind::kDelete, std::move(category), std::move(key),
+              "", "");
+}
+
+replication::Entry ConflictEntry(std::uint64_t index, std::string category, std::string key,
+                                 std::string lost_value, std::string origin, std::uint64_t epoch) {
+  return Make(index, epoch, replication::EntryKind::kConflict, std::move(category), std::move(key),
+              std::move(lost_value), std::move(origin));
+}
+
+replication::Entry Barrier(std::uint64_t index, std::uint64_t epoch) {
+  return Make(index, epoch, replication::EntryKind::kBarrier, "", "", "", "");
+}
+
+failover::HardState FullHardState() {
+  failover::HardState state;
+  failover::Formation& f = state.formation;
+  f.primary = "detroit.example.com";
+  f.members = {"detroit.example.com", "newyork.example.com", "chicago.example.com"};
+  f.backup_primaries = {"newyork.example.com"};
+  f.voters = {"detroit.example.com", "newyork.example.com", "chicago.example.com"};
+  f.resilience.failover_enabled = true;
+  f.resilience.monitor_interval = absl::Milliseconds(1500);
+  f.resilience.monitor_attempts = 7;
+  f.resilience.find_primary_interval = absl::Microseconds(123457);
+  f.resilience.find_primary_attempts = 4;
+  f.resilience.primary_return_action = model::PrimaryReturnAction::kAcceptSecondary;
+  f.resilience.mode = model::ResilienceMode::kQuorum;
+  f.resilience.failback_window = model::FailbackWindow{22 * 60, 4 * 60 + 30};
+  f.version = 0xfedcba9876543210ULL;  // above 2^63: stored losslessly
+
+  failover::Formation original;
+  original.primary = "boston.example.com";
+  original.members = {"boston.example.com", "detroit.example.com"};
+  original.backup_primaries = {"detroit.example.com"};
+  original.voters = {};
+  original.resilience.failback_window = std::nullopt;
+  original.resilience.primary_return_action = model::PrimaryReturnAction::kNone;
+  original.version = 3;
+  state.original = original;
+
+  state.epoch = 42;
+  state.uncontactable = {"chicago.example.com"};
+  state.repaired = true;
+  state.manual_recovery_required = true;
+  state.recovery_declined = true;
+  state.voted_epoch = 41;
+  state.voted_for = "newyork.example.com";
+  state.promise_to = "detroit.example.com";
+  state.promise_until = absl::Nanoseconds(987654321012345);
+  state.log = failover::LogPosition{41, 0x8000000000000001ULL};
+  return state;
+}
+
+int ModeOf(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+}  // namespace arraykit::store::testing

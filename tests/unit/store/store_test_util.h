@@ -1,0 +1,53 @@
+// Helpers of the store's tests: a temporary directory, and the reference meaning of applying a
+// replication entry (DESIGN §7), written independently of the store's SQL so the two can be
+// compared.
+#ifndef ARRAYKIT_TESTS_UNIT_STORE_STORE_TEST_UTIL_H_
+#define ARRAYKIT_TESTS_UNIT_STORE_STORE_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/failover/types.h"
+#include "core/replication/types.h"
+
+namespace arraykit::store::testing {
+
+// A fresh directory under $TMPDIR (mode 0700), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // A path inside the directory (not created).
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Repository::Apply's meaning: put upserts the record, delete leaves a tombstone (deleted,
+// empty value, index kept), conflict appends a Conflict whose kept value is the record's current
+// value and whose lost writer is the origin's writer, barrier changes only the applied position.
+void ReferenceApply(replication::Repository& repository, const replication::Entry& entry);
+
+replication::Entry Put(std::uint64_t index, std::string category, std::string key,
+                       std::string value, std::uint64_t epoch = 1);
+replication::Entry Del(std::uint64_t index, std::string category, std::string key,
+                       std::uint64_t epoch = 1);
+replication::Entry ConflictEntry(std::uint64_t index, std::string category, std::string key,
+                                 std::string lost_value, std::string origin,
+                                 std::uint64_t epoch = 1);
+replication::Entry Barrier(std::uint64_t index, std::uint64_t epoch);
+
+// A HardState with every field away from its default (original formation, failback window,
+// quorum fields, log position), for round trips.
+failover::HardState FullHardState();
+
+// Mode bits of a path (stat), or -1.
+int ModeOf(const std::string& path);
+
+}  // namespace arraykit::store::testing
+
+#endif  // ARRAYKIT_TESTS_UNIT_STORE_STORE_TEST_UTIL_H_
