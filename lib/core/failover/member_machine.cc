@@ -98,6 +98,10 @@ std::string_view ToString(MessageType type) {
       return "membership_query";
     case MessageType::kMembershipReply:
       return "membership_reply";
+    case MessageType::kDetached:
+      return "detached";
+    case MessageType::kPrimaryTransfer:
+      return "primary_transfer";
   }
   return "unknown";
 }
@@ -550,6 +554,10 @@ void MemberMachine::Step(const Message& m) {
       return OnMembershipQuery(m);
     case MessageType::kMembershipReply:
       return OnMembershipReply(m);
+    case MessageType::kDetached:
+      return OnDetached(m);
+    case MessageType::kPrimaryTransfer:
+      return OnPrimaryTransfer(m);
   }
 }
 

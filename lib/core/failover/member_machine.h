@@ -89,6 +89,44 @@ class MemberMachine {
   // changes (kNotPrimary), and none while a failover or recovery is under way (kBusy).
   absl::Status ProposeChange(const FormationChange& change);
 
+  // Membership changes (membership.cc; docs/operations-core.md). Each is refused with its own
+  // reason — and then changes nothing in HardState; the refusal is recorded in the timeline as
+  // `change_refused` with the reason word as its code — and each reaches the other members by
+  // the formation version, as ProposeChange's changes do. All but JoinArray run on the primary
+  // only (kNotPrimary) and never while a failover or recovery is under way (kBusy).
+  //   AddMember: a join was admitted. `name` goes at the end of the members and of the backup
+  //   primaries list (the seed's rule), among the voters when `voter`; the epoch rises to
+  //   `joiner_epoch` if that is higher, so the joiner can adopt the array's epoch. Refused:
+  //   `name_taken`, `array_full` (10 members), invalid_argument (empty name).
+  absl::Status AddMember(const std::string& name, bool voter, std::uint64_t joiner_epoch);
+  //   JoinArray (on the joiner, standalone): adopts the formation the primary sent at its epoch.
+  //   Refused: `joiner_not_standalone`, kBusy, invalid_argument (a formation without this
+  //   member, led by it, or at a lower epoch).
+  absl::Status JoinArray(const Formation& formation, std::uint64_t epoch);
+  //   RemoveMember (detach): `name` leaves the members, the backup list and the voters; it is
+  //   told to become standalone with an array of its own. Refused: `not_a_member`,
+  //   `detach_primary` (make another member primary first), `last_voter` (quorum mode).
+  absl::Status RemoveMember(const std::string& name);
+  //   MakePrimary: `name` becomes primary at epoch + 1 and this member a secondary (the new
+  //   primary leaves the backup list, the old one goes at its end, as in placement's
+  //   plan_change). Refused: `not_a_member`, `already_primary`,
+  //   `not_contactable` (not heard from within two monitor intervals).
+  absl::Status MakePrimary(const std::string& name);
+  //   The backup primaries list, positions counted from 1 (the highest priority). Absent
+  //   position: the end. Refused: `not_a_member`, `is_primary`, `already_listed`, `not_listed`,
+  //   `invalid_position`.
+  absl::Status AddBackupPrimary(const std::string& name, std::optional<std::size_t> position);
+  absl::Status EditBackupPrimary(const std::string& name, std::size_t position);
+  absl::Status RemoveBackupPrimary(const std::string& name);
+  const std::vector<std::string>& BackupPrimaries() const {
+    return hard_.formation.backup_primaries;
+  }
+  // Why a change would be refused as busy now ("" when it would not).
+  std::string busy_reason() const { return BusyReason(); }
+  // The primary heard from `name` within two monitor intervals and has not marked it
+  // uncontactable (this member itself always is).
+  bool IsContactable(std::string_view name) const;
+
   bool HasReady() const { return persist_pending_ || !ready_.empty(); }
   // What to persist, send and report since the last Advance(). The host may move the contents
   // out (the simulator does); Advance() clears them.
@@ -229,6 +267,13 @@ class MemberMachine {
   void AcceptJoiner(const std::string& name, std::uint64_t id);
   void RefuseJoiner(const std::string& name, std::uint64_t id, std::string reason);
   void TakeOver(const Message& request);
+  // Membership changes (membership.cc).
+  absl::Status RefuseChange(absl::Status status);
+  absl::Status CheckCanChange(std::string_view what) const;
+  void OnDetached(const Message& m);
+  void OnPrimaryTransfer(const Message& m);
+  // A member that missed a detach or a primary transfer learns it at its next probe.
+  bool ResendMembershipChange(const Message& probe);
 
   Message NewMessage(MessageType type, const std::string& to);
   void Send(Message message);
@@ -264,6 +309,10 @@ class MemberMachine {
   absl::Duration writable_until_;  // when the majority lease runs out (quorum mode)
   LogPosition acknowledged_;
   std::shared_ptr<const Formation> shared_formation_;
+  // Members this primary detached (most recent last, bounded) and, after make_primary, the
+  // formation it handed over: repeated to a member that probes as if nothing had changed.
+  std::vector<std::string> detached_;
+  std::shared_ptr<const Formation> transferred_;
 };
 
 }  // namespace arraykit::failover

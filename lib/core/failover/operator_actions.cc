@@ -81,6 +81,13 @@ absl::Status MemberMachine::ProposeChange(const FormationChange& change) {
     hard_.formation.backup_primaries = list;
     summary.push_back(absl::StrCat("backup primaries list ", Names(list)));
   }
+  if (change.resilience.has_value() &&
+      change.resilience->mode == model::ResilienceMode::kQuorum &&
+      hard_.formation.voters.empty()) {
+    return refuse(MakeError(absl::StatusCode::kFailedPrecondition, "no_voters",
+                            "change refused: quorum mode needs voters (back-end members); this "
+                            "array has none"));
+  }
   if (change.resilience.has_value()) {
     hard_.formation.resilience = *change.resilience;
     summary.push_back("resilience settings");

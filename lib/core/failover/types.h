@@ -94,6 +94,8 @@ enum class MessageType {
   kVoteReply,         // ok = vote (and lease) granted
   kMembershipQuery,   // `clean --contactmembers`
   kMembershipReply,   // members = the membership the member reports
+  kDetached,          // detach: primary -> the removed member: "become standalone"
+  kPrimaryTransfer,   // make_primary: old primary -> members: formation names the new primary
 };
 std::string_view ToString(MessageType type);
 

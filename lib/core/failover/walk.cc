@@ -99,9 +99,11 @@ void MemberMachine::OnProbe(const Message& m) {
       }
     } else {
       reply.reason = absl::StrCat(m.from, " is not a member of ", self_, "'s array");
+      ResendMembershipChange(m);
     }
   } else {
     reply.reason = absl::StrCat(self_, " is not a primary");
+    ResendMembershipChange(m);
   }
   Send(std::move(reply));
 }
