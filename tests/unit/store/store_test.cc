@@ -66,6 +66,7 @@ TEST_CASE("a new store is created 0700/0600 whatever the umask, at the current s
   CHECK(ModeOf(dir) == 0700);
   CHECK(ModeOf(dir + "/store.db") == 0600);
   CHECK(ModeOf(dir + "/store.db-wal") == 0600);
+  CHECK(ModeOf(dir + "/store.db-shm") == 0600);
   CHECK(ModeOf(dir + "/store.lock") == 0600);
   // A fresh store holds nothing yet.
   auto hard_state = (*store)->LoadHardState();
