@@ -295,6 +295,14 @@ TEST_CASE("identity is set once; the member fields may change, the name may not"
   auto fresh = Store::Open(other.Sub("m"));
   REQUIRE(fresh.ok());
   CHECK(ReasonOf((*fresh)->Commit(not_fqdn)) == "name_not_fqdn");
+  Batch upper;
+  upper.identity = Identity{"Boston.example.com", R"({"name":"Boston.example.com"})"};
+  absl::Status refused_upper = (*fresh)->Commit(upper);
+  CHECK(ReasonOf(refused_upper) == "name_not_fqdn");
+  CHECK(Message(refused_upper).find("normal form \"boston.example.com\"") != std::string::npos);
+  auto none = (*fresh)->LoadIdentity();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
 }
 
 TEST_CASE("secrets are kept and deleted, and never appear in an error message") {
