@@ -23,9 +23,11 @@ using internal::Names;
 // Detached names a primary remembers, to repeat the news to one that missed it.
 constexpr std::size_t kMaxRememberedDetached = 16;
 
-absl::Status NotAMember(const std::string& name, const std::string& primary) {
+absl::Status NotAMember(std::string_view what, const std::string& name,
+                        const std::string& primary) {
   return MakeError(absl::StatusCode::kNotFound, "not_a_member",
-                   absl::StrCat(name, " is not a member of ", primary, "'s array"));
+                   absl::StrCat(std::string(what), " refused: ", name, " is not a member of ",
+                                primary, "'s array"));
 }
 
 }  // namespace
@@ -134,7 +136,7 @@ absl::Status MemberMachine::JoinArray(const Formation& formation, std::uint64_t 
 absl::Status MemberMachine::RemoveMember(const std::string& name) {
   if (absl::Status s = CheckCanChange("detach"); !s.ok()) return RefuseChange(std::move(s));
   if (!hard_.formation.Contains(name)) {
-    return RefuseChange(NotAMember(name, self_));
+    return RefuseChange(NotAMember("detach", name, self_));
   }
   if (name == self_) {
     return RefuseChange(MakeError(
@@ -190,7 +192,7 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
   if (absl::Status s = CheckCanChange("make_primary"); !s.ok()) {
     return RefuseChange(std::move(s));
   }
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember("make_primary", name, self_));
   if (name == self_) {
     return RefuseChange(
         MakeError(absl::StatusCode::kFailedPrecondition, "already_primary",
@@ -271,7 +273,8 @@ absl::Status MemberMachine::AddBackupPrimary(const std::string& name,
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("add_backup_primary", name, self_));
   if (name == hard_.formation.primary) {
     return RefuseChange(MakeError(absl::StatusCode::kInvalidArgument, "is_primary",
                                   absl::StrCat("add_backup_primary refused: ", name,
@@ -301,7 +304,8 @@ absl::Status MemberMachine::EditBackupPrimary(const std::string& name, std::size
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("edit_backup_primary", name, self_));
   if (!Has(list, name)) {
     return RefuseChange(
         MakeError(absl::StatusCode::kNotFound, "not_listed",
@@ -325,7 +329,8 @@ absl::Status MemberMachine::RemoveBackupPrimary(const std::string& name) {
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("remove_backup_primary", name, self_));
   if (!Has(list, name)) {
     return RefuseChange(
         MakeError(absl::StatusCode::kNotFound, "not_listed",

@@ -66,6 +66,7 @@ TEST_CASE("a new store is created 0700/0600 whatever the umask, at the current s
   CHECK(ModeOf(dir) == 0700);
   CHECK(ModeOf(dir + "/store.db") == 0600);
   CHECK(ModeOf(dir + "/store.db-wal") == 0600);
+  CHECK(ModeOf(dir + "/store.db-shm") == 0600);
   CHECK(ModeOf(dir + "/store.lock") == 0600);
   // A fresh store holds nothing yet.
   auto hard_state = (*store)->LoadHardState();
@@ -294,6 +295,14 @@ TEST_CASE("identity is set once; the member fields may change, the name may not"
   auto fresh = Store::Open(other.Sub("m"));
   REQUIRE(fresh.ok());
   CHECK(ReasonOf((*fresh)->Commit(not_fqdn)) == "name_not_fqdn");
+  Batch upper;
+  upper.identity = Identity{"Boston.example.com", R"({"name":"Boston.example.com"})"};
+  absl::Status refused_upper = (*fresh)->Commit(upper);
+  CHECK(ReasonOf(refused_upper) == "name_not_fqdn");
+  CHECK(Message(refused_upper).find("normal form \"boston.example.com\"") != std::string::npos);
+  auto none = (*fresh)->LoadIdentity();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
 }
 
 TEST_CASE("secrets are kept and deleted, and never appear in an error message") {
