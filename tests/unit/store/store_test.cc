@@ -393,7 +393,9 @@ TEST_CASE("certificates are kept by name with role and validity, to the second")
                          absl::FromUnixSeconds(1785568000)};
   StoredCertificate ca{"ca:AB:CD",
                        CertificateRole::kCa,
-                       std::string("\x30\x82\x02\x00ca", 6),
+                       std::string("\x30\x82\x02\x00"
+                                   "ca",
+                                   6),
                        absl::FromUnixSeconds(1764547200),
                        absl::FromUnixSeconds(2079907200),
                        absl::FromUnixSeconds(2079907200)};
