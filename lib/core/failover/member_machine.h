@@ -110,7 +110,11 @@ class MemberMachine {
   //   MakePrimary: `name` becomes primary at epoch + 1 and this member a secondary (the new
   //   primary leaves the backup list, the old one goes at its end, as in placement's
   //   plan_change). Refused: `not_a_member`, `already_primary`,
-  //   `not_contactable` (not heard from within two monitor intervals).
+  //   `not_contactable` (not heard from within two monitor intervals). The transfer carries
+  //   this member's log position, which the new primary's log takes (as a probe
+  //   acknowledgement's does: the runtime's replicator must have brought it that far), and
+  //   releases the lease promises made to this member, so voters grant the new primary its
+  //   leases at once (quorum mode).
   absl::Status MakePrimary(const std::string& name);
   //   The backup primaries list, positions counted from 1 (the highest priority). Absent
   //   position: the end. Refused: `not_a_member`, `is_primary`, `already_listed`, `not_listed`,

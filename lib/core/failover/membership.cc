@@ -215,6 +215,11 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
   ++next.version;
   const std::uint64_t epoch = NextEpoch();
   AdoptFormation(next, epoch);
+  // This member stopped writing (AdoptFormation): the lease it holds from itself goes.
+  if (hard_.promise_to == self_) {
+    hard_.promise_to.clear();
+    hard_.promise_until = absl::ZeroDuration();
+  }
   transferred_ = SharedFormation();
   Become(Stage::kSteady, "primary_transferred",
          absl::StrCat("operator ran make_primary on ", self_, ": ", name, " is the primary (epoch ",
@@ -223,6 +228,7 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
     if (member == self_) continue;
     Message transfer = NewMessage(MessageType::kPrimaryTransfer, member);
     transfer.formation = transferred_;
+    transfer.log = hard_.log;
     transfer.reason = absl::StrCat("operator ran make_primary on ", self_);
     Send(std::move(transfer));
   }
@@ -235,6 +241,14 @@ void MemberMachine::OnPrimaryTransfer(const Message& m) {
     return;
   }
   ClearArrayState(/*quorum_too=*/false);
+  // The old primary stopped writing before it sent this: the lease promised to it can go, so
+  // this member may grant the new primary its lease now (the vote's epoch stays as a floor).
+  // Its log position stands for the replication the runtime completed before the hand-over.
+  if (m.log > hard_.log) hard_.log = m.log;
+  if (hard_.promise_to == m.from) {
+    hard_.promise_to.clear();
+    hard_.promise_until = absl::ZeroDuration();
+  }
   if (m.formation->primary == self_) {
     BecomeMemberOf(*m.formation, m.epoch, "promoted",
                    absl::StrCat(self_, " is the primary (epoch ", m.epoch, "): ", m.reason));
@@ -257,6 +271,7 @@ bool MemberMachine::ResendMembershipChange(const Message& probe) {
     // This member was the primary until its make_primary; the prober still follows it.
     Message transfer = NewMessage(MessageType::kPrimaryTransfer, probe.from);
     transfer.formation = transferred_;
+    transfer.log = hard_.log;
     transfer.reason = absl::StrCat("operator ran make_primary on ", self_);
     Send(std::move(transfer));
     return true;
