@@ -131,7 +131,7 @@ void Simulator::Write(std::size_t i) {
   }
   const failover::LogPosition position{
       hard.epoch, hard.log.epoch == hard.epoch ? hard.log.index + 1 : 1};
-  machine.LogAdvanced(position);
+  machine.LogChanged(position);
   slot.next_write_us = now_us_ + ToMicros(hard.formation.resilience.monitor_interval);
 }
 
