@@ -4,7 +4,8 @@
 // database at a known version that the next open continues from.
 //
 // History (never rewrite a released step; add one):
-//   0 → 1  the first layout (an empty file becomes a store); released in commit 6f1607e.
+//   0 → 1  the first layout (an empty file becomes a store): the layout of commit 6f1607e, the
+//          branch's first increment, which the node runtime started building on.
 //   1 → 2  certificates.renewal_at: when the member renews the certificate, so status and the
 //          renewal timer read it without parsing DER. Existing rows get DESIGN §6's rule, two
 //          thirds of the validity period (pki::RenewalTime, whole seconds).

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -150,8 +151,16 @@ absl::Status Database::Exec(const char* sql) {
 absl::Status Database::Error(int rc, absl::string_view what) const {
   // sqlite3_errmsg names the failing constraint or table, never a bound value.
   const char* detail = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  // The statement's text names the operation: its first line, at most 100 bytes (a migration
+  // script is long).
+  std::size_t start = what.find_first_not_of(" \n");
+  if (start == absl::string_view::npos) start = what.size();
+  absl::string_view statement = what.substr(start);
+  const std::size_t end = std::min<std::size_t>(statement.find('\n'), 100);
+  const bool cut = end < statement.size();
   const std::string message =
-      absl::StrCat(path_, ": ", detail, " (while running \"", what, "\", SQLite code ", rc, ")");
+      absl::StrCat(path_, ": ", detail, " (while running \"", statement.substr(0, end),
+                   cut ? "...\"" : "\"", ", SQLite code ", rc, ")");
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:

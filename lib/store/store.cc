@@ -576,6 +576,11 @@ absl::Status Store::Impl::WriteBatch(const Batch& batch, Positions& positions) {
     }
     absl::StatusOr<std::string> name = model::NormalizePeerName(identity.name, "identity.name");
     if (!name.ok()) return name.status();
+    if (*name != identity.name) {
+      return MakeError(absl::StatusCode::kInvalidArgument, "name_not_fqdn",
+                       absl::StrCat("identity.name: \"", identity.name,
+                                    "\" must be written in its normal form \"", *name, "\""));
+    }
     absl::StatusOr<nlohmann::json> doc =
         model::ParseJsonDocument(identity.member_json, "identity.member_json");
     if (!doc.ok()) return doc.status();

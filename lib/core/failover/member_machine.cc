@@ -250,8 +250,8 @@ void MemberMachine::SetEpoch(std::uint64_t epoch) {
   }
 }
 
-void MemberMachine::LogAdvanced(const LogPosition& position) {
-  if (position <= hard_.log) return;
+void MemberMachine::LogChanged(const LogPosition& position) {
+  if (position == hard_.log) return;
   hard_.log = position;
   Persist();
 }

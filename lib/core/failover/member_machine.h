@@ -71,10 +71,11 @@ class MemberMachine {
   void Tick(const Clock& now);
   // A message addressed to this member arrived (at the time of the last Tick).
   void Step(const Message& message);
-  // The replicator's progress: this member's log now reaches `position` (a primary's own
-  // writes, a secondary's replicated ones). Positions only move forward; an older one is
-  // ignored. In quorum mode the log decides who may be elected and what a majority acknowledged.
-  void LogAdvanced(const LogPosition& position);
+  // The replicator's log now ends at `position` (core/replication: a primary's own writes, a
+  // secondary's replicated ones, or a lower position after a rollback). The replicator is the
+  // only source of this position; the machine never adopts one from a message. In quorum mode
+  // it decides whom this member votes for ("at least as up to date").
+  void LogChanged(const LogPosition& position);
 
   // Operator actions (at the time of the last Tick). Refusals are returned and also recorded
   // in the timeline, so a simulation shows them.
@@ -110,7 +111,11 @@ class MemberMachine {
   //   MakePrimary: `name` becomes primary at epoch + 1 and this member a secondary (the new
   //   primary leaves the backup list, the old one goes at its end, as in placement's
   //   plan_change). Refused: `not_a_member`, `already_primary`,
-  //   `not_contactable` (not heard from within two monitor intervals).
+  //   `not_contactable` (not heard from within two monitor intervals). The transfer carries
+  //   this member's log position, which the new primary's log takes (as a probe
+  //   acknowledgement's does: the runtime's replicator must have brought it that far), and
+  //   releases the lease promises made to this member, so voters grant the new primary its
+  //   leases at once (quorum mode).
   absl::Status MakePrimary(const std::string& name);
   //   The backup primaries list, positions counted from 1 (the highest priority). Absent
   //   position: the end. Refused: `not_a_member`, `is_primary`, `already_listed`, `not_listed`,

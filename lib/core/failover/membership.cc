@@ -23,9 +23,11 @@ using internal::Names;
 // Detached names a primary remembers, to repeat the news to one that missed it.
 constexpr std::size_t kMaxRememberedDetached = 16;
 
-absl::Status NotAMember(const std::string& name, const std::string& primary) {
+absl::Status NotAMember(std::string_view what, const std::string& name,
+                        const std::string& primary) {
   return MakeError(absl::StatusCode::kNotFound, "not_a_member",
-                   absl::StrCat(name, " is not a member of ", primary, "'s array"));
+                   absl::StrCat(std::string(what), " refused: ", name, " is not a member of ",
+                                primary, "'s array"));
 }
 
 }  // namespace
@@ -134,7 +136,7 @@ absl::Status MemberMachine::JoinArray(const Formation& formation, std::uint64_t 
 absl::Status MemberMachine::RemoveMember(const std::string& name) {
   if (absl::Status s = CheckCanChange("detach"); !s.ok()) return RefuseChange(std::move(s));
   if (!hard_.formation.Contains(name)) {
-    return RefuseChange(NotAMember(name, self_));
+    return RefuseChange(NotAMember("detach", name, self_));
   }
   if (name == self_) {
     return RefuseChange(MakeError(
@@ -190,7 +192,7 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
   if (absl::Status s = CheckCanChange("make_primary"); !s.ok()) {
     return RefuseChange(std::move(s));
   }
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember("make_primary", name, self_));
   if (name == self_) {
     return RefuseChange(
         MakeError(absl::StatusCode::kFailedPrecondition, "already_primary",
@@ -213,6 +215,11 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
   ++next.version;
   const std::uint64_t epoch = NextEpoch();
   AdoptFormation(next, epoch);
+  // This member stopped writing (AdoptFormation): the lease it holds from itself goes.
+  if (hard_.promise_to == self_) {
+    hard_.promise_to.clear();
+    hard_.promise_until = absl::ZeroDuration();
+  }
   transferred_ = SharedFormation();
   Become(Stage::kSteady, "primary_transferred",
          absl::StrCat("operator ran make_primary on ", self_, ": ", name, " is the primary (epoch ",
@@ -221,6 +228,7 @@ absl::Status MemberMachine::MakePrimary(const std::string& name) {
     if (member == self_) continue;
     Message transfer = NewMessage(MessageType::kPrimaryTransfer, member);
     transfer.formation = transferred_;
+    transfer.log = hard_.log;
     transfer.reason = absl::StrCat("operator ran make_primary on ", self_);
     Send(std::move(transfer));
   }
@@ -233,6 +241,14 @@ void MemberMachine::OnPrimaryTransfer(const Message& m) {
     return;
   }
   ClearArrayState(/*quorum_too=*/false);
+  // The old primary stopped writing before it sent this: the lease promised to it can go, so
+  // this member may grant the new primary its lease now (the vote's epoch stays as a floor).
+  // Its log position stands for the replication the runtime completed before the hand-over.
+  if (m.log > hard_.log) hard_.log = m.log;
+  if (hard_.promise_to == m.from) {
+    hard_.promise_to.clear();
+    hard_.promise_until = absl::ZeroDuration();
+  }
   if (m.formation->primary == self_) {
     BecomeMemberOf(*m.formation, m.epoch, "promoted",
                    absl::StrCat(self_, " is the primary (epoch ", m.epoch, "): ", m.reason));
@@ -255,6 +271,7 @@ bool MemberMachine::ResendMembershipChange(const Message& probe) {
     // This member was the primary until its make_primary; the prober still follows it.
     Message transfer = NewMessage(MessageType::kPrimaryTransfer, probe.from);
     transfer.formation = transferred_;
+    transfer.log = hard_.log;
     transfer.reason = absl::StrCat("operator ran make_primary on ", self_);
     Send(std::move(transfer));
     return true;
@@ -271,7 +288,8 @@ absl::Status MemberMachine::AddBackupPrimary(const std::string& name,
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("add_backup_primary", name, self_));
   if (name == hard_.formation.primary) {
     return RefuseChange(MakeError(absl::StatusCode::kInvalidArgument, "is_primary",
                                   absl::StrCat("add_backup_primary refused: ", name,
@@ -301,7 +319,8 @@ absl::Status MemberMachine::EditBackupPrimary(const std::string& name, std::size
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("edit_backup_primary", name, self_));
   if (!Has(list, name)) {
     return RefuseChange(
         MakeError(absl::StatusCode::kNotFound, "not_listed",
@@ -325,7 +344,8 @@ absl::Status MemberMachine::RemoveBackupPrimary(const std::string& name) {
     return RefuseChange(std::move(s));
   }
   std::vector<std::string> list = hard_.formation.backup_primaries;
-  if (!hard_.formation.Contains(name)) return RefuseChange(NotAMember(name, self_));
+  if (!hard_.formation.Contains(name))
+    return RefuseChange(NotAMember("remove_backup_primary", name, self_));
   if (!Has(list, name)) {
     return RefuseChange(
         MakeError(absl::StatusCode::kNotFound, "not_listed",

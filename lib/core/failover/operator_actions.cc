@@ -81,8 +81,7 @@ absl::Status MemberMachine::ProposeChange(const FormationChange& change) {
     hard_.formation.backup_primaries = list;
     summary.push_back(absl::StrCat("backup primaries list ", Names(list)));
   }
-  if (change.resilience.has_value() &&
-      change.resilience->mode == model::ResilienceMode::kQuorum &&
+  if (change.resilience.has_value() && change.resilience->mode == model::ResilienceMode::kQuorum &&
       hard_.formation.voters.empty()) {
     return refuse(MakeError(absl::StatusCode::kFailedPrecondition, "no_voters",
                             "change refused: quorum mode needs voters (back-end members); this "

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "core/failover/types.h"
 
 namespace arraykit::replication {
@@ -137,7 +138,11 @@ struct Message {
   std::vector<Entry> entries;      // also kDivergent: the divergent suffix
   // replies
   std::uint64_t match_index = 0;  // the member's log matches the primary's through here
-  std::uint64_t last_index = 0;   // the member's last log index (durable)
+  // Replies: the member's last log index (durable). kAppend: the primary's last index, so a
+  // follower knows when an append reaches the primary's end (anything it holds beyond is
+  // not the primary's: rolled back in quorum mode, divergent in array mode).
+  std::uint64_t last_index = 0;
+  std::uint64_t applied_index = 0;  // replies: the member's applied index (wait all, synced)
   // kAppendReply refusals: (index, chain) samples of the member's log at exponentially growing
   // distances back from its last entry, so the primary finds the common prefix in one round.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> probes;
@@ -169,10 +174,13 @@ struct Ready {
   std::vector<Message> messages;
   std::vector<Completion> completions;
   std::vector<failover::TimelineEntry> events;  // rolled_back, conflict, merged, snapshot_...
+  // The entries `truncate_after` dropped that this member had applied nowhere and that the
+  // primary does not have (quorum mode: never acknowledged), for status and the simulator.
+  std::vector<Entry> rolled_back;
 
   bool empty() const {
     return !snapshot && !truncate_after && append.empty() && apply.empty() && !compact_through &&
-           messages.empty() && completions.empty() && events.empty();
+           messages.empty() && completions.empty() && events.empty() && rolled_back.empty();
   }
 };
 
@@ -186,6 +194,9 @@ struct View {
   std::vector<std::string> members;      // formation members
   std::vector<std::string> contactable;  // primary: members it can contact (incl. itself)
   std::vector<std::string> voters;
+  // The formation's monitor interval: the replicator retries unanswered messages at
+  // max(min_retry, monitor_interval / 5), never later than one monitor interval.
+  absl::Duration monitor_interval = absl::Seconds(1);
   bool operator==(const View&) const = default;
 };
 

@@ -9,6 +9,8 @@
 #include "core/failover/member_machine.h"
 #include "core/model/array_json.h"
 #include "core/model/json_reader.h"
+#include "core/ops/config_edit.h"
+#include "core/status.h"
 
 namespace arraykit::sim {
 namespace {
@@ -23,8 +25,9 @@ using nlohmann::json;
 constexpr std::string_view kScenarioKeys[] = {"events",  "until_s",     "start_clock",
                                               "network", "clocks",      "seed",
                                               "expect",  "description", "checkpoints"};
-constexpr std::string_view kEventKinds[] = {"crash",   "restart", "partition", "heal",
-                                            "network", "clean",   "change"};
+constexpr std::string_view kEventKinds[] = {"crash",   "restart",    "partition", "heal",
+                                            "network", "clean",      "change",    "make_primary",
+                                            "detach",  "config_edit"};
 
 absl::Status Error(absl::string_view where, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", rule));
@@ -91,7 +94,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (absl::Status status = model::json_internal::RejectUnknownFields(
           value, where,
           {"at_s", "note", "contact_members", "crash", "restart", "partition", "heal", "network",
-           "clean", "change"});
+           "clean", "change", "make_primary", "detach", "config_edit", "on"});
       !status.ok()) {
     return status;
   }
@@ -125,7 +128,11 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (kind.empty()) {
     return Error(where,
                  "no event kind (one of crash, restart, partition, heal, network, clean, "
-                 "change)");
+                 "change, make_primary, detach, config_edit)");
+  }
+  const bool operation = kind == "make_primary" || kind == "detach" || kind == "config_edit";
+  if (value.contains("on") && !operation) {
+    return Error(where, "on only goes with make_primary, detach and config_edit");
   }
   if (value.contains("contact_members") && kind != "clean") {
     return Error(where, "contact_members only goes with clean");
@@ -181,6 +188,29 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
         names.push_back(*name);
       }
       event.groups.push_back(std::move(names));
+    }
+  } else if (operation) {
+    event.kind = kind == "make_primary" ? EventKind::kMakePrimary
+                 : kind == "detach"     ? EventKind::kDetach
+                                        : EventKind::kConfigEdit;
+    event.member = scenario.array.primary;
+    if (auto on = value.find("on"); on != value.end()) {
+      absl::StatusOr<std::string> name = MemberName(scenario.array, *on, where, "on");
+      if (!name.ok()) return name.status();
+      event.member = *name;
+    }
+    if (event.kind == EventKind::kConfigEdit) {
+      absl::StatusOr<ops::ConfigEdit> edit =
+          ops::ConfigEditFromJson(body, scenario.array.resilience);
+      if (!edit.ok()) {
+        return WithReason(Error(where, absl::StrCat("config_edit: ", edit.status().message())),
+                          ReasonOf(edit.status()));
+      }
+      event.config_edit = body;
+    } else {
+      absl::StatusOr<std::string> name = MemberName(scenario.array, body, where, kind);
+      if (!name.ok()) return name.status();
+      event.target = *name;
     }
   } else {  // change
     event.kind = EventKind::kChange;
@@ -280,6 +310,12 @@ std::string_view ToString(EventKind kind) {
       return "clean";
     case EventKind::kChange:
       return "change";
+    case EventKind::kMakePrimary:
+      return "make_primary";
+    case EventKind::kDetach:
+      return "detach";
+    case EventKind::kConfigEdit:
+      return "config_edit";
   }
   return "unknown";
 }

@@ -37,7 +37,20 @@ struct ClockSpec {
   std::int64_t drift_ppm = 0;                    // rate error, |drift| <= kMaxClockDriftPpm
 };
 
-enum class EventKind { kCrash, kRestart, kPartition, kHeal, kNetwork, kClean, kChange };
+enum class EventKind {
+  kCrash,
+  kRestart,
+  kPartition,
+  kHeal,
+  kNetwork,
+  kClean,
+  kChange,
+  // Array operations (docs/operations-core.md), run on `member` (the event's "on", default
+  // the configured primary).
+  kMakePrimary,  // make_primary `target`
+  kDetach,       // detach `target`
+  kConfigEdit,   // config edit `config_edit` (seed attribute names)
+};
 
 struct ScenarioEvent {
   std::int64_t at_us = 0;  // virtual time, microseconds
@@ -48,6 +61,8 @@ struct ScenarioEvent {
   NetworkSpec network;                           // network
   std::optional<std::vector<std::string>> backup_primaries;  // change
   std::optional<nlohmann::json> resilience;                  // change (validated, applied later)
+  std::string target;                                        // make_primary, detach
+  std::optional<nlohmann::json> config_edit;  // config_edit (validated, applied later)
 };
 
 struct Scenario {

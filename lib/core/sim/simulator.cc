@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/failover/types.h"
 #include "core/model/array_json.h"
+#include "core/ops/config_edit.h"
 #include "core/status.h"
 
 namespace arraykit::sim {
@@ -130,7 +131,7 @@ void Simulator::Write(std::size_t i) {
   }
   const failover::LogPosition position{
       hard.epoch, hard.log.epoch == hard.epoch ? hard.log.index + 1 : 1};
-  machine.LogAdvanced(position);
+  machine.LogChanged(position);
   slot.next_write_us = now_us_ + ToMicros(hard.formation.resilience.monitor_interval);
 }
 
@@ -164,7 +165,7 @@ absl::Status Simulator::Drain(std::size_t i) {
     }
     for (const failover::TimelineEntry& entry : ready.events) {
       // A finished clean starts a new array (the members it redirects join it).
-      if (entry.event == "cleaned") slot.lineage = ++next_lineage_;
+      if (entry.event == "cleaned" || entry.event == "detached") slot.lineage = ++next_lineage_;
     }
     for (const failover::TimelineEntry& entry : ready.events) {
       if (!options_.record_timeline) break;
@@ -271,6 +272,30 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
           change.resilience = *parsed;
         }
         slot.machine->ProposeChange(change).IgnoreError();  // recorded in the timeline
+      }
+      return Drain(i);
+    }
+    case EventKind::kMakePrimary:
+    case EventKind::kDetach:
+    case EventKind::kConfigEdit: {
+      const std::size_t i = IndexOf(event.member);
+      Slot& slot = slots_[i];
+      if (!slot.up) {
+        RecordTimeline(slot.name, "change_refused", absl::StrCat(slot.name, " is down"));
+        return absl::OkStatus();
+      }
+      Tick(i);
+      MemberMachine& machine = *slot.machine;
+      // Refusals are recorded in the timeline by the machine.
+      if (event.kind == EventKind::kMakePrimary) {
+        machine.MakePrimary(event.target).IgnoreError();
+      } else if (event.kind == EventKind::kDetach) {
+        machine.RemoveMember(event.target).IgnoreError();
+      } else {
+        absl::StatusOr<ops::ConfigEdit> edit =
+            ops::ConfigEditFromJson(*event.config_edit, machine.hard_state().formation.resilience);
+        if (!edit.ok()) return edit.status();
+        machine.ProposeChange(edit->ToChange()).IgnoreError();
       }
       return Drain(i);
     }

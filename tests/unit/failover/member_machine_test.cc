@@ -418,13 +418,16 @@ TEST_CASE("persisted state from a host is validated, never trusted") {
   CHECK_THAT(reason("b", state), Catch::Matchers::Contains("quorum mode without voters"));
 }
 
-TEST_CASE("log positions come from the host and only move forward") {
+TEST_CASE("log positions come from the host's replicator, also a lower one after a rollback") {
   MemberMachine a("a", Configured(), At(0));
-  a.LogAdvanced({1, 5});
+  a.LogChanged({1, 5});
   CHECK(Drain(a).persist->log == arraykit::failover::LogPosition{1, 5});
-  a.LogAdvanced({1, 3});
+  a.LogChanged({1, 5});
   CHECK_FALSE(Drain(a).persist.has_value());
-  CHECK(a.hard_state().log == arraykit::failover::LogPosition{1, 5});
+  a.LogChanged({1, 3});
+  CHECK(Drain(a).persist->log == arraykit::failover::LogPosition{1, 3});
+  a.LogChanged({1, 5});
+  CHECK(Drain(a).persist->log == arraykit::failover::LogPosition{1, 5});
   // Time alone writes nothing: the machine holds no write traffic of its own.
   a.Tick(At(600));
   CHECK(a.hard_state().log == arraykit::failover::LogPosition{1, 5});

@@ -262,6 +262,29 @@ TEST_CASE("make_primary hands over at epoch + 1 and the old primary follows") {
   CHECK(net["c"].hard_state().uncontactable.empty());
 }
 
+TEST_CASE("quorum mode: make_primary releases the old primary's leases and hands over its log") {
+  HardState state = Configured();
+  state.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  Net net;
+  for (const char* name : {"a", "b", "c"}) net.Add(name, state);
+  net.RunTo(0);
+  REQUIRE(net["a"].writable());
+  net["a"].LogAdvanced({1, 7});
+  net.Deliver();
+  net.RunTo(60);
+  REQUIRE(net["b"].hard_state().promise_to == "a");
+  REQUIRE(net["a"].MakePrimary("c").ok());
+  CHECK_FALSE(net["a"].writable());
+  CHECK(net["a"].hard_state().promise_to.empty());
+  net.Deliver();
+  // Every voter granted c its lease for epoch 2 at once: no wait for a's leases to run out.
+  CHECK(net["c"].writable());
+  CHECK(net["c"].epoch() == 2);
+  CHECK(net["b"].hard_state().promise_to == "c");
+  CHECK(net["c"].hard_state().log == arraykit::failover::LogPosition{1, 7});
+  CHECK_FALSE(net["a"].writable());
+}
+
 TEST_CASE("a member that missed make_primary is told by the old primary at its next probe") {
   Net net;
   net.Add("a", Configured());

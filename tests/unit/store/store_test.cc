@@ -1,7 +1,9 @@
 // Opening a store: creation, permissions, locking and every refusal with its reason; identity,
 // secrets and certificates.
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +68,7 @@ TEST_CASE("a new store is created 0700/0600 whatever the umask, at the current s
   CHECK(ModeOf(dir) == 0700);
   CHECK(ModeOf(dir + "/store.db") == 0600);
   CHECK(ModeOf(dir + "/store.db-wal") == 0600);
+  CHECK(ModeOf(dir + "/store.db-shm") == 0600);
   CHECK(ModeOf(dir + "/store.lock") == 0600);
   // A fresh store holds nothing yet.
   auto hard_state = (*store)->LoadHardState();
@@ -294,6 +297,14 @@ TEST_CASE("identity is set once; the member fields may change, the name may not"
   auto fresh = Store::Open(other.Sub("m"));
   REQUIRE(fresh.ok());
   CHECK(ReasonOf((*fresh)->Commit(not_fqdn)) == "name_not_fqdn");
+  Batch upper;
+  upper.identity = Identity{"Boston.example.com", R"({"name":"Boston.example.com"})"};
+  absl::Status refused_upper = (*fresh)->Commit(upper);
+  CHECK(ReasonOf(refused_upper) == "name_not_fqdn");
+  CHECK(Message(refused_upper).find("normal form \"boston.example.com\"") != std::string::npos);
+  auto none = (*fresh)->LoadIdentity();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
 }
 
 TEST_CASE("secrets are kept and deleted, and never appear in an error message") {
@@ -382,7 +393,9 @@ TEST_CASE("certificates are kept by name with role and validity, to the second")
                          absl::FromUnixSeconds(1785568000)};
   StoredCertificate ca{"ca:AB:CD",
                        CertificateRole::kCa,
-                       std::string("\x30\x82\x02\x00ca", 6),
+                       std::string("\x30\x82\x02\x00"
+                                   "ca",
+                                   6),
                        absl::FromUnixSeconds(1764547200),
                        absl::FromUnixSeconds(2079907200),
                        absl::FromUnixSeconds(2079907200)};
@@ -442,4 +455,58 @@ TEST_CASE("the hard state is replaced by each commit and survives a restart") {
   REQUIRE(loaded.ok());
   REQUIRE(loaded->has_value());
   CHECK(**loaded == state);
+}
+
+TEST_CASE("a commit whose write fails writes nothing and leaves the store refusing writes") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("member");
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  Batch first;
+  first.hard_state = arraykit::store::testing::FullHardState();
+  REQUIRE((*store)->Commit(first).ok());
+
+  // The WAL may not grow past its current size: the next commit's frames cannot be written
+  // (EFBIG, as a full disk would refuse them) when COMMIT writes them.
+  struct stat wal {};
+  REQUIRE(stat((dir + "/store.db-wal").c_str(), &wal) == 0);
+  struct rlimit old_limit {};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = static_cast<rlim_t>(wal.st_size);
+  const auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  arraykit::replication::Ready ready;
+  for (std::uint64_t i = 1; i <= 50; ++i) {
+    ready.append.push_back(
+        arraykit::store::testing::Put(i, "sessions", "k" + std::to_string(i), "\"value\""));
+  }
+  Batch second;
+  second.replication = &ready;
+  const absl::Status failed = (*store)->Commit(second);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  signal(SIGXFSZ, old_handler);
+
+  REQUIRE_FALSE(failed.ok());
+  CHECK(ReasonOf(failed) == "io_error");
+  CHECK(Message(failed).find(dir + "/store.db") != std::string::npos);
+  // What reached the disk is unknown to this connection: it refuses further writes.
+  Batch third;
+  third.hard_state = arraykit::failover::HardState{};
+  const absl::Status refused = (*store)->Commit(third);
+  CHECK(ReasonOf(refused) == "io_error");
+  CHECK(Message(refused).find("reopen it") != std::string::npos);
+  store->reset();
+
+  // Reopened: the earlier commit is there, the failed one is not.
+  store = Store::Open(dir);
+  REQUIRE(store.ok());
+  auto state = (*store)->LoadHardState();
+  REQUIRE(state.ok());
+  CHECK(**state == arraykit::store::testing::FullHardState());
+  auto durable = (*store)->LoadReplication();
+  REQUIRE(durable.ok());
+  CHECK(durable->log.empty());
+  CHECK((*store)->CheckIntegrity().ok());
+  REQUIRE((*store)->Commit(second).ok());
 }

@@ -108,6 +108,22 @@ replication::Entry Barrier(std::uint64_t index, std::uint64_t epoch) {
   return Make(index, epoch, replication::EntryKind::kBarrier, "", "", "", "");
 }
 
+replication::Entry CrashEntry(std::uint64_t index) {
+  const std::uint64_t epoch = 1 + index / 1000;
+  const std::string key = "k" + std::to_string(index % 50);
+  if (index % 31 == 0) return Barrier(index, epoch);
+  if (index % 29 == 0) {
+    return ConflictEntry(index, "global_configuration", key,
+                         "\"lost" + std::to_string(index) + "\"",
+                         "chicago.example.com@1." + std::to_string(index), epoch);
+  }
+  if (index % 17 == 0) return Del(index, "global_configuration", key, epoch);
+  return Put(
+      index, "global_configuration", key,
+      "{\"value\":" + std::to_string(index) + ",\"pad\":\"" + std::string(index % 200, 'p') + "\"}",
+      epoch);
+}
+
 failover::HardState FullHardState() {
   failover::HardState state;
   failover::Formation& f = state.formation;

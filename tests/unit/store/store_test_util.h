@@ -41,6 +41,11 @@ replication::Entry ConflictEntry(std::uint64_t index, std::string category, std:
                                  std::uint64_t epoch = 1);
 replication::Entry Barrier(std::uint64_t index, std::uint64_t epoch);
 
+// The crash test's log: entry `index` is a fixed function of the index (mostly puts over 50
+// keys, with deletes, conflicts and barriers mixed in), so a checker can recompute what any
+// prefix of the log must have built.
+replication::Entry CrashEntry(std::uint64_t index);
+
 // A HardState with every field away from its default (original formation, failback window,
 // quorum fields, log position), for round trips.
 failover::HardState FullHardState();
