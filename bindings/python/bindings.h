@@ -35,6 +35,7 @@ pybind11::object CallJson(Call&& call) {
 void RegisterPlacement(pybind11::module_& m);
 void RegisterPki(pybind11::module_& m);
 void RegisterSimulate(pybind11::module_& m);
+void RegisterNode(pybind11::module_& m);
 
 }  // namespace arraykit::python
 

@@ -8,4 +8,5 @@ PYBIND11_MODULE(arraykit, m) {
   arraykit::python::RegisterPlacement(m);
   arraykit::python::RegisterPki(m);
   arraykit::python::RegisterSimulate(m);
+  arraykit::python::RegisterNode(m);
 }

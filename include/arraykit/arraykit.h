@@ -171,5 +171,6 @@ AK_API ak_status ak_json_get(char **out, const char *doc_json, const char *point
 #include "arraykit/placement.h"
 #include "arraykit/pki.h"
 #include "arraykit/simulate.h"
+#include "arraykit/node.h"
 
 #endif /* ARRAYKIT_ARRAYKIT_H_ */

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -278,6 +279,166 @@ inline std::string simulate(const std::string& scenario_json, int indent = -1,
 inline std::string render_simulation(const std::string& result_json) {
   return detail::CallForString(ak_simulate_render, result_json.c_str());
 }
+
+}  // namespace arraykit
+
+// ---- the node and the in-memory network (arraykit/node.h, docs/node.md) --------------------
+namespace arraykit {
+
+// An in-process network (ak_network). Move-only; thread-safe.
+class Network {
+ public:
+  explicit Network(unsigned long long seed = 1) { detail::Check(ak_network_new(&handle_, seed)); }
+  Network(Network&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Network& operator=(Network&& other) noexcept {
+    if (this != &other) {
+      ak_network_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+  ~Network() { ak_network_free(handle_); }
+
+  // {"from", "to", "delay_ms", "jitter_ms", "loss", "duplicate", "reorder", "reorder_window_ms"}
+  void set_link(const std::string& link_json) {
+    detail::Check(ak_network_set_link(handle_, link_json.c_str()));
+  }
+  // [["a.example.com", "b.example.com"], ["c.example.com"]]
+  void partition(const std::string& groups_json) {
+    detail::Check(ak_network_partition(handle_, groups_json.c_str()));
+  }
+  void isolate(const std::string& name) { detail::Check(ak_network_isolate(handle_, name.c_str())); }
+  void heal() { detail::Check(ak_network_heal(handle_)); }
+  ak_network* get() const noexcept { return handle_; }
+
+ private:
+  ak_network* handle_ = nullptr;
+};
+
+// One array member (ak_node). Move-only; every call is thread-safe. The event handler runs on
+// the node's dispatcher thread (it may call the node, but not close it).
+class Node {
+ public:
+  using EventHandler = std::function<void(const std::string& event_json)>;
+
+  Node(const std::string& name, const std::string& data_dir, const Network& network,
+       const std::string& member_json = std::string(), EventHandler on_event = EventHandler(),
+       unsigned int call_timeout_ms = 0)
+      : handler_(on_event ? new EventHandler(std::move(on_event)) : nullptr) {
+    ak_node_options opts = AK_NODE_OPTIONS_INIT;
+    opts.name = name.c_str();
+    opts.data_dir = data_dir.c_str();
+    opts.member_json = member_json.empty() ? nullptr : member_json.c_str();
+    opts.network = network.get();
+    if (handler_) {
+      opts.on_event = &Node::Deliver;
+      opts.user = handler_.get();
+    }
+    opts.call_timeout_ms = call_timeout_ms;
+    detail::Check(ak_node_open(&handle_, &opts));
+  }
+  Node(Node&& other) noexcept
+      : handler_(std::move(other.handler_)), handle_(std::exchange(other.handle_, nullptr)) {}
+  Node& operator=(Node&& other) noexcept {
+    if (this != &other) {
+      ak_node_close(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+      handler_ = std::move(other.handler_);
+    }
+    return *this;
+  }
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node() { ak_node_close(handle_); }
+
+  // Stops the member; a later Node on the same data_dir restarts it. Idempotent.
+  void close() {
+    if (handle_ == nullptr) return;
+    detail::Check(ak_node_close(handle_));
+    handle_ = nullptr;
+  }
+  void create_array(const std::string& description_json) {
+    detail::Check(ak_node_create_array(handle_, description_json.c_str()));
+  }
+  // Returns the position {"epoch", "index"}. options_json: "" or {"wait": "primary" | "all"}.
+  std::string put(const std::string& category, const std::string& key,
+                  const std::string& value_json, const std::string& options_json = std::string()) {
+    return detail::CallForString(
+        [this](char** out, const char* c, const char* k, const char* v, const char* o) {
+          return ak_node_put(out, handle_, c, k, v, o);
+        },
+        category.c_str(), key.c_str(), value_json.c_str(),
+        options_json.empty() ? nullptr : options_json.c_str());
+  }
+  std::string remove(const std::string& category, const std::string& key,
+                     const std::string& options_json = std::string()) {
+    return detail::CallForString(
+        [this](char** out, const char* c, const char* k, const char* o) {
+          return ak_node_delete(out, handle_, c, k, o);
+        },
+        category.c_str(), key.c_str(), options_json.empty() ? nullptr : options_json.c_str());
+  }
+  // The value (JSON); Error with code AK_NOT_FOUND when absent.
+  std::string get(const std::string& category, const std::string& key) const {
+    return detail::CallForString(
+        [this](char** out, const char* c, const char* k) {
+          return ak_node_get(out, handle_, c, k);
+        },
+        category.c_str(), key.c_str());
+  }
+  std::string wait_synced(unsigned int timeout_ms) {
+    return detail::CallForString(
+        [this](char** out, unsigned int t) { return ak_node_wait_synced(out, handle_, t); },
+        timeout_ms);
+  }
+  std::string status() const {
+    return detail::CallForString([this](char** out) { return ak_node_status(out, handle_); });
+  }
+  // Array operations (docs/operations-core.md).
+  void detach(const std::string& name) { detail::Check(ak_node_detach(handle_, name.c_str())); }
+  void make_primary(const std::string& name) {
+    detail::Check(ak_node_make_primary(handle_, name.c_str()));
+  }
+  // JSON array of names, highest priority first.
+  std::string backup_primaries() const {
+    return detail::CallForString(
+        [this](char** out) { return ak_node_backup_primaries(out, handle_); });
+  }
+  void add_backup_primary(const std::string& name, unsigned int position = 0) {
+    detail::Check(ak_node_add_backup_primary(handle_, name.c_str(), position));
+  }
+  void edit_backup_primary(const std::string& name, unsigned int position) {
+    detail::Check(ak_node_edit_backup_primary(handle_, name.c_str(), position));
+  }
+  void remove_backup_primary(const std::string& name) {
+    detail::Check(ak_node_remove_backup_primary(handle_, name.c_str()));
+  }
+  void clean(bool contact_members = false) {
+    detail::Check(ak_node_clean(handle_, contact_members ? 1 : 0));
+  }
+  void config_edit(const std::string& edit_json) {
+    detail::Check(ak_node_config_edit(handle_, edit_json.c_str()));
+  }
+  // The events posted since the last call, as a JSON array.
+  std::string events() {
+    return detail::CallForString([this](char** out) { return ak_node_events(out, handle_); });
+  }
+  ak_node* get() const noexcept { return handle_; }
+
+ private:
+  static void Deliver(void* user, const char* event_json) {
+    try {
+      (*static_cast<EventHandler*>(user))(event_json);
+    } catch (...) {
+      // An exception must not cross the C boundary; a handler reports its own failures.
+    }
+  }
+
+  std::unique_ptr<EventHandler> handler_;  // outlives the node: destroyed after the close
+  ak_node* handle_ = nullptr;
+};
 
 }  // namespace arraykit
 

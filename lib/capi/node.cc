@@ -1,0 +1,390 @@
+// C ABI: the node and the in-memory network (translation only; the runtime is lib/node).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "arraykit/arraykit.h"
+#include "capi/guard.h"
+#include "core/model/array_json.h"
+#include "core/model/json_reader.h"
+#include "node/memory_network.h"
+#include "node/node.h"
+
+struct ak_network {
+  std::shared_ptr<arraykit::node::MemoryNetwork> network;
+};
+
+struct ak_node {
+  std::unique_ptr<arraykit::node::Node> node;
+};
+
+namespace arraykit::capi {
+namespace {
+
+namespace ji = model::json_internal;
+using nlohmann::json;
+
+absl::Status RequireHandle(const void* handle, const char* name) {
+  if (handle == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " must not be NULL"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> Milliseconds(const json& doc, std::string_view field) {
+  auto it = doc.find(std::string(field));
+  if (it == doc.end()) return absl::ZeroDuration();
+  auto ms = ji::ReadNumber(*it, ji::FieldPath("link", field), 0, 3600 * 1000);
+  if (!ms.ok()) return ms.status();
+  return absl::Microseconds(static_cast<std::int64_t>(*ms * 1000));
+}
+
+absl::StatusOr<double> Probability(const json& doc, std::string_view field) {
+  auto it = doc.find(std::string(field));
+  if (it == doc.end()) return 0.0;
+  return ji::ReadNumber(*it, ji::FieldPath("link", field), 0, 1);
+}
+
+absl::Status SetLink(node::MemoryNetwork& network, std::string_view text) {
+  auto doc = model::ParseJsonDocument(text, "link");
+  if (!doc.ok()) return doc.status();
+  if (auto s = ji::ExpectObjectWith(*doc, "link",
+                                    {"from", "to", "delay_ms", "jitter_ms", "loss", "duplicate",
+                                     "reorder", "reorder_window_ms"});
+      !s.ok()) {
+    return s;
+  }
+  node::LinkOptions link;
+  auto delay = Milliseconds(*doc, "delay_ms");
+  auto jitter = Milliseconds(*doc, "jitter_ms");
+  auto loss = Probability(*doc, "loss");
+  auto duplicate = Probability(*doc, "duplicate");
+  auto reorder = Probability(*doc, "reorder");
+  for (const absl::Status& s : {delay.status(), jitter.status(), loss.status(),
+                                duplicate.status(), reorder.status()}) {
+    if (!s.ok()) return s;
+  }
+  link.delay = *delay;
+  link.jitter = *jitter;
+  link.loss = *loss;
+  link.duplicate = *duplicate;
+  link.reorder = *reorder;
+  if (doc->contains("reorder_window_ms")) {
+    auto window = Milliseconds(*doc, "reorder_window_ms");
+    if (!window.ok()) return window.status();
+    link.reorder_window = *window;
+  }
+  bool from = doc->contains("from"), to = doc->contains("to");
+  if (from != to) {
+    return absl::InvalidArgumentError("link: give both \"from\" and \"to\", or neither");
+  }
+  if (!from) return network.SetDefaultLink(link);
+  auto a = ji::ReadString((*doc)["from"], "link.from", 253, false);
+  if (!a.ok()) return a.status();
+  auto b = ji::ReadString((*doc)["to"], "link.to", 253, false);
+  if (!b.ok()) return b.status();
+  return network.SetLink(*a, *b, link);
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> Groups(std::string_view text) {
+  auto doc = model::ParseJsonDocument(text, "partition");
+  if (!doc.ok()) return doc.status();
+  if (auto s = ji::ExpectArray(*doc, "groups", 64); !s.ok()) return s;
+  std::vector<std::vector<std::string>> groups;
+  for (std::size_t g = 0; g < doc->size(); ++g) {
+    std::string path = ji::IndexPath("groups", g);
+    if (auto s = ji::ExpectArray((*doc)[g], path, 64); !s.ok()) return s;
+    std::vector<std::string>& group = groups.emplace_back();
+    for (std::size_t i = 0; i < (*doc)[g].size(); ++i) {
+      auto name = ji::ReadString((*doc)[g][i], ji::IndexPath(path, i), 253, false);
+      if (!name.ok()) return name.status();
+      group.push_back(*std::move(name));
+    }
+  }
+  return groups;
+}
+
+absl::StatusOr<replication::Wait> WaitOf(const char* options_json) {
+  if (options_json == nullptr) return replication::Wait::kPrimary;
+  if (*options_json == '\0') return absl::InvalidArgumentError("options_json: empty document");
+  return node::WaitFromOptionsJson(options_json);
+}
+
+absl::Status ReturnOptional(char** out, const absl::StatusOr<std::string>& result) {
+  if (!result.ok()) return result.status();
+  if (out == nullptr) return absl::OkStatus();
+  return ReturnString(out, *result);
+}
+
+}  // namespace
+}  // namespace arraykit::capi
+
+namespace capi = arraykit::capi;
+namespace node = arraykit::node;
+
+extern "C" {
+
+AK_API ak_status ak_network_new(ak_network** out, unsigned long long seed) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out == nullptr) return absl::InvalidArgumentError("out must not be NULL");
+    *out = nullptr;
+    *out = new ak_network{node::MemoryNetwork::Create(seed)};
+    return absl::OkStatus();
+  });
+}
+
+AK_API void ak_network_free(ak_network* network) { delete network; }
+
+AK_API ak_status ak_network_set_link(ak_network* network, const char* link_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(network, "network"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(link_json, "link_json"); !s.ok()) return s;
+    return capi::SetLink(*network->network, link_json);
+  });
+}
+
+AK_API ak_status ak_network_partition(ak_network* network, const char* groups_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(network, "network"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(groups_json, "groups_json"); !s.ok()) return s;
+    auto groups = capi::Groups(groups_json);
+    if (!groups.ok()) return groups.status();
+    network->network->Partition(*groups);
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_network_isolate(ak_network* network, const char* name) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(network, "network"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    network->network->Isolate(name);
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_network_heal(ak_network* network) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(network, "network"); !s.ok()) return s;
+    network->network->Heal();
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_node_options_init(ak_node_options* opts, unsigned int version) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
+    if (absl::Status s = capi::CheckOptionsVersion(version, AK_NODE_OPTIONS_VERSION, "version",
+                                                   "ak_node_options");
+        !s.ok()) {
+      return s;
+    }
+    *opts = ak_node_options AK_NODE_OPTIONS_INIT;
+    opts->version = version;
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out == nullptr) return absl::InvalidArgumentError("out must not be NULL");
+    *out = nullptr;
+    if (opts == nullptr) return absl::InvalidArgumentError("opts must not be NULL");
+    if (absl::Status s = capi::CheckOptionsVersion(opts->version, AK_NODE_OPTIONS_VERSION,
+                                                   "opts.version", "ak_node_options");
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = capi::RequireInput(opts->name, "opts.name"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(opts->data_dir, "opts.data_dir"); !s.ok()) return s;
+    if (opts->network == nullptr) return absl::InvalidArgumentError("opts.network: required");
+    node::NodeOptions options;
+    options.name = opts->name;
+    options.data_dir = opts->data_dir;
+    if (opts->member_json != nullptr) {
+      options.member_json = opts->member_json;
+      if (options.member_json.empty()) {
+        return absl::InvalidArgumentError("opts.member_json: empty document (NULL for none)");
+      }
+    }
+    options.attach = node::AttachTo(opts->network->network);
+    if (opts->on_event != nullptr) {
+      ak_event_fn fn = opts->on_event;
+      void* user = opts->user;
+      options.on_event = [fn, user](const std::string& event) { fn(user, event.c_str()); };
+    }
+    if (opts->call_timeout_ms != 0) {
+      options.call_timeout = absl::Milliseconds(opts->call_timeout_ms);
+    }
+    auto opened = node::Node::Open(std::move(options));
+    if (!opened.ok()) return opened.status();
+    *out = new ak_node{*std::move(opened)};
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_node_close(ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (node == nullptr) return absl::OkStatus();
+    if (absl::Status s = node->node->Close(); !s.ok()) return s;
+    delete node;
+    return absl::OkStatus();
+  });
+}
+
+AK_API ak_status ak_node_create_array(ak_node* node, const char* description_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(description_json, "description_json"); !s.ok()) return s;
+    return node->node->CreateArray(description_json);
+  });
+}
+
+AK_API ak_status ak_node_put(char** out_position, ak_node* node, const char* category,
+                             const char* key, const char* value_json, const char* options_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out_position != nullptr) *out_position = nullptr;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(category, "category"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(key, "key"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(value_json, "value_json"); !s.ok()) return s;
+    auto wait = capi::WaitOf(options_json);
+    if (!wait.ok()) return wait.status();
+    return capi::ReturnOptional(out_position, node->node->Put(category, key, value_json, *wait));
+  });
+}
+
+AK_API ak_status ak_node_delete(char** out_position, ak_node* node, const char* category,
+                                const char* key, const char* options_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out_position != nullptr) *out_position = nullptr;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(category, "category"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(key, "key"); !s.ok()) return s;
+    auto wait = capi::WaitOf(options_json);
+    if (!wait.ok()) return wait.status();
+    return capi::ReturnOptional(out_position, node->node->Delete(category, key, *wait));
+  });
+}
+
+AK_API ak_status ak_node_get(char** out_value_json, ak_node* node, const char* category,
+                             const char* key) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_value_json, "out_value_json"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(category, "category"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(key, "key"); !s.ok()) return s;
+    auto value = node->node->Get(category, key);
+    if (!value.ok()) return value.status();
+    return capi::ReturnString(out_value_json, *value);
+  });
+}
+
+AK_API ak_status ak_node_wait_synced(char** out_position, ak_node* node,
+                                     unsigned int timeout_ms) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out_position != nullptr) *out_position = nullptr;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (timeout_ms == 0) return absl::InvalidArgumentError("timeout_ms: must be positive");
+    return capi::ReturnOptional(out_position,
+                                node->node->WaitSynced(absl::Milliseconds(timeout_ms)));
+  });
+}
+
+AK_API ak_status ak_node_detach(ak_node* node, const char* name) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    return node->node->Detach(name);
+  });
+}
+
+AK_API ak_status ak_node_make_primary(ak_node* node, const char* name) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    return node->node->MakePrimary(name);
+  });
+}
+
+AK_API ak_status ak_node_backup_primaries(char** out_list, ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_list, "out_list"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    auto list = node->node->BackupPrimaries();
+    if (!list.ok()) return list.status();
+    return capi::ReturnString(out_list, *list);
+  });
+}
+
+AK_API ak_status ak_node_add_backup_primary(ak_node* node, const char* name,
+                                            unsigned int position) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    return node->node->AddBackupPrimary(name, position);
+  });
+}
+
+AK_API ak_status ak_node_edit_backup_primary(ak_node* node, const char* name,
+                                             unsigned int position) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    return node->node->EditBackupPrimary(name, position);
+  });
+}
+
+AK_API ak_status ak_node_remove_backup_primary(ak_node* node, const char* name) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
+    return node->node->RemoveBackupPrimary(name);
+  });
+}
+
+AK_API ak_status ak_node_clean(ak_node* node, int contact_members) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (contact_members != 0 && contact_members != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("contact_members: 0 or 1, got ", contact_members));
+    }
+    return node->node->Clean(contact_members == 1);
+  });
+}
+
+AK_API ak_status ak_node_config_edit(ak_node* node, const char* edit_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(edit_json, "edit_json"); !s.ok()) return s;
+    return node->node->ConfigEdit(edit_json);
+  });
+}
+
+AK_API ak_status ak_node_status(char** out_status, ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_status, "out_status"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    auto status = node->node->Status();
+    if (!status.ok()) return status.status();
+    return capi::ReturnString(out_status, *status);
+  });
+}
+
+AK_API ak_status ak_node_events(char** out_events, ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_events, "out_events"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    std::string text = "[";
+    bool first = true;
+    for (const std::string& event : node->node->TakeEvents()) {
+      if (!first) text += ",";
+      first = false;
+      text += event;
+    }
+    text += "]";
+    return capi::ReturnString(out_events, text);
+  });
+}
+
+}  // extern "C"

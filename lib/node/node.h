@@ -1,0 +1,130 @@
+// Node: one array member running inside a host process (DESIGN.md §10).
+//
+// Threads. One loop thread owns all core state: the failover machine, the replicator and the
+// store. It sleeps until the earlier of the machines' NextWakeup, an inbound message or a host
+// request; then it ticks both machines with Clock{steady_clock, system_clock}, steps the
+// messages and requests, and handles the Ready of both in order: ONE store transaction with
+// everything persisted in that iteration (HardState + replication) → send messages → complete
+// host calls and post events → Advance both → tell the machine the log position and the
+// replicator the machine's view. Host calls (Put, Get, Status, ...) post a request to the loop
+// and block on its answer, with a timeout. Event callbacks run on a separate dispatcher thread,
+// never under a lock of the node, so they may call back into the node (except to close it).
+//
+// Every host call is thread-safe.
+#ifndef ARRAYKIT_NODE_NODE_H_
+#define ARRAYKIT_NODE_NODE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/replication/types.h"
+#include "node/memory_network.h"
+#include "node/storage.h"
+#include "node/transport.h"
+
+namespace arraykit::node {
+
+// Attaches a member name to a network: gives the transport the node sends through; inbound
+// envelopes go to the receiver.
+using AttachFn = std::function<absl::StatusOr<std::unique_ptr<Transport>>(const std::string& name,
+                                                                          Receiver receiver)>;
+AttachFn AttachTo(std::shared_ptr<MemoryNetwork> network);
+
+// Opens the storage of a data directory (the default: lib/store's SQLite store).
+using OpenStorageFn =
+    std::function<absl::StatusOr<std::unique_ptr<Storage>>(const std::string& data_dir)>;
+
+struct NodeOptions {
+  std::string name;      // this member's peer DNS name
+  std::string data_dir;  // its store; a later Open of the same directory restarts the member
+  // This member's DESIGN §3 fields: {"roles": [...], "rack": ..., "power": ..., "address": ...,
+  // "address_static": ..., "version": ...}; a "name" field, if present, must equal `name`.
+  // Strict (unknown fields refused). Empty: {} (no roles). On a restart the stored fields are
+  // kept unless this is given.
+  std::string member_json;
+  AttachFn attach;                                  // required
+  std::function<void(const std::string&)> on_event;  // event JSON; on the dispatcher thread
+  OpenStorageFn open_storage;                       // empty: the default storage
+  absl::Duration call_timeout = absl::Seconds(10);  // how long a host call waits for the loop
+};
+
+class Node {
+ public:
+  // Starts the member: loads its store (a first start makes it a standalone member, the
+  // primary of a one-member array), attaches to the network, starts the loop and dispatcher.
+  static absl::StatusOr<std::unique_ptr<Node>> Open(NodeOptions options);
+  ~Node();  // closes
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Stops the loop after its current iteration (everything acknowledged is durable), delivers
+  // the events already posted, detaches from the network. Idempotent. FAILED_PRECONDITION
+  // (reason `in_callback`) when called from this node's own event callback.
+  absl::Status Close();
+
+  // Makes this member part of the configured array `description_json` (DESIGN §3): the
+  // described primary becomes its primary (this member when it is named primary). Every member
+  // of a configured array is given the same description. Refusals: INVALID_ARGUMENT (the
+  // document; `not_a_member` when this member is not in it), FAILED_PRECONDITION
+  // `placement_errors` (the description breaks a placement rule; the message lists them),
+  // ALREADY_EXISTS `already_in_array` (this member already belongs to a multi-member array).
+  absl::Status CreateArray(std::string_view description_json);
+
+  // Writes value_json (any JSON) at (category, key) on the writable primary; answers the
+  // write's position {"epoch": E, "index": I} once it is acknowledged (`wait`: durable on the
+  // primary — in quorum mode on a majority of voters — or applied by every contactable member).
+  // Not the primary: AK_ENOTPRIMARY (`not_primary`) naming the primary.
+  absl::StatusOr<std::string> Put(std::string_view category, std::string_view key,
+                                   std::string_view value_json,
+                                   replication::Wait wait = replication::Wait::kPrimary);
+  absl::StatusOr<std::string> Delete(std::string_view category, std::string_view key,
+                                     replication::Wait wait = replication::Wait::kPrimary);
+  // This member's applied value (compact JSON); NOT_FOUND (`not_found`) when absent or deleted.
+  absl::StatusOr<std::string> Get(std::string_view category, std::string_view key);
+  // Returns once every contactable member applied the primary's last position (the position,
+  // as Put's); DEADLINE_EXCEEDED after `timeout`. Only on the primary.
+  absl::StatusOr<std::string> WaitSynced(absl::Duration timeout);
+  // Array operations (docs/operations-core.md), on the loop thread, each refusal with its
+  // reason and nothing changed: not_primary, busy, not_a_member, detach_primary, last_voter,
+  // already_primary, not_contactable, is_primary, already_listed, not_listed,
+  // invalid_position, and config edit's unknown_field, invalid_value, out_of_range, ...
+  absl::Status Detach(std::string_view name);
+  absl::Status MakePrimary(std::string_view name);
+  // The backup primaries list as a JSON array of names, highest priority first (any member).
+  absl::StatusOr<std::string> BackupPrimaries();
+  // `position` counts from 1; 0 = the end of the list.
+  absl::Status AddBackupPrimary(std::string_view name, std::size_t position = 0);
+  absl::Status EditBackupPrimary(std::string_view name, std::size_t position);
+  absl::Status RemoveBackupPrimary(std::string_view name);
+  // clean [--contactmembers] (DESIGN §5.1 rule 7).
+  absl::Status Clean(bool contact_members);
+  // config edit with the seed's attribute names: {"array-monitortime": 60, ...}.
+  absl::Status ConfigEdit(std::string_view edit_json);
+
+  // The status document (docs/node.md).
+  absl::StatusOr<std::string> Status();
+  // The events posted since the last call (oldest first; at most kMaxKeptEvents are kept).
+  std::vector<std::string> TakeEvents();
+
+  static constexpr std::size_t kMaxKeptEvents = 10000;
+
+  const std::string& name() const;
+
+ private:
+  class Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict).
+absl::StatusOr<replication::Wait> WaitFromOptionsJson(std::string_view options_json);
+
+}  // namespace arraykit::node
+
+#endif  // ARRAYKIT_NODE_NODE_H_

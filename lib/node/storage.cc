@@ -1,0 +1,13 @@
+#include "node/storage.h"
+
+namespace arraykit::node {
+
+bool Batch::empty() const {
+  if (identity.has_value() || hard_state.has_value()) return false;
+  if (replication == nullptr) return true;
+  const replication::Ready& r = *replication;
+  return !r.snapshot && !r.truncate_after && r.append.empty() && r.apply.empty() &&
+         !r.compact_through;
+}
+
+}  // namespace arraykit::node

@@ -1,0 +1,207 @@
+// The node part of the C ABI (arraykit/node.h), through the shared library only.
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "arraykit/arraykit.h"
+#include "arraykit/arraykit.hpp"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+const char* kA = "a.example.com";
+const char* kB = "b.example.com";
+
+std::string Dir(const std::string& what) {
+  static std::atomic<int> n{0};
+  return (std::filesystem::temp_directory_path() /
+          ("arraykit-capi-node-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" +
+           what))
+      .string();
+}
+
+std::string Take(char* s) {
+  std::string out = s == nullptr ? "" : s;
+  ak_free(s);
+  return out;
+}
+
+struct Recorder {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<json> events;
+  static void Fn(void* user, const char* event) {
+    auto* r = static_cast<Recorder*>(user);
+    std::lock_guard lock(r->mu);
+    r->events.push_back(json::parse(event));
+    r->cv.notify_all();
+  }
+};
+
+TEST_CASE("ak_node: open, put, get, delete, status, events, close") {
+  ak_network* net = nullptr;
+  REQUIRE(ak_network_new(&net, 1) == AK_OK);
+  Recorder rec;
+  ak_node_options opts;
+  REQUIRE(ak_node_options_init(&opts, AK_NODE_OPTIONS_VERSION) == AK_OK);
+  std::string dir = Dir("basic");
+  opts.name = kA;
+  opts.data_dir = dir.c_str();
+  opts.member_json = R"({"roles": ["frontend", "backend"]})";
+  opts.network = net;
+  opts.on_event = &Recorder::Fn;
+  opts.user = &rec;
+  ak_node* node = nullptr;
+  REQUIRE(ak_node_open(&node, &opts) == AK_OK);
+  ak_network_free(net);  // the node keeps the network alive
+
+  char* pos = nullptr;
+  REQUIRE(ak_node_put(&pos, node, "sessions", "k", R"({"v": 1})", nullptr) == AK_OK);
+  CHECK(json::parse(Take(pos)).contains("index"));
+  REQUIRE(ak_node_put(nullptr, node, "sessions", "k2", "2", R"({"wait": "all"})") == AK_OK);
+  char* value = nullptr;
+  REQUIRE(ak_node_get(&value, node, "sessions", "k") == AK_OK);
+  CHECK(json::parse(Take(value)) == json{{"v", 1}});
+  CHECK(ak_node_get(&value, node, "sessions", "nope") == AK_NOT_FOUND);
+  CHECK(value == nullptr);
+  CHECK(std::string(ak_last_error_reason()) == "not_found");
+  REQUIRE(ak_node_delete(nullptr, node, "sessions", "k", nullptr) == AK_OK);
+  CHECK(ak_node_get(&value, node, "sessions", "k") == AK_NOT_FOUND);
+
+  CHECK(ak_node_put(nullptr, node, "sessions", "k", "1", R"({"wiat": "all"})") ==
+        AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(ak_node_put(nullptr, node, "sessions", "k", "{bad", nullptr) == AK_INVALID_ARGUMENT);
+
+  char* status = nullptr;
+  REQUIRE(ak_node_status(&status, node) == AK_OK);
+  json st = json::parse(Take(status));
+  CHECK(st["role"] == "primary");
+  CHECK(st["writable"] == true);
+
+  char* synced = nullptr;
+  REQUIRE(ak_node_wait_synced(&synced, node, 5000) == AK_OK);
+  CHECK(json::parse(Take(synced))["index"] == st["log"]["index"]);
+
+  REQUIRE(ak_node_create_array(node, json{{"members", {{{"name", kA}, {"roles", {"frontend", "backend"}}}}},
+                                          {"primary", kA}}
+                                         .dump()
+                                         .c_str()) == AK_OK);
+  {
+    std::unique_lock lock(rec.mu);
+    REQUIRE(rec.cv.wait_for(lock, std::chrono::seconds(10), [&] { return !rec.events.empty(); }));
+    CHECK(rec.events[0]["event"] == "array_created");
+    for (const char* field : {"event", "member", "reason", "epoch", "at"}) {
+      CHECK(rec.events[0].contains(field));
+    }
+  }
+  char* events = nullptr;
+  REQUIRE(ak_node_events(&events, node) == AK_OK);
+  json ev = json::parse(Take(events));
+  REQUIRE(ev.is_array());
+  CHECK_FALSE(ev.empty());
+
+  REQUIRE(ak_node_close(node) == AK_OK);
+  CHECK(ak_node_close(nullptr) == AK_OK);
+}
+
+TEST_CASE("ak_node: a secondary refuses writes with AK_ENOTPRIMARY naming the primary") {
+  arraykit::Network net(3);
+  json description{{"members",
+                    {{{"name", kA}, {"roles", {"frontend", "backend"}}},
+                     {{"name", kB}, {"roles", {"frontend"}}}}},
+                   {"primary", kA},
+                   {"backup_primaries", {kB}},
+                   // a 50 ms monitor interval: the primary retries an unanswered member quickly
+                   {"resilience", {{"monitor_interval_s", 0.05}}}};
+  arraykit::Node a(kA, Dir("a"), net, R"({"roles": ["frontend", "backend"]})");
+  arraykit::Node b(kB, Dir("b"), net, R"({"roles": ["frontend"]})");
+  b.create_array(description.dump());  // the secondary first: it follows a from the start
+  a.create_array(description.dump());
+  a.put("sessions", "k", "1", R"({"wait": "all"})");
+  CHECK(b.get("sessions", "k") == "1");
+  try {
+    b.put("sessions", "k", "2");
+    FAIL("a secondary accepted a write");
+  } catch (const arraykit::Error& e) {
+    CHECK(e.code() == AK_ENOTPRIMARY);
+    CHECK(e.reason() == "not_primary");
+    CHECK(std::string(e.what()).find(kA) != std::string::npos);
+  }
+  try {
+    b.create_array(description.dump());
+    FAIL("created twice");
+  } catch (const arraykit::Error& e) {
+    CHECK(e.code() == AK_ALREADY_EXISTS);
+    CHECK(e.reason() == "already_in_array");
+  }
+  net.isolate(kB);
+  a.put("sessions", "k", "3");
+  try {
+    a.wait_synced(200);
+    FAIL("synced with an isolated member");
+  } catch (const arraykit::Error& e) {
+    CHECK(e.code() == AK_DEADLINE_EXCEEDED);
+  }
+  net.heal();
+  CHECK(json::parse(a.wait_synced(10000)).contains("index"));
+  CHECK(b.get("sessions", "k") == "3");
+}
+
+TEST_CASE("ak_node: bad options are refused") {
+  ak_network* net = nullptr;
+  REQUIRE(ak_network_new(&net, 1) == AK_OK);
+  ak_node* node = nullptr;
+  ak_node_options opts = AK_NODE_OPTIONS_INIT;
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);  // no name
+  std::string dir = Dir("bad");
+  opts.name = kA;
+  opts.data_dir = dir.c_str();
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);  // no network
+  opts.network = net;
+  opts.version = AK_NODE_OPTIONS_VERSION + 1;
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unsupported_version");
+  opts.version = AK_NODE_OPTIONS_VERSION;
+  opts.member_json = R"({"roles": [], "rack": "r1", "powr": "p"})";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(node == nullptr);
+  opts.member_json = nullptr;
+  REQUIRE(ak_node_open(&node, &opts) == AK_OK);
+  ak_node* again = nullptr;
+  CHECK(ak_node_open(&again, &opts) == AK_FAILED_PRECONDITION);
+  CHECK(std::string(ak_last_error_reason()) == "busy");
+  CHECK(ak_node_wait_synced(nullptr, node, 0) == AK_INVALID_ARGUMENT);
+  CHECK(ak_node_get(nullptr, node, "sessions", "k") == AK_INVALID_ARGUMENT);
+  REQUIRE(ak_node_close(node) == AK_OK);
+
+  CHECK(ak_network_set_link(net, R"({"loss": 0.1, "delay_ms": 1})") == AK_OK);
+  CHECK(ak_network_set_link(net, R"({"from": "a", "to": "b", "jitter_ms": 2})") == AK_OK);
+  CHECK(ak_network_set_link(net, R"({"los": 0.1})") == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(ak_network_set_link(net, R"({"loss": 2})") == AK_INVALID_ARGUMENT);
+  CHECK(ak_network_set_link(net, R"({"from": "a"})") == AK_INVALID_ARGUMENT);
+  CHECK(ak_network_partition(net, R"([["a", "b"], ["c"]])") == AK_OK);
+  CHECK(ak_network_partition(net, R"([["a", 1]])") == AK_INVALID_ARGUMENT);
+  CHECK(ak_network_partition(net, R"({"a": 1})") == AK_INVALID_ARGUMENT);
+  CHECK(ak_network_isolate(net, "c") == AK_OK);
+  CHECK(ak_network_heal(net) == AK_OK);
+  CHECK(ak_network_heal(nullptr) == AK_INVALID_ARGUMENT);
+  ak_network_free(net);
+  ak_network_free(nullptr);
+  ak_node_options init;
+  CHECK(ak_node_options_init(&init, 0) == AK_INVALID_ARGUMENT);
+}
+
+}  // namespace
