@@ -269,7 +269,7 @@ TEST_CASE("quorum mode: make_primary releases the old primary's leases and hands
   for (const char* name : {"a", "b", "c"}) net.Add(name, state);
   net.RunTo(0);
   REQUIRE(net["a"].writable());
-  net["a"].LogAdvanced({1, 7});
+  net["a"].LogChanged({1, 7});
   net.Deliver();
   net.RunTo(60);
   REQUIRE(net["b"].hard_state().promise_to == "a");
