@@ -124,6 +124,9 @@ absl::Status MemberMachine::JoinArray(const Formation& formation, std::uint64_t 
   }
   ClearArrayState(/*quorum_too=*/true);
   AdoptFormation(formation, epoch);
+  // The joiner's repository is replaced by the array's (a snapshot, then the stream): its log
+  // position starts over, or a voter would refuse every primary behind its old array's log.
+  hard_.log = LogPosition{};
   Become(Stage::kSteady, "joined_array",
          absl::StrCat(self_, " joined ", formation.primary, "'s array as a secondary (epoch ",
                       hard_.epoch, ", ", formation.members.size(), " members)"));

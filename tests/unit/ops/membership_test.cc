@@ -179,6 +179,26 @@ TEST_CASE("JoinArray refusals leave HardState unchanged") {
   CHECK(d.JoinArray(joined, 3).ok());
 }
 
+TEST_CASE("a joiner's log starts over: a voter never refuses the array for its old log") {
+  HardState quorum = Configured();
+  quorum.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  Net net;
+  for (const char* name : {"a", "b", "c"}) net.Add(name, quorum);
+  HardState alone = Standalone("d", 5);
+  alone.log = {5, 100};  // d wrote a lot in its own array
+  net.Add("d", alone);
+  net.RunTo(0);
+  REQUIRE(net["a"].writable());
+  REQUIRE(net["a"].AddMember("d", /*voter=*/true, net["d"].epoch()).ok());
+  REQUIRE(net["d"].JoinArray(net["a"].hard_state().formation, net["a"].epoch()).ok());
+  CHECK(net["d"].hard_state().log == arraykit::failover::LogPosition{});
+  net.Deliver();
+  net.RunTo(60);
+  // a asks its four voters for leases at epoch 5; d grants too.
+  CHECK(net["a"].writable());
+  CHECK(net["d"].hard_state().promise_to == "a");
+}
+
 TEST_CASE("detach: the member leaves the formation and becomes standalone") {
   Net net;
   net.Add("a", Configured());
