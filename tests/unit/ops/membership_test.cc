@@ -383,10 +383,11 @@ TEST_CASE("backup primaries list refusals leave HardState unchanged") {
 }
 
 TEST_CASE("a change to quorum mode without voters is refused") {
-  HardState state = Configured({"a"});
+  HardState state = Configured({"a", "b"});
   state.formation.voters.clear();
   MemberMachine a("a", state, At(0));
   arraykit::failover::FormationChange change;
+  change.backup_primaries = std::vector<std::string>{};  // nothing of the change applies
   change.resilience = state.formation.resilience;
   change.resilience->mode = arraykit::model::ResilienceMode::kQuorum;
   ExpectRefused(a, "no_voters", [&] { return a.ProposeChange(change); });
