@@ -176,6 +176,9 @@ TEST_CASE("JoinArray refusals leave HardState unchanged") {
   Formation led_by_d = joined;
   led_by_d.primary = std::string(1, 'd');
   ExpectRefused(d, "invalid_argument", [&] { return d.JoinArray(led_by_d, 3); });
+  Formation broken = joined;
+  broken.resilience.monitor_attempts = 0;
+  ExpectRefused(d, "invalid_argument", [&] { return d.JoinArray(broken, 3); });
   CHECK(d.JoinArray(joined, 3).ok());
 }
 
