@@ -100,7 +100,8 @@ class MemberMachine {
   //   `joiner_epoch` if that is higher, so the joiner can adopt the array's epoch. Refused:
   //   `name_taken`, `array_full` (10 members), invalid_argument (empty name).
   absl::Status AddMember(const std::string& name, bool voter, std::uint64_t joiner_epoch);
-  //   JoinArray (on the joiner, standalone): adopts the formation the primary sent at its epoch.
+  //   JoinArray (on the joiner, standalone): adopts the formation the primary sent at its epoch;
+  //   its log position starts over (the array's repository replaces its own).
   //   Refused: `joiner_not_standalone`, kBusy, invalid_argument (a formation without this
   //   member, led by it, or at a lower epoch).
   absl::Status JoinArray(const Formation& formation, std::uint64_t epoch);

@@ -122,16 +122,26 @@ absl::Status MemberMachine::JoinArray(const Formation& formation, std::uint64_t 
   if (!problem.empty()) {
     return refuse(absl::InvalidArgumentError(absl::StrCat("join refused: ", problem)));
   }
+  // The formation comes from another member: it must be one this member could restart from.
+  HardState next;
+  next.formation = formation;
+  next.epoch = std::max<std::uint64_t>(epoch, 1);
+  if (absl::Status valid = ValidateHardState(self_, next); !valid.ok()) {
+    return refuse(MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
+                            absl::StrCat("join refused: ", valid.message())));
+  }
   ClearArrayState(/*quorum_too=*/true);
   AdoptFormation(formation, epoch);
+  // The joiner's repository is replaced by the array's (a snapshot, then the stream): its log
+  // position starts over, or a voter would refuse every primary behind its old array's log.
+  hard_.log = LogPosition{};
   Become(Stage::kSteady, "joined_array",
          absl::StrCat(self_, " joined ", formation.primary, "'s array as a secondary (epoch ",
                       hard_.epoch, ", ", formation.members.size(), " members)"));
   return absl::OkStatus();
 }
 
-// ---- detach
-// ---------------------------------------------------------------------------------------
+// ---- detach -------------------------------------------------------------------------------------
 
 absl::Status MemberMachine::RemoveMember(const std::string& name) {
   if (absl::Status s = CheckCanChange("detach"); !s.ok()) return RefuseChange(std::move(s));
@@ -279,8 +289,7 @@ bool MemberMachine::ResendMembershipChange(const Message& probe) {
   return false;
 }
 
-// ---- backup primaries list
-// ------------------------------------------------------------------------
+// ---- backup primaries list ----------------------------------------------------------------------
 
 absl::Status MemberMachine::AddBackupPrimary(const std::string& name,
                                              std::optional<std::size_t> position) {

@@ -59,6 +59,12 @@ absl::Status MemberMachine::ProposeChange(const FormationChange& change) {
   if (const std::string busy = BusyReason(); !busy.empty()) {
     return refuse(MakeError(ErrorCode::kBusy, absl::StrCat("change refused: ", busy)));
   }
+  if (change.resilience.has_value() && change.resilience->mode == model::ResilienceMode::kQuorum &&
+      hard_.formation.voters.empty()) {
+    return refuse(MakeError(absl::StatusCode::kFailedPrecondition, "no_voters",
+                            "change refused: quorum mode needs voters (back-end members); this "
+                            "array has none"));
+  }
   std::vector<std::string> summary;
   if (change.backup_primaries.has_value()) {
     const std::vector<std::string>& list = *change.backup_primaries;
@@ -80,12 +86,6 @@ absl::Status MemberMachine::ProposeChange(const FormationChange& change) {
     }
     hard_.formation.backup_primaries = list;
     summary.push_back(absl::StrCat("backup primaries list ", Names(list)));
-  }
-  if (change.resilience.has_value() && change.resilience->mode == model::ResilienceMode::kQuorum &&
-      hard_.formation.voters.empty()) {
-    return refuse(MakeError(absl::StatusCode::kFailedPrecondition, "no_voters",
-                            "change refused: quorum mode needs voters (back-end members); this "
-                            "array has none"));
   }
   if (change.resilience.has_value()) {
     hard_.formation.resilience = *change.resilience;

@@ -176,7 +176,30 @@ TEST_CASE("JoinArray refusals leave HardState unchanged") {
   Formation led_by_d = joined;
   led_by_d.primary = std::string(1, 'd');
   ExpectRefused(d, "invalid_argument", [&] { return d.JoinArray(led_by_d, 3); });
+  Formation broken = joined;
+  broken.resilience.monitor_attempts = 0;
+  ExpectRefused(d, "invalid_argument", [&] { return d.JoinArray(broken, 3); });
   CHECK(d.JoinArray(joined, 3).ok());
+}
+
+TEST_CASE("a joiner's log starts over: a voter never refuses the array for its old log") {
+  HardState quorum = Configured();
+  quorum.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  Net net;
+  for (const char* name : {"a", "b", "c"}) net.Add(name, quorum);
+  HardState alone = Standalone("d", 5);
+  alone.log = {5, 100};  // d wrote a lot in its own array
+  net.Add("d", alone);
+  net.RunTo(0);
+  REQUIRE(net["a"].writable());
+  REQUIRE(net["a"].AddMember("d", /*voter=*/true, net["d"].epoch()).ok());
+  REQUIRE(net["d"].JoinArray(net["a"].hard_state().formation, net["a"].epoch()).ok());
+  CHECK(net["d"].hard_state().log == arraykit::failover::LogPosition{});
+  net.Deliver();
+  net.RunTo(60);
+  // a asks its four voters for leases at epoch 5; d grants too.
+  CHECK(net["a"].writable());
+  CHECK(net["d"].hard_state().promise_to == "a");
 }
 
 TEST_CASE("detach: the member leaves the formation and becomes standalone") {
@@ -269,7 +292,7 @@ TEST_CASE("quorum mode: make_primary releases the old primary's leases and hands
   for (const char* name : {"a", "b", "c"}) net.Add(name, state);
   net.RunTo(0);
   REQUIRE(net["a"].writable());
-  net["a"].LogAdvanced({1, 7});
+  net["a"].LogChanged({1, 7});
   net.Deliver();
   net.RunTo(60);
   REQUIRE(net["b"].hard_state().promise_to == "a");
@@ -363,10 +386,11 @@ TEST_CASE("backup primaries list refusals leave HardState unchanged") {
 }
 
 TEST_CASE("a change to quorum mode without voters is refused") {
-  HardState state = Configured({"a"});
+  HardState state = Configured({"a", "b"});
   state.formation.voters.clear();
   MemberMachine a("a", state, At(0));
   arraykit::failover::FormationChange change;
+  change.backup_primaries = std::vector<std::string>{};  // nothing of the change applies
   change.resilience = state.formation.resilience;
   change.resilience->mode = arraykit::model::ResilienceMode::kQuorum;
   ExpectRefused(a, "no_voters", [&] { return a.ProposeChange(change); });

@@ -127,12 +127,12 @@ TEST_CASE("the operation scenarios keep every simulator invariant, also on a bad
   }
 }
 
-TEST_CASE("make_primary and detach at random moments keep every simulator invariant") {
+TEST_CASE("make_primary, detach and config edit at random moments keep every invariant") {
   const char* const names[] = {"boston.example.com", "newyork.example.com", "detroit.example.com",
                                "seattle.example.com"};
   int transferred = 0;
   int detached = 0;
-  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
     INFO("seed " << seed << " (replay: this test's loop with that seed)");
     arraykit::sim::Rng rng(seed);
     json doc = ReadScenario(seed % 2 == 0 ? "quorum_make_primary_then_crash.json"
@@ -143,7 +143,7 @@ TEST_CASE("make_primary and detach at random moments keep every simulator invari
       at += 20 + static_cast<double>(rng.Below(300));
       const std::string who = names[rng.Below(4)];
       const std::string on = names[rng.Below(4)];
-      switch (rng.Below(5)) {
+      switch (rng.Below(6)) {
         case 0:
           events.push_back({{"at_s", at}, {"make_primary", who}, {"on", on}});
           break;
@@ -155,6 +155,13 @@ TEST_CASE("make_primary and detach at random moments keep every simulator invari
           break;
         case 3:
           events.push_back({{"at_s", at}, {"restart", who}});
+          break;
+        case 4:
+          events.push_back({{"at_s", at},
+                            {"config_edit",
+                             {{"array-mode", rng.Below(2) == 0 ? "quorum" : "array"},
+                              {"array-maxmonitors", 1 + rng.Below(10)}}},
+                            {"on", on}});
           break;
         default:
           events.push_back({{"at_s", at},
