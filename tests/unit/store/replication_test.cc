@@ -1,10 +1,12 @@
-// The replicator's Ready persisted by the store and loaded back as its Durable: compared with
-// the reference meaning of each persist (append, apply, truncate, snapshot, compaction).
+// Hand-made Readys persisted by the store and loaded back as its Durable: compared with the
+// replicator's meaning of each persist (PersistReady: snapshot, truncate, append, apply,
+// compaction). replicator_store_test.cc drives the real replicator.
 #include <catch2/catch.hpp>
 #include <memory>
 #include <random>
 #include <string>
 
+#include "core/replication/replicator.h"
 #include "core/status.h"
 #include "store/store.h"
 #include "store_test_util.h"
@@ -12,6 +14,7 @@
 using arraykit::ReasonOf;
 using arraykit::replication::Durable;
 using arraykit::replication::Entry;
+using arraykit::replication::PersistReady;
 using arraykit::replication::Ready;
 using arraykit::replication::Repository;
 using arraykit::replication::Snapshot;
@@ -21,29 +24,9 @@ using namespace arraykit::store::testing;
 
 namespace {
 
-// The reference: what the store must hold after persisting `ready`, computed on the value types.
-void ReferencePersist(Durable& d, const Ready& ready) {
-  if (ready.snapshot) {
-    d.repository = (*ready.snapshot)->repository;
-    d.log.clear();
-    d.log_base_index = d.repository.applied_index;
-    d.log_base_chain = d.repository.applied_chain;
-    d.log_base_epoch = d.repository.applied_epoch;
-  }
-  if (ready.truncate_after) {
-    while (!d.log.empty() && d.log.back().index > *ready.truncate_after) d.log.pop_back();
-  }
-  for (const Entry& e : ready.append) d.log.push_back(e);
-  for (const Entry& e : ready.apply) ReferenceApply(d.repository, e);
-  if (ready.compact_through && *ready.compact_through > d.log_base_index) {
-    while (!d.log.empty() && d.log.front().index <= *ready.compact_through) {
-      d.log_base_index = d.log.front().index;
-      d.log_base_chain = d.log.front().chain;
-      d.log_base_epoch = d.log.front().epoch;
-      d.log.erase(d.log.begin());
-    }
-  }
-}
+// What the store must hold after persisting `ready`: the replicator's own meaning of a Ready
+// (replication::PersistReady, which applies entries with Repository::Apply).
+void ReferencePersist(Durable& d, const Ready& ready) { PersistReady(ready, d); }
 
 void RequireEqual(const Durable& got, const Durable& want) {
   CHECK(got.log_base_index == want.log_base_index);
@@ -232,7 +215,7 @@ TEST_CASE("a snapshot replaces the repository and the log") {
         Del(3, "client_profiles", "p1", 4),
         ConflictEntry(4, "client_profiles", "p2", "3", "detroit@3.3", 4), Barrier(5, 4),
         Put(6, "resource_files", "logo", "\"abc\"", 4)}) {
-    ReferenceApply(repo, e);
+    repo.Apply(e);
   }
   repo.applied_index = 900;  // the snapshot's position, far ahead of this member's log
   Ready install;

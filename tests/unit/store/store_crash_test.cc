@@ -38,7 +38,6 @@
 using arraykit::replication::Repository;
 using arraykit::store::Store;
 using arraykit::store::testing::CrashEntry;
-using arraykit::store::testing::ReferenceApply;
 using arraykit::store::testing::TempDir;
 
 namespace {
@@ -223,7 +222,7 @@ int main(int argc, char** argv) {
       return fail("the hard state does not name the log's last index" + numbers());
     }
     for (std::uint64_t i = reference.applied_index + 1; i <= applied; ++i) {
-      ReferenceApply(reference, CrashEntry(i));
+      reference.Apply(CrashEntry(i));
     }
     if (!(durable->repository == reference)) {
       return fail("the repository differs from the reference at applied index " +

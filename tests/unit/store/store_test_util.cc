@@ -50,42 +50,6 @@ replication::Entry Make(std::uint64_t index, std::uint64_t epoch, replication::E
 }
 }  // namespace
 
-void ReferenceApply(replication::Repository& repository, const replication::Entry& entry) {
-  using replication::EntryKind;
-  const replication::Key key(entry.category, entry.key);
-  switch (entry.kind) {
-    case EntryKind::kPut:
-      repository.records[key] =
-          replication::Record{entry.value, false, entry.index, entry.writer, entry.origin};
-      break;
-    case EntryKind::kDelete:
-      repository.records[key] =
-          replication::Record{"", true, entry.index, entry.writer, entry.origin};
-      break;
-    case EntryKind::kConflict: {
-      replication::Conflict conflict;
-      conflict.index = entry.index;
-      conflict.category = entry.category;
-      conflict.key = entry.key;
-      auto it = repository.records.find(key);
-      if (it != repository.records.end() && !it->second.deleted) {
-        conflict.kept_value = it->second.value;
-      }
-      conflict.lost_value = entry.value;
-      const std::size_t at = entry.origin.rfind('@');
-      conflict.lost_writer = at == std::string::npos ? entry.origin : entry.origin.substr(0, at);
-      conflict.lost_origin = entry.origin;
-      repository.conflicts.push_back(conflict);
-      break;
-    }
-    case EntryKind::kBarrier:
-      break;
-  }
-  repository.applied_index = entry.index;
-  repository.applied_chain = entry.chain;
-  repository.applied_epoch = entry.epoch;
-}
-
 replication::Entry Put(std::uint64_t index, std::string category, std::string key,
                        std::string value, std::uint64_t epoch) {
   return Make(index, epoch, replication::EntryKind::kPut, std::move(category), std::move(key),

@@ -1,6 +1,5 @@
-// Helpers of the store's tests: a temporary directory, and the reference meaning of applying a
-// replication entry (DESIGN §7), written independently of the store's SQL so the two can be
-// compared.
+// Helpers of the store's tests: a temporary directory and hand-made replication entries (the
+// tests compare the store with replication::Repository::Apply / PersistReady).
 #ifndef ARRAYKIT_TESTS_UNIT_STORE_STORE_TEST_UTIL_H_
 #define ARRAYKIT_TESTS_UNIT_STORE_STORE_TEST_UTIL_H_
 
@@ -26,11 +25,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// Repository::Apply's meaning: put upserts the record, delete leaves a tombstone (deleted,
-// empty value, index kept), conflict appends a Conflict whose kept value is the record's current
-// value and whose lost writer is the origin's writer, barrier changes only the applied position.
-void ReferenceApply(replication::Repository& repository, const replication::Entry& entry);
 
 replication::Entry Put(std::uint64_t index, std::string category, std::string key,
                        std::string value, std::uint64_t epoch = 1);
