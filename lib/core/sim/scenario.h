@@ -37,7 +37,17 @@ struct ClockSpec {
   std::int64_t drift_ppm = 0;                    // rate error, |drift| <= kMaxClockDriftPpm
 };
 
-enum class EventKind { kCrash, kRestart, kPartition, kHeal, kNetwork, kClean, kChange };
+enum class EventKind { kCrash, kRestart, kPartition, kHeal, kNetwork, kClean, kChange, kWrite };
+
+// A host's write request on one member (docs/replication.md, "Simulator"): the value is any
+// JSON; `delete` removes the key instead.
+struct WriteSpec {
+  std::string category;
+  std::string key;
+  std::string value;  // compact JSON text ("" for a delete)
+  bool erase = false;
+  bool wait_all = false;
+};
 
 struct ScenarioEvent {
   std::int64_t at_us = 0;  // virtual time, microseconds
@@ -48,6 +58,7 @@ struct ScenarioEvent {
   NetworkSpec network;                           // network
   std::optional<std::vector<std::string>> backup_primaries;  // change
   std::optional<nlohmann::json> resilience;                  // change (validated, applied later)
+  WriteSpec write;                                           // write (member: the one asked)
 };
 
 struct Scenario {
