@@ -38,7 +38,6 @@ bool MemberMachine::Grant(const std::string& from, std::uint64_t epoch, const Lo
   hard_.voted_for = from;
   hard_.promise_to = from;
   hard_.promise_until = now_.mono + LeaseDuration();
-  hard_.log = log;
   Persist();
   return true;
 }

@@ -214,8 +214,6 @@ void MemberMachine::SendAbsorb(const std::string& to, std::string reason, bool f
 void MemberMachine::OnRecoveryJoin(const Message& m) {
   if (role() != Role::kPrimary) return;
   SetEpoch(std::max(hard_.epoch, m.epoch) + 1);
-  // The joining array's repository is the newer one: take it over before leading again.
-  if (m.log > hard_.log) hard_.log = m.log;
   AddMembers(m.members);
   if (hard_.original.has_value() && hard_.original->primary == self_) {
     hard_.formation.backup_primaries = hard_.original->backup_primaries;

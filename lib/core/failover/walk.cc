@@ -124,11 +124,6 @@ void MemberMachine::OnProbeAck(const Message& m) {
     hard_.formation = *m.formation;
     changed = true;
   }
-  // The probe stands for replication here: the secondary's log follows its primary's.
-  if (m.log > hard_.log) {
-    hard_.log = m.log;
-    changed = true;
-  }
   if (changed) Persist();
 }
 
@@ -323,7 +318,6 @@ void MemberMachine::OnFindPrimaryReply(const Message& m) {
     BecomeMemberOf(
         *m.formation, m.epoch, "joined",
         absl::StrCat(self_, " joined ", m.from, "'s array (epoch ", m.epoch, "): ", why));
-    if (m.log > hard_.log) hard_.log = m.log;
     Persist();
     return;
   }

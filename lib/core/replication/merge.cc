@@ -47,7 +47,10 @@ bool Replicator::HaveOrigin(const std::string& origin) const {
     return e.origin.empty() && e.writer == writer && e.epoch == epoch;
   }
   for (const auto& [key, record] : repo_.records) {
-    if (record.index == index && record.writer == writer && record.origin.empty()) return true;
+    if (record.index == index && record.epoch == epoch && record.writer == writer &&
+        record.origin.empty()) {
+      return true;
+    }
   }
   return false;
 }

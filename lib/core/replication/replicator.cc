@@ -237,6 +237,7 @@ void Replicator::SetView(const View& view) {
   if (view == view_) return;
   const bool epoch_changed = view.epoch != view_.epoch;
   const std::string old_primary = view_.primary;
+  const std::vector<std::string> old_contactable = view_.contactable;
   view_ = view;
   if (view_.primary == self_) {
     if (!leading_) {
@@ -257,6 +258,18 @@ void Replicator::SetView(const View& view) {
   if (!leading_) return;
   for (auto it = progress_.begin(); it != progress_.end();) {
     it = Contains(view_.members, it->first) ? std::next(it) : progress_.erase(it);
+  }
+  for (auto& [member, p] : progress_) {
+    // A member back in contact, or any member after a new epoch, may have led an array of its
+    // own meanwhile: ask where it stands again.
+    if (epoch_changed || (Contains(view_.contactable, member) &&
+                          !Contains(old_contactable, member))) {
+      p.known = false;
+      p.inflight = 0;
+      p.awaiting_merge = false;
+      p.sent_at = absl::InfiniteDuration() * -1;
+      p.next = last_index() + 1;
+    }
   }
   for (const std::string& member : view_.members) {
     if (member == self_ || progress_.contains(member)) continue;
@@ -311,7 +324,7 @@ void Replicator::FailPending(const std::string& why) {
 }
 
 absl::Duration Replicator::RetryInterval() const {
-  return std::min(std::max(options_.min_retry, view_.monitor_interval / 5),
+  return std::min(std::max(options_.min_retry, view_.monitor_interval / 2),
                   std::max(view_.monitor_interval, options_.min_retry));
 }
 
@@ -437,7 +450,7 @@ void Replicator::AdvanceCommit() {
       continue;
     }
     auto it = progress_.find(voter);
-    matches.push_back(it == progress_.end() ? 0 : it->second.match);
+    matches.push_back(it == progress_.end() ? 0 : std::min(it->second.match, last_index()));
   }
   if (matches.empty()) return;
   std::sort(matches.begin(), matches.end(), std::greater<>());
@@ -513,11 +526,18 @@ void Replicator::Record(std::string_view event, std::string reason) {
 }
 
 void Replicator::SendAll() {
-  if (!leading_) return;
+  // Quorum mode: only a primary holding leases from a majority replicates. A primary by other
+  // means (a recovery) whose log lacks what a majority committed never gets those leases, and
+  // must not overwrite its members' logs meanwhile.
+  if (leading_ && view_.quorum && !view_.writable) return SendCatchUp();
+  if (!leading_ || (view_.quorum && !view_.writable)) return;
   for (auto& [name, p] : progress_) SendTo(name, p);
 }
 
 void Replicator::SendTo(const std::string& member, Progress& p) {
+  // Our log may have shrunk since (a catch-up rolled back our own uncommitted suffix).
+  p.match = std::min(p.match, last_index());
+  p.next = std::min(p.next, last_index() + 1);
   const bool due = now_ >= p.sent_at + RetryInterval();
   if (p.awaiting_merge) {
     if (!due) return;
@@ -557,6 +577,7 @@ void Replicator::SendTo(const std::string& member, Progress& p) {
     if (p.inflight == 0 && due) append(p.next, p.next - 1);
     return;
   }
+  if (p.inflight == 0 && due && p.next > p.match + 1) p.next = p.match + 1;  // resend the rest
   bool sent = false;
   while (p.inflight < options_.max_inflight && p.next <= last_index()) {
     const std::uint64_t through =
@@ -568,6 +589,8 @@ void Replicator::SendTo(const std::string& member, Progress& p) {
   if (!sent && p.inflight == 0 &&
       (p.sent_commit < commit_ || (p.applied < commit_ && due))) {
     append(p.next, p.next - 1);  // carries the commit index
+  } else if (!sent && due) {
+    p.sent_at = now_;  // nothing to say now: look again one retry interval later
   }
 }
 
@@ -582,7 +605,7 @@ void Replicator::Tick(absl::Duration mono) {
 absl::Duration Replicator::NextWakeup() const {
   absl::Duration next = absl::InfiniteDuration();
   const absl::Duration retry = RetryInterval();
-  if (leading_) {
+  if (leading_ && (!view_.quorum || view_.writable)) {
     for (const auto& [name, p] : progress_) {
       if (p.inflight > 0 || p.awaiting_merge || !p.known || p.needs_snapshot ||
           p.applied < commit_ || p.match < last_index()) {
@@ -593,6 +616,7 @@ absl::Duration Replicator::NextWakeup() const {
   if (divergent_.has_value() && !divergent_merged_) {
     next = std::min(next, divergent_sent_ + retry);
   }
+  if (leading_ && view_.quorum && !view_.writable) next = std::min(next, catch_up_sent_ + retry);
   return std::max(next, now_);
 }
 
@@ -621,6 +645,10 @@ void Replicator::Step(const Message& m) {
       return OnDivergent(m);
     case MessageType::kDivergentReply:
       return OnDivergentReply(m);
+    case MessageType::kCatchUp:
+      return OnCatchUp(m);
+    case MessageType::kCatchUpReply:
+      return OnCatchUpReply(m);
   }
 }
 
@@ -812,6 +840,42 @@ void Replicator::OnSnapshot(const Message& m) {
       if (e.kind == EntryKind::kBarrier || InSnapshot(r, e)) continue;
       d.entries.push_back(e);
     }
+    // What our repository holds from before our log (an earlier snapshot) and the snapshot
+    // does not: values that differ, conflict records it lacks.
+    for (const auto& [key, rec] : repo_.records) {
+      if (rec.index > base_index_) continue;  // in the log, handled above
+      auto it = r.records.find(key);
+      if (it != r.records.end() && it->second.deleted == rec.deleted &&
+          it->second.value == rec.value) {
+        continue;
+      }
+      if (it == r.records.end() && rec.deleted) continue;
+      Entry e;
+      e.kind = rec.deleted ? EntryKind::kDelete : EntryKind::kPut;
+      e.index = rec.index;
+      e.epoch = rec.epoch;
+      e.writer = rec.writer;
+      e.category = key.first;
+      e.key = key.second;
+      e.value = rec.value;
+      e.origin = rec.origin;
+      d.entries.push_back(std::move(e));
+    }
+    for (const Conflict& c : repo_.conflicts) {
+      if (c.index > base_index_) continue;
+      bool held = false;
+      for (const Conflict& other : r.conflicts) held |= other.lost_origin == c.lost_origin;
+      if (held) continue;
+      Entry e;
+      e.kind = EntryKind::kConflict;
+      e.index = c.index;
+      e.writer = c.lost_writer;
+      e.category = c.category;
+      e.key = c.key;
+      e.value = c.lost_value;
+      e.origin = c.lost_origin;
+      d.entries.push_back(std::move(e));
+    }
     if (!d.entries.empty()) {
       Record("divergent",
              absl::StrCat(self_, " holds ", d.entries.size(), " write(s) its primary ", m.from,
@@ -898,6 +962,81 @@ void Replicator::OnSnapshotReply(const Message& m) {
   AdvanceCommit();
   CheckPending();
   SendAll();
+}
+
+void Replicator::SendCatchUp() {
+  if (now_ < catch_up_sent_ + RetryInterval()) return;
+  catch_up_sent_ = now_;
+  for (const std::string& member : view_.members) {
+    if (member == self_) continue;
+    Message m = NewMessage(MessageType::kCatchUp, member);
+    m.last_index = last_index();
+    m.last_epoch = EpochAt(last_index());
+    m.probes = Probes();
+    Send(std::move(m));
+  }
+}
+
+// Member side: answer only with a log strictly newer than the primary's, from the highest
+// sample both logs share.
+void Replicator::OnCatchUp(const Message& m) {
+  if (leading_ || m.from != view_.primary || m.epoch < view_.epoch || !view_.quorum) return;
+  if (LogPosition{EpochAt(last_index()), last_index()} <= LogPosition{m.last_epoch, m.last_index}) {
+    return;
+  }
+  std::optional<std::uint64_t> common;
+  for (const auto& [index, chain] : m.probes) {
+    if (index >= base_index_ && index <= last_index() && ChainAt(index) == chain) {
+      if (!common || index > *common) common = index;
+    }
+  }
+  if (!common.has_value()) return;
+  Message reply = NewMessage(MessageType::kCatchUpReply, m.from);
+  reply.id = m.id;
+  reply.ok = true;
+  reply.prev_index = *common;
+  reply.prev_chain = ChainAt(*common);
+  reply.commit_index = commit_;
+  for (std::uint64_t i = *common + 1; i <= last_index(); ++i) reply.entries.push_back(At(i));
+  Send(std::move(reply));
+}
+
+// Primary side: take over a newer log (what a majority committed is in it: the member's log
+// is at least as up to date as any such majority's), rolling back our own entries after the
+// common prefix (never committed: a committed entry would be in the newer log too).
+void Replicator::OnCatchUpReply(const Message& m) {
+  if (!leading_ || !view_.quorum || view_.writable || m.entries.empty()) return;
+  const Entry& last = m.entries.back();
+  if (LogPosition{last.epoch, last.index} <= LogPosition{EpochAt(last_index()), last_index()}) {
+    return;
+  }
+  if (m.prev_index < repo_.applied_index || m.prev_index > last_index() ||
+      ChainAt(m.prev_index) != m.prev_chain) {
+    return;
+  }
+  std::uint64_t chain = m.prev_chain;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.prev_index + 1 + i || e.chain != Chain(chain, e)) return;  // malformed
+    chain = e.chain;
+  }
+  std::uint64_t from = m.prev_index;
+  for (const Entry& e : m.entries) {  // skip what we already share
+    if (e.index > last_index() || ChainAt(e.index) != e.chain) break;
+    from = e.index;
+  }
+  Truncate(from, absl::StrCat("that ", m.from, "'s newer log does not have"));
+  for (const Entry& e : m.entries) {
+    if (e.index <= from) continue;
+    NoteOrigins(e);
+    log_.push_back(e);
+    ready_.append.push_back(e);
+  }
+  commit_ = std::max(commit_, std::min(m.commit_index, last_index()));
+  ApplyThrough(commit_);
+  CheckPending();  // our own unacknowledged writes may be gone
+  Record("caught_up", absl::StrCat(self_, " took over ", m.from, "'s newer log through (",
+                                   last.epoch, ", ", last.index, ") before leading"));
 }
 
 void Replicator::OnDivergentReply(const Message& m) {

@@ -141,6 +141,9 @@ class Replicator {
   void OnSnapshotReply(const Message& m);
   void OnDivergent(const Message& m);
   void OnDivergentReply(const Message& m);
+  void OnCatchUp(const Message& m);
+  void OnCatchUpReply(const Message& m);
+  void SendCatchUp();
   bool IsStale(const Message& m);
   static bool InSnapshot(const Repository& snapshot, const Entry& e);
   bool ResolveForeignSuffix(const Message& m, std::uint64_t from);
@@ -174,6 +177,7 @@ class Replicator {
   std::optional<Message> divergent_;
   absl::Duration divergent_sent_ = absl::ZeroDuration();
   bool divergent_merged_ = false;  // the primary answered: merged
+  absl::Duration catch_up_sent_ = absl::InfiniteDuration() * -1;
   // Array-mode merge: origins already merged (dedupe), rebuilt from the repository, the
   // conflicts and the log at start.
   std::set<std::string> origins_;

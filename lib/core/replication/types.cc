@@ -53,8 +53,8 @@ void Repository::Apply(const Entry& entry) {
     case EntryKind::kPut:
     case EntryKind::kDelete:
       records[key] = Record{entry.kind == EntryKind::kPut ? entry.value : std::string(),
-                            entry.kind == EntryKind::kDelete, entry.index, entry.writer,
-                            entry.origin};
+                            entry.kind == EntryKind::kDelete, entry.index, entry.epoch,
+                            entry.writer, entry.origin};
       break;
     case EntryKind::kConflict: {
       auto it = records.find(key);
@@ -112,6 +112,10 @@ std::string_view ToString(MessageType type) {
       return "divergent";
     case MessageType::kDivergentReply:
       return "divergent_reply";
+    case MessageType::kCatchUp:
+      return "catch_up";
+    case MessageType::kCatchUpReply:
+      return "catch_up_reply";
   }
   return "unknown";
 }

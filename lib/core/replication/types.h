@@ -71,6 +71,7 @@ struct Record {
   std::string value;  // compact JSON text; empty when deleted
   bool deleted = false;
   std::uint64_t index = 0;  // index of the entry that last wrote it
+  std::uint64_t epoch = 0;  // that entry's epoch (its origin is "writer@epoch.index")
   std::string writer;
   std::string origin;  // as Entry::origin
   bool operator==(const Record&) const = default;
@@ -120,6 +121,12 @@ enum class MessageType {
   kSnapshotReply,  // ok: installed through match_index
   kDivergent,      // member -> primary (array mode): my entries your log does not have
   kDivergentReply, // primary -> member: merged (or refused, reason); member then resyncs
+  // Quorum mode: a primary without leases (made primary by a recovery, not an election) asks
+  // its members for a newer log (probes = samples of its own); a member whose log is newer
+  // answers kCatchUpReply with its entries after the common prefix. The primary takes them
+  // over, so the voters, who lease only to a member at least as up to date, can lease to it.
+  kCatchUp,
+  kCatchUpReply,
 };
 std::string_view ToString(MessageType type);
 
@@ -143,6 +150,7 @@ struct Message {
   // not the primary's: rolled back in quorum mode, divergent in array mode).
   std::uint64_t last_index = 0;
   std::uint64_t applied_index = 0;  // replies: the member's applied index (wait all, synced)
+  std::uint64_t last_epoch = 0;     // kCatchUp: epoch of the primary's last entry
   // kAppendReply refusals: (index, chain) samples of the member's log at exponentially growing
   // distances back from its last entry, so the primary finds the common prefix in one round.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> probes;
@@ -195,7 +203,7 @@ struct View {
   std::vector<std::string> contactable;  // primary: members it can contact (incl. itself)
   std::vector<std::string> voters;
   // The formation's monitor interval: the replicator retries unanswered messages at
-  // max(min_retry, monitor_interval / 5), never later than one monitor interval.
+  // max(min_retry, monitor_interval / 2), never later than one monitor interval.
   absl::Duration monitor_interval = absl::Seconds(1);
   bool operator==(const View&) const = default;
 };

@@ -158,6 +158,37 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
                   {"find_primary_attempts", find_attempts},
                   {"primary_return_action", action},
                   {"mode", quorum ? "quorum" : "array"}};
+  // Host writes (docs/replication.md): drawn from their own generator, so a seed's faults are
+  // the same with or without them. Most go to the configured primary (refused when it is not
+  // a writable primary any more), some to any member, a few with bad input; the last ones come
+  // after the horizon, once everything healed.
+  Rng wrng(seed * 0x9e3779b97f4a7c15ULL + 7);
+  const char* categories[] = {"global_configuration", "sessions", "password_cache",
+                              "user_preferences", "no_such_category"};
+  const int write_count = Between(wrng, 0, 12);
+  std::vector<std::pair<double, json>> writes;
+  for (int w = 0; w < write_count; ++w) {
+    const bool late = wrng.Below(4) == 0;
+    const double at = late ? horizon + static_cast<double>(wrng.Below(
+                                           static_cast<std::uint64_t>(settle * 5))) / 10
+                           : static_cast<double>(wrng.Below(static_cast<std::uint64_t>(horizon * 10))) / 10;
+    const std::string member = wrng.Below(3) == 0 ? names[wrng.Below(names.size())] : primary;
+    json write{{"member", member},
+               {"category", categories[wrng.Below(wrng.Below(10) == 0 ? 5 : 4)]},
+               {"key", absl::StrCat("k", wrng.Below(6))}};
+    if (wrng.Below(8) == 0) {
+      write["delete"] = true;
+    } else {
+      write["value"] = json{{"n", w}, {"seed", seed}};
+    }
+    if (wrng.Below(3) == 0) write["wait"] = "all";
+    writes.emplace_back(at, std::move(write));
+  }
+  for (auto& [at, write] : writes) events.push_back(json{{"at_s", at}, {"write", write}});
+  std::stable_sort(events.begin(), events.end(), [](const json& a, const json& b) {
+    return a.at("at_s").get<double>() < b.at("at_s").get<double>();
+  });
+
   Generated out;
   // `clean` removes array state by design: the original formation need not come back then.
   out.accept = std::string(action) == "accept" && !cleaned;
@@ -213,6 +244,9 @@ absl::Status RunRandomSeed(std::uint64_t seed, const RandomOptions& options) {
                       SimOptions{.record_timeline = false, .check_invariants = true});
   if (absl::Status status = simulator.Run(); !status.ok()) return failed(status);
   if (absl::Status status = simulator.CheckSettled(generated.accept); !status.ok()) {
+    return failed(status);
+  }
+  if (absl::Status status = simulator.CheckReplicated(generated.accept); !status.ok()) {
     return failed(status);
   }
   return absl::OkStatus();

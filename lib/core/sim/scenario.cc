@@ -27,7 +27,7 @@ constexpr std::string_view kScenarioKeys[] = {"events",  "until_s",     "start_c
                                               "expect",  "description", "checkpoints"};
 constexpr std::string_view kEventKinds[] = {"crash",   "restart",    "partition", "heal",
                                             "network", "clean",      "change",    "make_primary",
-                                            "detach",  "config_edit"};
+                                            "detach",  "config_edit", "write"};
 
 absl::Status Error(absl::string_view where, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", rule));
@@ -94,7 +94,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (absl::Status status = model::json_internal::RejectUnknownFields(
           value, where,
           {"at_s", "note", "contact_members", "crash", "restart", "partition", "heal", "network",
-           "clean", "change", "make_primary", "detach", "config_edit", "on"});
+           "clean", "change", "make_primary", "detach", "config_edit", "on", "write"});
       !status.ok()) {
     return status;
   }
@@ -128,7 +128,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (kind.empty()) {
     return Error(where,
                  "no event kind (one of crash, restart, partition, heal, network, clean, "
-                 "change, make_primary, detach, config_edit)");
+                 "change, make_primary, detach, config_edit, write)");
   }
   const bool operation = kind == "make_primary" || kind == "detach" || kind == "config_edit";
   if (value.contains("on") && !operation) {
@@ -211,6 +211,58 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
       absl::StatusOr<std::string> name = MemberName(scenario.array, body, where, kind);
       if (!name.ok()) return name.status();
       event.target = *name;
+      }
+  } else if (kind == "write") {
+    event.kind = EventKind::kWrite;
+    if (!body.is_object()) {
+      return Error(where, absl::StrCat("write must be an object, got ", Describe(body)));
+    }
+    if (absl::Status status = model::json_internal::RejectUnknownFields(
+            body, absl::StrCat(where, ".write"),
+            {"member", "category", "key", "value", "delete", "wait"});
+        !status.ok()) {
+      return status;
+    }
+    auto member = body.find("member");
+    if (member == body.end()) return Error(where, "write.member is missing");
+    absl::StatusOr<std::string> name = MemberName(scenario.array, *member, where, "write.member");
+    if (!name.ok()) return name.status();
+    event.member = *name;
+    // Category, key and value are the replicator's to judge (a bad one is a refused write in
+    // the result); only their JSON types are checked here.
+    for (const char* field : {"category", "key"}) {
+      auto it = body.find(field);
+      if (it == body.end() || !it->is_string()) {
+        return Error(where, absl::StrCat("write.", field, " must be a string, got ",
+                                         it == body.end() ? std::string("nothing")
+                                                          : Describe(*it)));
+      }
+    }
+    event.write.category = body.at("category").get<std::string>();
+    event.write.key = body.at("key").get<std::string>();
+    auto erase = body.find("delete");
+    if (erase != body.end()) {
+      if (!erase->is_boolean()) {
+        return Error(where, absl::StrCat("write.delete must be true or false, got ",
+                                         Describe(*erase)));
+      }
+      event.write.erase = erase->get<bool>();
+    }
+    auto value = body.find("value");
+    if (event.write.erase == (value != body.end())) {
+      return Error(where, "write needs exactly one of value and \"delete\": true");
+    }
+    if (value != body.end()) {
+      event.write.value =
+          value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    if (auto wait = body.find("wait"); wait != body.end()) {
+      if (*wait != json("primary") && *wait != json("all")) {
+        return Error(where,
+                     absl::StrCat("write.wait must be \"primary\" or \"all\", got ",
+                                  Describe(*wait)));
+      }
+      event.write.wait_all = *wait == json("all");
     }
   } else {  // change
     event.kind = EventKind::kChange;
@@ -316,6 +368,8 @@ std::string_view ToString(EventKind kind) {
       return "detach";
     case EventKind::kConfigEdit:
       return "config_edit";
+    case EventKind::kWrite:
+      return "write";
   }
   return "unknown";
 }

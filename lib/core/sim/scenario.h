@@ -50,6 +50,17 @@ enum class EventKind {
   kMakePrimary,  // make_primary `target`
   kDetach,       // detach `target`
   kConfigEdit,   // config edit `config_edit` (seed attribute names)
+  kWrite,        // a host's write request on `member` (`write`)
+};
+
+// A host's write request on one member (docs/replication.md, "Simulator"): the value is any
+// JSON; `delete` removes the key instead.
+struct WriteSpec {
+  std::string category;
+  std::string key;
+  std::string value;  // compact JSON text ("" for a delete)
+  bool erase = false;
+  bool wait_all = false;
 };
 
 struct ScenarioEvent {
@@ -63,6 +74,7 @@ struct ScenarioEvent {
   std::optional<nlohmann::json> resilience;                  // change (validated, applied later)
   std::string target;                                        // make_primary, detach
   std::optional<nlohmann::json> config_edit;  // config_edit (validated, applied later)
+  WriteSpec write;                                           // write (member: the one asked)
 };
 
 struct Scenario {

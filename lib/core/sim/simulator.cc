@@ -20,6 +20,22 @@ using nlohmann::json;
 
 std::int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
+// "writer@epoch.index": the write an entry is, or was merged from.
+std::string Origin(const replication::Entry& e) {
+  return e.origin.empty() ? absl::StrCat(e.writer, "@", e.epoch, ".", e.index) : e.origin;
+}
+
+json PositionJson(const failover::LogPosition& p) {
+  return json{{"epoch", p.epoch}, {"index", p.index}};
+}
+
+// Secret values never leave the repository (DESIGN §7).
+json ValueJson(const std::string& category, const std::string& value) {
+  if (category == replication::kSecretCategory) return "(secret)";
+  if (value.empty()) return nullptr;
+  return json::parse(value, nullptr, false);
+}
+
 json FormationJson(const Formation& f) {
   return json{
       {"primary", f.primary}, {"members", f.members}, {"backup_primaries", f.backup_primaries}};
@@ -65,6 +81,11 @@ Simulator::Simulator(Scenario scenario, SimOptions options)
 const MemberMachine* Simulator::machine(std::size_t index) const {
   const Slot& slot = slots_[index];
   return slot.machine.has_value() ? &*slot.machine : nullptr;
+}
+
+const replication::Replicator* Simulator::replicator(std::size_t index) const {
+  const Slot& slot = slots_[index];
+  return slot.replicator.has_value() ? &*slot.replicator : nullptr;
 }
 
 std::size_t Simulator::IndexOf(const std::string& name) const {
@@ -114,68 +135,178 @@ void Simulator::RecordTimeline(const std::string& member, std::string event, std
 void Simulator::Tick(std::size_t i) {
   Slot& slot = slots_[i];
   ++steps_;
-  slot.machine->Tick(ClockOf(slot, now_us_));
+  const failover::Clock clock = ClockOf(slot, now_us_);
+  slot.machine->Tick(clock);
+  slot.replicator->Tick(clock.mono);
   slot.ticked_us = now_us_;
-  Write(i);
 }
 
-// The array's write traffic, standing in for the runtime's replicator: a writable primary in
-// quorum mode appends one entry per monitor interval and tells its machine the new position.
-void Simulator::Write(std::size_t i) {
+// A host's write: the member's replicator judges it (not primary, bad input) or accepts it.
+absl::Status Simulator::Write(std::size_t i, const ScenarioEvent& event) {
+  WriteRecord record;
+  record.at_us = now_us_;
+  record.member = event.member;
+  record.spec = event.write;
+  const std::uint64_t request = writes_.size() + 1;
+  Slot& slot = slots_[i];
+  if (!slot.up) {
+    record.reason = "down";
+    record.message = absl::StrCat(slot.name, " is down");
+    writes_.push_back(std::move(record));
+    return absl::OkStatus();
+  }
+  Tick(i);
+  record.lineage = slot.lineage;
+  writes_.push_back(std::move(record));
+  replication::Replicator& r = *slot.replicator;
+  const std::uint64_t before = r.last_position().index;
+  const replication::Wait wait =
+      event.write.wait_all ? replication::Wait::kAll : replication::Wait::kPrimary;
+  if (event.write.erase) {
+    r.Delete(request, event.write.category, event.write.key, wait);
+  } else {
+    r.Write(request, event.write.category, event.write.key, event.write.value, wait);
+  }
+  // Accepted: the replicator appended the write (the Ready holds it).
+  for (const replication::Entry& e : r.GetReady().append) {
+    if (e.writer != slot.name || e.key != event.write.key || e.category != event.write.category ||
+        e.index <= before || !e.origin.empty() ||
+        (e.kind != replication::EntryKind::kPut && e.kind != replication::EntryKind::kDelete)) {
+      continue;
+    }
+    WriteRecord& accepted = writes_[request - 1];
+    accepted.outcome = "accepted";
+    accepted.position = e.position();
+    if (options_.check_invariants &&
+        (!slot.machine->writable() || slot.machine->role() != Role::kPrimary)) {
+      return absl::InternalError(absl::StrCat(
+          "invariant violated at t=", static_cast<double>(now_us_) / 1e6, " s: ", slot.name,
+          " accepted a write but is not a writable primary"));
+    }
+  }
+  return Drain(i);
+}
+
+absl::Status Simulator::Enqueue(std::size_t from, const std::string& to,
+                                failover::Message message,
+                                std::optional<replication::Message> replication) {
+  const std::size_t dest = IndexOf(to);
+  if (dest >= slots_.size() || !Connected(from, dest)) return absl::OkStatus();
+  if (network_.loss > 0 && rng_.NextDouble() < network_.loss) return absl::OkStatus();
+  std::int64_t delay = ToMicros(network_.delay);
+  if (network_.jitter > absl::ZeroDuration()) {
+    delay += static_cast<std::int64_t>(
+        rng_.Below(static_cast<std::uint64_t>(ToMicros(network_.jitter)) + 1));
+  }
+  if (in_flight_.size() >= kMaxInFlightMessages) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("simulation: more than ", kMaxInFlightMessages,
+                     " messages in flight at t=", static_cast<double>(now_us_) / 1e6, " s"));
+  }
+  in_flight_.push_back(InFlight{now_us_ + delay, seq_++, from, dest, std::move(message),
+                                std::move(replication)});
+  std::push_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::DrainMachine(std::size_t i) {
   Slot& slot = slots_[i];
   MemberMachine& machine = *slot.machine;
-  const failover::HardState& hard = machine.hard_state();
-  if (hard.formation.resilience.mode != model::ResilienceMode::kQuorum || !machine.writable() ||
-      now_us_ < slot.next_write_us) {
-    return;
+  if (!machine.HasReady()) return absl::OkStatus();
+  failover::Ready& ready = machine.GetReady();
+  if (ready.persist.has_value()) {  // persist before act
+    slot.disk = std::move(*ready.persist);
+    if (!original_.has_value() && slot.disk.original.has_value()) {
+      original_ = slot.disk.original;
+    }
   }
-  const failover::LogPosition position{
-      hard.epoch, hard.log.epoch == hard.epoch ? hard.log.index + 1 : 1};
-  machine.LogChanged(position);
-  slot.next_write_us = now_us_ + ToMicros(hard.formation.resilience.monitor_interval);
+  for (failover::Message& message : ready.messages) {
+    const std::string to = message.to;
+    if (absl::Status status = Enqueue(i, to, std::move(message), std::nullopt); !status.ok()) {
+      return status;
+    }
+  }
+  for (const failover::TimelineEntry& entry : ready.events) {
+    // A finished clean starts a new array (the members it redirects join it).
+    if (entry.event == "cleaned" || entry.event == "detached") slot.lineage = ++next_lineage_;
+  }
+  for (const failover::TimelineEntry& entry : ready.events) {
+    if (!options_.record_timeline) break;
+    RecordTimeline(entry.member, entry.event, entry.reason);
+    if (timeline_truncated_) break;
+    json& last = timeline_.back();
+    last["epoch"] = entry.epoch;
+    if (!entry.code.empty()) last["code"] = entry.code;
+  }
+  machine.Advance();
+  return absl::OkStatus();
+}
+
+// The simulator is the replicator's store and network: persist, send, then complete.
+absl::Status Simulator::DrainReplicator(std::size_t i) {
+  Slot& slot = slots_[i];
+  replication::Replicator& r = *slot.replicator;
+  if (!r.HasReady()) return absl::OkStatus();
+  replication::Ready& ready = r.GetReady();
+  replication::PersistReady(ready, slot.store);
+  if (ready.snapshot.has_value()) {
+    // The snapshot carries its sender's history (the member its reply goes to).
+    for (const replication::Message& m : ready.messages) {
+      if (m.type != replication::MessageType::kSnapshotReply) continue;
+      if (const std::size_t j = IndexOf(m.to); j < slots_.size()) slot.history = slots_[j].history;
+    }
+  }
+  for (const replication::Entry& e : ready.apply) {
+    slot.history.insert(Origin(e));
+    if (!e.origin.empty()) slot.history.insert(e.origin);
+  }
+  for (replication::Message& message : ready.messages) {
+    const std::string to = message.to;
+    if (absl::Status status = Enqueue(i, to, failover::Message{}, std::move(message));
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const replication::Completion& c : ready.completions) {
+    if (c.request == 0 || c.request > writes_.size()) continue;
+    WriteRecord& w = writes_[c.request - 1];
+    if (c.status.ok()) {
+      w.outcome = "acknowledged";
+      w.position = c.position;
+      w.lineage = slot.lineage;  // the array that acknowledged it
+    } else {
+      w.outcome = w.position.has_value() ? "failed" : "refused";
+      w.reason = ReasonOf(c.status);
+      w.message = std::string(c.status.message());
+    }
+  }
+  for (const replication::Entry& e : ready.rolled_back) rolled_back_.emplace_back(slot.name, e);
+  for (const failover::TimelineEntry& entry : ready.events) {
+    if (!options_.record_timeline) break;
+    RecordTimeline(entry.member, entry.event, entry.reason);
+    if (timeline_truncated_) break;
+    timeline_.back()["epoch"] = entry.epoch;
+  }
+  r.Advance();
+  return absl::OkStatus();
 }
 
 absl::Status Simulator::Drain(std::size_t i) {
   Slot& slot = slots_[i];
   MemberMachine& machine = *slot.machine;
-  if (machine.HasReady()) {
-    failover::Ready& ready = machine.GetReady();
-    if (ready.persist.has_value()) {  // persist before act
-      slot.disk = std::move(*ready.persist);
-      if (!original_.has_value() && slot.disk.original.has_value()) {
-        original_ = slot.disk.original;
-      }
+  // The machine and the replicator feed each other (the view one way, the log position the
+  // other) until both are quiet.
+  for (int round = 0;; ++round) {
+    if (round > 16) {
+      return absl::InternalError(absl::StrCat("simulation: ", slot.name,
+                                              "'s machine and replicator do not settle at t=",
+                                              static_cast<double>(now_us_) / 1e6, " s"));
     }
-    for (failover::Message& message : ready.messages) {
-      const std::size_t to = IndexOf(message.to);
-      if (to >= slots_.size() || !Connected(i, to)) continue;
-      if (network_.loss > 0 && rng_.NextDouble() < network_.loss) continue;
-      std::int64_t delay = ToMicros(network_.delay);
-      if (network_.jitter > absl::ZeroDuration()) {
-        delay += static_cast<std::int64_t>(
-            rng_.Below(static_cast<std::uint64_t>(ToMicros(network_.jitter)) + 1));
-      }
-      if (in_flight_.size() >= kMaxInFlightMessages) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("simulation: more than ", kMaxInFlightMessages,
-                         " messages in flight at t=", static_cast<double>(now_us_) / 1e6, " s"));
-      }
-      in_flight_.push_back(InFlight{now_us_ + delay, seq_++, i, to, std::move(message)});
-      std::push_heap(in_flight_.begin(), in_flight_.end(), std::greater<>());
-    }
-    for (const failover::TimelineEntry& entry : ready.events) {
-      // A finished clean starts a new array (the members it redirects join it).
-      if (entry.event == "cleaned" || entry.event == "detached") slot.lineage = ++next_lineage_;
-    }
-    for (const failover::TimelineEntry& entry : ready.events) {
-      if (!options_.record_timeline) break;
-      RecordTimeline(entry.member, entry.event, entry.reason);
-      if (timeline_truncated_) break;
-      json& last = timeline_.back();
-      last["epoch"] = entry.epoch;
-      if (!entry.code.empty()) last["code"] = entry.code;
-    }
-    machine.Advance();
+    if (absl::Status status = DrainMachine(i); !status.ok()) return status;
+    slot.replicator->SetView(replication::ViewOf(machine));
+    if (absl::Status status = DrainReplicator(i); !status.ok()) return status;
+    machine.LogChanged(slot.replicator->last_position());
+    if (!machine.HasReady() && !slot.replicator->HasReady()) break;
   }
   // A member that takes a formation from another primary (joins, follows a redirect, learns a
   // change) belongs to that primary's array from then on.
@@ -185,7 +316,8 @@ absl::Status Simulator::Drain(std::size_t i) {
     slot.following_version = formation.version;
     if (formation.primary != slot.name) slot.lineage = slots_[IndexOf(formation.primary)].lineage;
   }
-  slot.wake_us = std::max(VirtualFor(slot, machine.NextWakeup()), now_us_);
+  slot.wake_us = std::max(
+      VirtualFor(slot, std::min(machine.NextWakeup(), slot.replicator->NextWakeup())), now_us_);
   if (options_.check_invariants) return CheckInvariants(i);
   return absl::OkStatus();
 }
@@ -197,6 +329,8 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
       if (!slot.up) return absl::OkStatus();
       slot.up = false;
       slot.machine.reset();
+      slot.replicator.reset();  // its store survives
+      slot.was_writable = false;
       RecordTimeline(slot.name, "crashed", absl::StrCat("scenario: ", slot.name, " crashed"));
       return absl::OkStatus();
     }
@@ -212,6 +346,11 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
           MemberMachine::Create(slot.name, slot.disk, ClockOf(slot, now_us_));
       if (!machine.ok()) return machine.status();
       slot.machine.emplace(*std::move(machine));
+      if (absl::Status status = replication::ValidateDurable(slot.store); !status.ok()) {
+        return status;
+      }
+      slot.replicator.emplace(slot.name, slot.store);
+      slot.replicator->Tick(ClockOf(slot, now_us_).mono);
       slot.ticked_us = now_us_;
       return Drain(i);
     }
@@ -245,6 +384,8 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
                                   ", jitter ", absl::FormatDuration(network_.jitter), ", loss ",
                                   network_.loss));
       return absl::OkStatus();
+    case EventKind::kWrite:
+      return Write(IndexOf(event.member), event);
     case EventKind::kClean:
     case EventKind::kChange: {
       const std::size_t i = IndexOf(event.member);
@@ -335,8 +476,12 @@ absl::Status Simulator::ProcessInstant() {
       Slot& slot = slots_[item.to];
       if (!slot.up || !Connected(item.from, item.to)) continue;
       if (slot.ticked_us != now_us_) Tick(item.to);
-      slot.machine->Step(item.message);
-      ++delivered_;
+      if (item.replication.has_value()) {
+        slot.replicator->Step(*item.replication);
+      } else {
+        slot.machine->Step(item.message);
+        ++delivered_;  // failover messages (the network tests count them)
+      }
       ++steps_;
       if (absl::Status status = Drain(item.to); !status.ok()) return status;
       progressed = true;
@@ -355,6 +500,7 @@ absl::Status Simulator::RunUntil(std::int64_t until_us) {
           MemberMachine::Create(slot.name, slot.disk, ClockOf(slot, 0));
       if (!machine.ok()) return machine.status();
       slot.machine.emplace(*std::move(machine));
+      slot.replicator.emplace(slot.name, slot.store);
       slot.ticked_us = -1;
       slot.wake_us = 0;
     }
@@ -404,10 +550,10 @@ absl::Status Simulator::CheckInvariants(std::size_t i) {
     return violation(absl::StrCat(slot.name, " is not in its own formation"));
   }
   if (hard.formation.resilience.mode != model::ResilienceMode::kQuorum) return absl::OkStatus();
-  const int array = slot.lineage;
-  failover::LogPosition& max_acknowledged = max_acknowledged_[array];
-  if (machine.acknowledged() > max_acknowledged) max_acknowledged = machine.acknowledged();
-  if (!machine.writable()) return absl::OkStatus();
+  const bool writable = machine.writable();
+  const bool became_writable = writable && !slot.was_writable;
+  slot.was_writable = writable;
+  if (!writable) return absl::OkStatus();
   for (std::size_t j = 0; j < slots_.size(); ++j) {
     if (j == i || !slots_[j].up) continue;
     if (slots_[j].machine->writable() && slots_[j].lineage == slot.lineage) {
@@ -416,15 +562,25 @@ absl::Status Simulator::CheckInvariants(std::size_t i) {
                                     slots_[j].machine->epoch(), ")"));
     }
   }
-  auto [it, inserted] = writer_of_epoch_[array].try_emplace(hard.epoch, slot.name);
+  auto [it, inserted] = writer_of_epoch_[slot.lineage].try_emplace(hard.epoch, slot.name);
   if (!inserted && it->second != slot.name) {
     return violation(absl::StrCat("two writable primaries in epoch ", hard.epoch, ": ", it->second,
                                   " and ", slot.name));
   }
-  if (hard.log < max_acknowledged) {
-    return violation(absl::StrCat(slot.name, " accepts writes at log (", hard.log.epoch, ", ",
-                                  hard.log.index, ") but write (", max_acknowledged.epoch, ", ",
-                                  max_acknowledged.index, ") was acknowledged"));
+  // A write acknowledged in quorum mode survives every later failover: a member that starts
+  // accepting writes holds every write its array acknowledged.
+  if (became_writable) {
+    for (const WriteRecord& w : writes_) {
+      if (w.outcome != "acknowledged" || w.lineage != slot.lineage || !w.position.has_value()) {
+        continue;
+      }
+      if (!slot.replicator->Holds(*w.position)) {
+        return violation(absl::StrCat(slot.name, " accepts writes (epoch ", hard.epoch,
+                                      ") but lacks the acknowledged write (", w.position->epoch,
+                                      ", ", w.position->index, ") of ", w.spec.category, "/",
+                                      w.spec.key));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -508,6 +664,61 @@ absl::Status Simulator::CheckSettled(bool expect_original) const {
   return absl::OkStatus();
 }
 
+absl::Status Simulator::CheckReplicated(bool expect_original) const {
+  auto fail = [this](std::string what) {
+    return absl::InternalError(absl::StrCat("replication not converged at t=",
+                                            static_cast<double>(now_us_) / 1e6, " s: ", what));
+  };
+  for (const Slot& slot : slots_) {
+    // A primary that may not write (quorum mode without leases) cannot commit: its members
+    // wait for it.
+    if (!slot.up || !slot.machine->writable()) continue;
+    const replication::Replicator& primary = *slot.replicator;
+    for (const std::string& member : slot.machine->ContactableMembers()) {
+      const Slot& other = slots_[IndexOf(member)];
+      if (!other.up) continue;
+      if (other.replicator->repository().Digest() != primary.repository().Digest()) {
+        return fail(absl::StrCat(member, " holds digest ",
+                                 other.replicator->repository().Digest(), " at ",
+                                 other.replicator->applied_position().index, ", its primary ",
+                                 slot.name, " ", primary.repository().Digest(), " at ",
+                                 primary.applied_position().index));
+      }
+    }
+  }
+  // No write is lost silently: a write a member accepted (array mode) or acknowledged
+  // (quorum mode: unacknowledged ones may be rolled back) is in the history of the primary of
+  // the array that member's lineage ended in: kept, merged or recorded as a conflict.
+  if (!expect_original) return absl::OkStatus();
+  for (const WriteRecord& w : writes_) {
+    if (!w.position.has_value()) continue;
+    const bool quorum = scenario_.array.resilience.mode == model::ResilienceMode::kQuorum;
+    if (quorum && w.outcome != "acknowledged") continue;
+    const std::string origin =
+        absl::StrCat(w.member, "@", w.position->epoch, ".", w.position->index);
+    for (const Slot& slot : slots_) {
+      if (!slot.up || slot.machine->role() != Role::kPrimary || slot.lineage != w.lineage ||
+          (quorum && !slot.machine->writable())) {
+        continue;
+      }
+      // Kept: its origin is in the primary's history, or its effect stands (its very value, or
+      // the key deleted): a merge skips a divergent write whose effect the primary already has.
+      const auto& records = slot.replicator->repository().records;
+      const auto record = records.find(replication::Key{w.spec.category, w.spec.key});
+      const bool value_stands =
+          record == records.end()
+              ? w.spec.erase
+              : (w.spec.erase ? record->second.deleted
+                              : !record->second.deleted && record->second.value == w.spec.value);
+      if (!slot.history.contains(origin) && !value_stands) {
+        return fail(absl::StrCat("the write ", origin, " (", w.spec.category, "/", w.spec.key,
+                                 ") is neither kept nor a conflict record on ", slot.name));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // ---- result
 // -----------------------------------------------------------------------------------------
 
@@ -538,6 +749,13 @@ json Simulator::Result() const {
     entry["primary"] = hard.formation.primary;
     entry["epoch"] = hard.epoch;
     entry["writable"] = m.writable();
+    const replication::Replicator& r = *slot.replicator;
+    entry["last"] = PositionJson(r.last_position());
+    entry["applied"] = PositionJson(r.applied_position());
+    entry["digest"] = r.repository().Digest();
+    entry["records"] = std::count_if(r.repository().records.begin(),
+                                     r.repository().records.end(),
+                                     [](const auto& kv) { return !kv.second.deleted; });
     members.push_back(std::move(entry));
     if (m.role() != Role::kPrimary) continue;
     if (hard.formation.members.size() == 1) {
@@ -574,6 +792,48 @@ json Simulator::Result() const {
               {"until_s", static_cast<double>(scenario_.until_us) / 1e6},
               {"timeline", timeline_}};
   if (timeline_truncated_) result["timeline_truncated"] = true;
+  // Replication (docs/replication.md, "Simulator"): the writes asked for and what became of
+  // them, the conflict records the members hold, the entries rolled back.
+  json writes = json::array();
+  for (const WriteRecord& w : writes_) {
+    json item{{"at_s", static_cast<double>(w.at_us) / 1e6},
+              {"member", w.member},
+              {"category", w.spec.category},
+              {"key", w.spec.key},
+              {"wait", w.spec.wait_all ? "all" : "primary"},
+              {"outcome", w.outcome}};
+    if (w.spec.erase) item["delete"] = true;
+    if (w.position.has_value()) item["position"] = PositionJson(*w.position);
+    if (!w.reason.empty()) item["reason"] = w.reason;
+    if (!w.message.empty()) item["message"] = w.message;
+    writes.push_back(std::move(item));
+  }
+  json conflicts = json::array();
+  std::set<std::string> seen;
+  for (const Slot& slot : slots_) {
+    if (!slot.up) continue;
+    for (const replication::Conflict& c : slot.replicator->repository().conflicts) {
+      if (!seen.insert(c.lost_origin).second) continue;
+      conflicts.push_back(json{{"category", c.category},
+                               {"key", c.key},
+                               {"kept_value", ValueJson(c.category, c.kept_value)},
+                               {"lost_value", ValueJson(c.category, c.lost_value)},
+                               {"lost_writer", c.lost_writer},
+                               {"lost_origin", c.lost_origin},
+                               {"recorded_by", slot.name}});
+    }
+  }
+  json rolled_back = json::array();
+  for (const auto& [member, e] : rolled_back_) {
+    rolled_back.push_back(json{{"member", member},
+                               {"position", PositionJson(e.position())},
+                               {"writer", e.writer},
+                               {"category", e.category},
+                               {"key", e.key}});
+  }
+  result["writes"] = std::move(writes);
+  result["conflicts"] = std::move(conflicts);
+  result["rolled_back"] = std::move(rolled_back);
   return result;
 }
 

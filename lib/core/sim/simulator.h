@@ -1,5 +1,7 @@
 // The deterministic simulator: a virtual clock and a virtual network running the members' real
-// failover state machines (core/failover/member_machine.h).
+// failover state machines (core/failover/member_machine.h) and, next to each, its replicator
+// (core/replication/replicator.h). The simulator plays each member's store: what a Ready
+// persisted survives a crash, nothing else does.
 //
 // Discrete-event: virtual time jumps to the next scenario event, message delivery or member
 // wakeup. Within one instant the order is fixed — scenario events, then due member ticks in
@@ -10,12 +12,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "core/failover/member_machine.h"
+#include "core/replication/replicator.h"
 #include "core/sim/scenario.h"
 #include "nlohmann/json.hpp"
 
@@ -67,10 +71,18 @@ class Simulator {
   // contactable by two primaries. With `expect_original`, also that the original formation is
   // back (original primary leads every member, nothing repaired).
   absl::Status CheckSettled(bool expect_original) const;
+  // Checks, at a quiet moment after CheckSettled, the replicated repositories
+  // (docs/replication.md, "Invariants"): every member a primary claims holds the primary's
+  // digest; with `expect_original` (one array again), every write a member accepted is in the
+  // primary's history (kept, merged or a conflict record) — in quorum mode every acknowledged
+  // one.
+  absl::Status CheckReplicated(bool expect_original) const;
 
   std::int64_t now_us() const { return now_us_; }
+  // Failover messages delivered (replication messages are not counted).
   std::uint64_t messages_delivered() const { return delivered_; }
   const failover::MemberMachine* machine(std::size_t index) const;
+  const replication::Replicator* replicator(std::size_t index) const;
   std::size_t member_count() const { return slots_.size(); }
 
  private:
@@ -79,13 +91,18 @@ class Simulator {
     bool up = true;
     failover::HardState disk;
     std::optional<failover::MemberMachine> machine;
+    replication::Durable store;  // the replicator's persisted state
+    std::optional<replication::Replicator> replicator;
+    // Origins ("writer@epoch.index") of every write this member's repository has taken in,
+    // applied or inherited with a snapshot: the history the no-silent-loss invariant reads.
+    std::set<std::string> history;
+    bool was_writable = false;
     std::int64_t wake_us = 0;
     std::int64_t ticked_us = -1;
     int group = 0;
     ClockSpec clock;
     std::uint64_t max_epoch = 0;
     std::uint64_t max_voted_epoch = 0;
-    std::int64_t next_write_us = 0;  // the write traffic the simulator drives (quorum mode)
     // Which array the member belongs to for the quorum invariants: a finished `clean` starts a
     // new one
     // (an operator's choice, not a split brain); a member that takes a formation from another
@@ -100,6 +117,7 @@ class Simulator {
     std::size_t from;
     std::size_t to;
     failover::Message message;
+    std::optional<replication::Message> replication;  // a replication message instead
     bool operator>(const InFlight& o) const {
       return at_us != o.at_us ? at_us > o.at_us : seq > o.seq;
     }
@@ -108,8 +126,22 @@ class Simulator {
   failover::Clock ClockOf(const Slot& slot, std::int64_t vt_us) const;
   std::int64_t VirtualFor(const Slot& slot, absl::Duration mono) const;
   void Tick(std::size_t i);
-  void Write(std::size_t i);
+  struct WriteRecord {
+    std::int64_t at_us = 0;
+    std::string member;
+    WriteSpec spec;
+    std::string outcome = "refused";  // refused, accepted, acknowledged, failed
+    std::string reason;
+    std::string message;
+    std::optional<failover::LogPosition> position;
+    int lineage = 0;
+  };
+  absl::Status Write(std::size_t i, const ScenarioEvent& event);
+  absl::Status DrainMachine(std::size_t i);
+  absl::Status DrainReplicator(std::size_t i);
   absl::Status Drain(std::size_t i);
+  absl::Status Enqueue(std::size_t from, const std::string& to, failover::Message message,
+                       std::optional<replication::Message> replication);
   absl::Status ApplyEvent(const ScenarioEvent& event);
   absl::Status ProcessInstant();
   absl::Status CheckInvariants(std::size_t i);
@@ -137,7 +169,9 @@ class Simulator {
   // Quorum invariants, per array (lineage).
   int next_lineage_ = 0;
   absl::flat_hash_map<int, absl::flat_hash_map<std::uint64_t, std::string>> writer_of_epoch_;
-  absl::flat_hash_map<int, failover::LogPosition> max_acknowledged_;
+  // Writes asked for in the scenario (by request id - 1), the entries rolled back.
+  std::vector<WriteRecord> writes_;
+  std::vector<std::pair<std::string, replication::Entry>> rolled_back_;
   // Array mode is not consensus: a member that left may still be listed by its old primary
   // until that primary's grace period runs out. Since when each member has been claimed by
   // more than one primary (absent = by at most one).

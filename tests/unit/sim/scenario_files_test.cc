@@ -105,6 +105,40 @@ std::vector<std::string> Compare(const json& expect, const json& result) {
       }
     }
   }
+  // Replication (docs/replication.md): lists matched in order, exactly as long, on the fields
+  // given; "converged": every up member holds the same digest and applied position.
+  for (const char* list : {"writes", "conflicts", "rolled_back"}) {
+    if (!expect.contains(list)) continue;
+    const json& want = expect[list];
+    const json& got = result[list];
+    if (want.size() != got.size()) {
+      problems.push_back(std::string(list) + ": expected " + std::to_string(want.size()) +
+                         " entries, got " + got.dump());
+      continue;
+    }
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      for (const auto& [key, value] : want[i].items()) {
+        if (got[i].value(key, json()) != value) {
+          problems.push_back(std::string(list) + "[" + std::to_string(i) + "]." + key +
+                             ": expected " + value.dump() + ", got " + got[i].dump());
+        }
+      }
+    }
+  }
+  if (expect.contains("converged")) {
+    bool converged = true;
+    const json* first = nullptr;
+    for (const json& member : result["members"]) {
+      if (!member["up"].get<bool>()) continue;
+      if (first == nullptr) first = &member;
+      converged &= member["digest"] == (*first)["digest"] &&
+                   member["applied"] == (*first)["applied"];
+    }
+    if (converged != expect["converged"].get<bool>()) {
+      problems.push_back("converged: expected " + expect["converged"].dump() + ", members " +
+                         result["members"].dump());
+    }
+  }
   if (expect.contains("timeline")) {
     const json& timeline = result["timeline"];
     std::size_t next = 0;
