@@ -10,6 +10,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/check.h"
@@ -57,6 +58,17 @@ json FormationJson(const failover::Formation& f) {
               {"backup_primaries", f.backup_primaries}};
 }
 
+// A copy of `status` that shares no reference-counted storage with it. The loop thread builds
+// and drops statuses; the host thread gets its own (Abseil's reference counts live in a
+// library ThreadSanitizer does not see into, so a shared one would look like a race).
+absl::Status DeepCopy(const absl::Status& status) {
+  absl::Status copy(status.code(), std::string(status.message()));
+  status.ForEachPayload([&copy](absl::string_view url, const absl::Cord& payload) {
+    copy.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return copy;
+}
+
 // One host call waiting for the loop's answer.
 class Call {
  public:
@@ -74,8 +86,8 @@ class Call {
       return absl::DeadlineExceededError(absl::StrCat(
           std::string(what), ": no answer within ", absl::FormatDuration(timeout)));
     }
-    if (!status_.ok()) return status_;
-    return result_;
+    if (!status_.ok()) return DeepCopy(status_);
+    return std::string(result_);
   }
 
  private:
@@ -340,7 +352,7 @@ absl::StatusOr<std::string> Node::Impl::Submit(Request request, absl::Duration t
     if (stopping_ || closed_) {
       return absl::FailedPreconditionError(absl::StrCat(options_.name, " is closed"));
     }
-    if (!failed_.ok()) return failed_;
+    if (!failed_.ok()) return DeepCopy(failed_);
     if (requests_.size() >= kMaxInbox) {
       return WithReason(absl::ResourceExhaustedError("too many host calls in flight"),
                         "too_many_pending");
