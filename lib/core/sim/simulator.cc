@@ -156,6 +156,9 @@ absl::Status Simulator::Write(std::size_t i, const ScenarioEvent& event) {
     return absl::OkStatus();
   }
   Tick(i);
+  // The replicator judges the write with the view of this instant (a lease may just have run
+  // out).
+  if (absl::Status status = Drain(i); !status.ok()) return status;
   record.lineage = slot.lineage;
   writes_.push_back(std::move(record));
   replication::Replicator& r = *slot.replicator;

@@ -183,6 +183,24 @@ TEST_CASE("a scenario refuses unknown fields with the nearest known name") {
   s["clocks"] = json{{"a.example.com", json{{"drift_pmm", 5}}}};
   CHECK(UnknownField(s) ==
         "clocks.a.example.com.drift_pmm: unknown field (did you mean drift_ppm?)");
+  s = Base();
+  s["events"] = json::parse(R"([{"at_s": 1, "write": {"member": "a.example.com",
+      "category": "sessions", "key": "k", "vaule": 1}}])");
+  CHECK(UnknownField(s) == "events[0].write.vaule: unknown field (did you mean value?)");
+}
+
+TEST_CASE("write events need a member, a category, a key and one of value and delete") {
+  using Catch::Matchers::Contains;
+  CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 1, "write": {"member": "a.example.com",
+                                       "category": "sessions", "key": "k"}}])")),
+             Contains("events[0]") && Contains("exactly one of value"));
+  CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 1, "write": {"member": "a.example.com",
+                                       "key": "k", "value": 1}}])")),
+             Contains("write.category must be a string"));
+  CHECK_THAT(ErrorFor(json::parse(R"([{"at_s": 1, "write": {"member": "a.example.com",
+                                       "category": "sessions", "key": "k", "value": 1,
+                                       "wait": "some"}}])")),
+             Contains("write.wait must be"));
 }
 
 TEST_CASE("expect, checkpoints and description are part of the scenario format") {
