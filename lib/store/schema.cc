@@ -47,6 +47,16 @@ ALTER TABLE certificates ADD COLUMN renewal_at INTEGER NOT NULL DEFAULT 0;
 UPDATE certificates SET renewal_at = not_before + (not_after - not_before) * 2 / 3;
 )sql";
 
+// Schema 3: records.epoch, the epoch of the entry that last wrote the record (the replicator's
+// merge names a write by "writer@epoch.index"). Rows written by schema 2 take it from their log
+// entry; a record whose entry was compacted away gets the log base's epoch, the closest one the
+// store still knows (an older epoch only shows in a merged write's origin).
+constexpr const char* kSchema3 = R"sql(
+ALTER TABLE records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET epoch = COALESCE((SELECT log.epoch FROM log WHERE log.idx = records.idx),
+                                    (SELECT epoch FROM log_base WHERE id = 1), 0);
+)sql";
+
 struct Migration {
   int from;
   const char* sql;
@@ -56,6 +66,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {0, kSchema1},
     {1, kSchema2},
+    {2, kSchema3},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
               "one migration step per schema version");

@@ -279,10 +279,10 @@ absl::Status Store::Impl::Prepare() {
       {&s.commit, "COMMIT"},
       {&s.rollback, "ROLLBACK"},
       {&s.put_record,
-       "INSERT INTO records(category, \"key\", value, deleted, idx, writer, origin) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(category, \"key\") DO UPDATE SET "
+       "INSERT INTO records(category, \"key\", value, deleted, idx, writer, origin, epoch) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(category, \"key\") DO UPDATE SET "
        "value = excluded.value, deleted = excluded.deleted, idx = excluded.idx, "
-       "writer = excluded.writer, origin = excluded.origin"},
+       "writer = excluded.writer, origin = excluded.origin, epoch = excluded.epoch"},
       {&s.get_record, "SELECT value, deleted FROM records WHERE category = ?1 AND \"key\" = ?2"},
       {&s.insert_conflict,
        "INSERT INTO conflicts(idx, category, \"key\", kept_value, lost_value, lost_writer, "
@@ -384,7 +384,8 @@ absl::Status Store::Impl::InsertRecord(const std::string& category, const std::s
       .Bind(4, record.deleted ? 1 : 0)
       .Bind(5, ToSql(record.index))
       .BindText(6, record.writer)
-      .BindText(7, record.origin);
+      .BindText(7, record.origin)
+      .Bind(8, ToSql(record.epoch));
   return s.Run();
 }
 
@@ -411,6 +412,7 @@ absl::Status Store::Impl::ApplyEntry(const Entry& entry) {
       record.deleted = entry.kind == EntryKind::kDelete;
       if (!record.deleted) record.value = entry.value;
       record.index = entry.index;
+      record.epoch = entry.epoch;
       record.writer = entry.writer;
       record.origin = entry.origin;
       return InsertRecord(entry.category, entry.key, record);
@@ -856,7 +858,7 @@ absl::StatusOr<replication::Durable> Store::LoadReplication() {
   }
   {
     absl::StatusOr<Statement> q =
-        db.Prepare("SELECT category, \"key\", value, deleted, idx, writer, origin FROM records");
+        db.Prepare("SELECT category, \"key\", value, deleted, idx, writer, origin, epoch FROM records");
     if (!q.ok()) return q.status();
     while (true) {
       absl::StatusOr<bool> row = q->Step();
@@ -868,6 +870,7 @@ absl::StatusOr<replication::Durable> Store::LoadReplication() {
       record.index = q->U64(4);
       record.writer = std::string(q->Text(5));
       record.origin = std::string(q->Text(6));
+      record.epoch = q->U64(7);
       durable.repository.records.emplace(
           replication::Key(std::string(q->Text(0)), std::string(q->Text(1))), std::move(record));
     }

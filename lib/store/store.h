@@ -36,7 +36,7 @@
 namespace arraykit::store {
 
 // The schema this build writes. Older databases are migrated when opened; newer ones refused.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // File names inside the data directory.
 inline constexpr const char* kDatabaseFile = "store.db";

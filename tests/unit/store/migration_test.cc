@@ -53,8 +53,8 @@ std::vector<std::string> Columns(Database& db, const std::string& table) {
 
 }  // namespace
 
-TEST_CASE("a schema 1 store migrates to schema 2 and keeps its data") {
-  REQUIRE(kSchemaVersion == 2);
+TEST_CASE("a schema 1 store migrates to the current schema and keeps its data") {
+  REQUIRE(kSchemaVersion == 3);
   TempDir tmp;
   const std::string dir = EmptyStore(tmp);
   const absl::Time not_before = absl::FromUnixSeconds(1764547200);  // 2025-12-01
@@ -90,7 +90,7 @@ TEST_CASE("a schema 1 store migrates to schema 2 and keeps its data") {
   }
   auto store = Store::Open(dir);
   REQUIRE(store.ok());
-  CHECK((*store)->schema_version() == 2);
+  CHECK((*store)->schema_version() == 3);
 
   auto certs = (*store)->LoadCertificates();
   REQUIRE(certs.ok());
@@ -119,6 +119,8 @@ TEST_CASE("a schema 1 store migrates to schema 2 and keeps its data") {
   CHECK(durable->log[1].kind == arraykit::replication::EntryKind::kDelete);
   CHECK(durable->repository.applied_index == 1);
   CHECK(durable->repository.records.at({"sessions", "a"}).value == "1");
+  // Schema 3 gives each record the epoch of the log entry that wrote it.
+  CHECK(durable->repository.records.at({"sessions", "a"}).epoch == 1);
   CHECK((*store)->CheckIntegrity().ok());
 
   // New certificates carry their own renewal time.
