@@ -697,7 +697,16 @@ void Replicator::OnAppend(const Message& m) {
   if (m.epoch < view_.epoch) return ReplyToAppend(m, false, "stale_epoch", 0);
   if (leading_ || m.from != view_.primary) return ReplyToAppend(m, false, "not_my_primary", 0);
   if (IsStale(m)) return;
-  if (divergent_.has_value()) return ReplyToAppend(m, false, "divergent", 0);
+  if (divergent_.has_value()) {
+    // The primary streams to us again although it confirmed our merge: it lost what it meant to
+    // send next (it restarted: its per-member state is not durable) and now waits for our
+    // report. Report again; merging is idempotent (origins already held are skipped).
+    if (divergent_merged_) {
+      divergent_merged_ = false;
+      SendDivergent();
+    }
+    return ReplyToAppend(m, false, "divergent", 0);
+  }
   if (m.prev_index > last_index() || m.prev_index < base_index_ ||
       ChainAt(m.prev_index) != m.prev_chain) {
     return ReplyToAppend(m, false, "mismatch", 0);

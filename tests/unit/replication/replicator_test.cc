@@ -500,6 +500,39 @@ TEST_CASE("array mode: a healed split merges keys, keeps conflicts, dedupes two 
   CHECK(net["a"].last_position().index == before);
 }
 
+// Seed 27429: the primary confirmed a follower's merge, then restarted before its snapshot
+// arrived; the restarted primary (no per-member state) streams to the follower and waits for its
+// report, while the follower waited for the snapshot. The follower reports again.
+TEST_CASE("array mode: a merge confirmed before the primary restarted is reported again") {
+  Net net({"a", "c"});
+  net.Formation("a", {"a"}, 1);
+  net.Formation("c", {"c"}, 2);
+  net.Put("c", "only_c", "2");
+  net.Settle();
+  net.Formation("a", {"a", "c"}, 3);
+  bool confirmed = false;
+  for (int i = 0; i < 100 && !net.queue.empty(); ++i) {
+    Message m = net.queue.front();
+    net.queue.pop_front();
+    net.Deliver(m);
+    if (m.type == MessageType::kDivergentReply && m.to == "c" && m.ok) {
+      confirmed = true;
+      break;
+    }
+  }
+  REQUIRE(confirmed);
+  net.queue.clear();  // a crashes: its snapshot to c is lost, the merge is durable
+  net.Restart("a");
+  for (int i = 0; i < 5; ++i) net.Pass(absl::Seconds(1));
+  const Repository& repo = net["a"].repository();
+  CHECK(repo.records.at({"global_configuration", "only_c"}).value == "2");
+  CHECK(net["c"].repository().Digest() == repo.Digest());
+  // c installed a's snapshot: its log is a's (not its own epoch-2 entry with the same content).
+  CHECK(net["c"].applied_position().epoch == 3);
+  CHECK(net["c"].last_position().epoch == 3);
+  CHECK(net["c"].repository().records.at({"global_configuration", "only_c"}).origin == "c@2.1");
+}
+
 TEST_CASE("restart from the store mid-stream loses nothing acknowledged") {
   Net net({"a", "b"});
   net.Formation("a", {"a", "b"}, 1);
