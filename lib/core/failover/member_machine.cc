@@ -467,6 +467,19 @@ void MemberMachine::BecomeStandalone(std::string_view event, const std::string& 
   if (quorum()) RequestLeases();
 }
 
+void MemberMachine::BecomeOwnArray(std::string_view event, const std::string& reason) {
+  Formation next = hard_.formation;
+  next.primary = self_;
+  next.members = {self_};
+  next.backup_primaries.clear();
+  next.voters = {self_};
+  ++next.version;
+  ClearArrayState(/*quorum_too=*/true);
+  AdoptFormation(std::move(next), NextEpoch());
+  Become(Stage::kSteady, event, reason);
+  if (quorum()) RequestLeases();
+}
+
 // ---- time and dispatch -------------------------------------------------------------------------
 
 void MemberMachine::Tick(const Clock& now) {

@@ -213,6 +213,9 @@ class MemberMachine {
   void BecomeMemberOf(const Formation& formation, std::uint64_t epoch, std::string_view event,
                       const std::string& reason);
   void BecomeStandalone(std::string_view event, const std::string& reason);
+  // clean and detach: a one-member array of its own, its own only voter, keeping nothing of
+  // the old array's quorum state (DESIGN §5.3).
+  void BecomeOwnArray(std::string_view event, const std::string& reason);
   // The one place that forgets the old array: recovery bookkeeping (original formation,
   // repaired, manual recovery, declined recovery) and, with `quorum_too`, the vote and the
   // lease promise given to the old array's members. With `keep_original` the original

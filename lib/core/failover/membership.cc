@@ -183,17 +183,8 @@ absl::Status MemberMachine::RemoveMember(const std::string& name) {
 
 void MemberMachine::OnDetached(const Message& m) {
   if (m.from != hard_.formation.primary || m.from == self_ || m.epoch < hard_.epoch) return;
-  Formation next = hard_.formation;
-  next.primary = self_;
-  next.members = {self_};
-  next.backup_primaries.clear();
-  next.voters = {self_};
-  ++next.version;
-  ClearArrayState(/*quorum_too=*/true);
-  AdoptFormation(std::move(next), NextEpoch());
-  Become(Stage::kSteady, "detached",
-         absl::StrCat(m.reason, ": ", self_, " is standalone, primary of its own array"));
-  if (quorum()) RequestLeases();
+  BecomeOwnArray("detached",
+                 absl::StrCat(m.reason, ": ", self_, " is standalone, primary of its own array"));
 }
 
 // ---- make_primary -------------------------------------------------------------------------------

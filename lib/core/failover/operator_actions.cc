@@ -106,17 +106,8 @@ absl::Status MemberMachine::Clean(bool contact_members) {
   if (!contact_members || hard_.formation.members.size() == 1) {
     // DESIGN §5.3: a one-member array, its own only voter, writable; nothing of the old array's
     // quorum (votes, promises, voters) stays behind.
-    Formation next = hard_.formation;
-    next.primary = self_;
-    next.members = {self_};
-    next.backup_primaries.clear();
-    next.voters = {self_};
-    ++next.version;
-    ClearArrayState(/*quorum_too=*/true);
-    AdoptFormation(std::move(next), NextEpoch());
-    Become(Stage::kSteady, "cleaned",
-           absl::StrCat("operator ran clean on ", self_, ": standalone, array state removed"));
-    if (quorum()) RequestLeases();
+    BecomeOwnArray("cleaned", absl::StrCat("operator ran clean on ", self_,
+                                           ": standalone, array state removed"));
     return absl::OkStatus();
   }
   ContactClean clean;
