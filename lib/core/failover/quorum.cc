@@ -24,9 +24,14 @@ bool MemberMachine::AnswersVotesOf(std::string_view from) const {
 
 // One function for both: a vote is a lease for a new epoch. A voter serves one member per epoch,
 // and promises nobody else anything until the lease it granted has run out on its own clock.
+// A lease (not a vote) goes only to the primary this voter follows (or to itself as primary): a
+// voter lends its lease to the primary whose stream it accepts, so a primary that is writable
+// holds a majority that can also commit its writes (seed 21237: a voter that followed another
+// array kept a primary writable that could never commit).
 bool MemberMachine::Grant(const std::string& from, std::uint64_t epoch, const LogPosition& log,
                           bool vote) {
   if (!IsVoter(self_) || !AnswersVotesOf(from)) return false;
+  if (!vote && from != hard_.formation.primary) return false;
   if (vote ? epoch <= hard_.epoch : epoch < hard_.epoch) return false;
   if (epoch < hard_.voted_epoch) return false;
   if (epoch == hard_.voted_epoch && hard_.voted_for != from) return false;
@@ -71,6 +76,7 @@ void MemberMachine::RequestLeases() {
     Message request = NewMessage(MessageType::kLeaseRequest, voter);
     request.id = round;
     request.log = hard_.log;
+    request.formation = SharedFormation();  // a voter that elected this member may join it
     Send(std::move(request));
   }
 }
@@ -117,7 +123,28 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
 }
 
 void MemberMachine::OnLeaseRequest(const Message& m) {
+  FollowElectedPrimary(m);
   ReplyToGrantRequest(m, MessageType::kLeaseReply, /*vote=*/false);
+}
+
+// A voter follows the primary it voted for. The lease request of the member this voter elected
+// for epoch `voted_epoch`, newer than the array it follows, lists it as a member: the election's
+// answer to this voter was lost (it crashed before the join reply arrived and restarted into
+// its old array, or the reply was dropped). It joins that array now, as the join reply would
+// have made it, and then lends the lease to the primary whose stream it accepts.
+void MemberMachine::FollowElectedPrimary(const Message& m) {
+  if (!quorum() || m.formation == nullptr || m.from != hard_.voted_for ||
+      m.epoch != hard_.voted_epoch || m.epoch <= hard_.epoch || m.formation->primary != m.from ||
+      m.from == hard_.formation.primary ||
+      !m.formation->Contains(self_) || role() == Role::kPrimary ||
+      (stage_ != Stage::kSteady && stage_ != Stage::kSearching)) {
+    return;
+  }
+  if (stage_ == Stage::kSteady) RecordOriginal();  // it leaves its array as a failover would
+  BecomeMemberOf(*m.formation, m.epoch, "joined",
+                 absl::StrCat(self_, " joined ", m.from, "'s array (epoch ", m.epoch, "): ",
+                              self_, " voted for ", m.from, " in epoch ", m.epoch,
+                              " and follows the primary it elected"));
 }
 
 void MemberMachine::OnLeaseReply(const Message& m) {

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <memory>
 
 #include <catch2/catch.hpp>
 
@@ -387,6 +388,109 @@ TEST_CASE("clean in quorum mode leaves a writable one-member array that ignores 
   CHECK_FALSE(ready.messages[0].ok);
   CHECK_FALSE(ready.messages[1].ok);
   CHECK(b.hard_state().voted_for == "b");
+}
+
+// A lease request from `from` at `epoch` to c, optionally carrying the requester's formation.
+Message LeaseRequestToC(const std::string& from, std::uint64_t epoch,
+                        std::shared_ptr<const Formation> formation = nullptr) {
+  Message lease;
+  lease.type = MessageType::kLeaseRequest;
+  lease.from = from;
+  lease.to = "c";
+  lease.id = 3;
+  lease.epoch = epoch;
+  lease.formation = std::move(formation);
+  return lease;
+}
+
+TEST_CASE("a voter lends leases only to the primary it follows") {
+  // c follows a (epoch 1). b claims to be a primary of the same epoch: c has voted for nobody
+  // in it, yet lending b a lease would make b writable with a voter that refuses b's stream.
+  MemberMachine c("c", Configured(/*quorum=*/true), At(0));
+  c.Tick(At(0));
+  Drain(c);
+  Formation of_b = Configured(true).formation;
+  of_b.primary = "b";
+  of_b.backup_primaries = {"c"};
+  c.Step(LeaseRequestToC("b", 1, std::make_shared<const Formation>(of_b)));
+  Ready ready = Drain(c);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].type == MessageType::kLeaseReply);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK(c.hard_state().voted_for.empty());
+  CHECK(c.hard_state().promise_to.empty());
+  CHECK(c.hard_state().formation.primary == "a");
+  // Its own primary gets the lease.
+  c.Step(LeaseRequestToC("a", 1));
+  ready = Drain(c);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].ok);
+  CHECK(c.hard_state().promise_to == "a");
+}
+
+// Seed 21237: voter c voted for b in epoch 4 while walking the backup list and crashed before
+// b's join reply arrived; it restarted into its old array (a, epoch 1). b, elected, asks c for
+// leases: c joins b's array (the join the election promised), then lends b the lease — so b's
+// writes can commit through c. A lease request of b without c in b's array joins nothing and
+// is refused.
+TEST_CASE("a restarted voter follows the primary it voted for, then lends it leases") {
+  HardState state = Configured(/*quorum=*/true);
+  state.voted_epoch = 4;
+  state.voted_for = "b";
+  state.promise_to = "b";
+  state.promise_until = absl::Seconds(5);
+  MemberMachine c("c", state, At(400));
+  c.Tick(At(400));
+  Drain(c);
+  REQUIRE(c.role() == Role::kSecondary);
+  REQUIRE(c.hard_state().formation.primary == "a");
+
+  Formation without_c;
+  without_c.primary = "b";
+  without_c.members = {"b"};
+  without_c.voters = {"a", "b", "c"};
+  without_c.resilience = state.formation.resilience;
+  without_c.version = 2;
+  c.Step(LeaseRequestToC("b", 4, std::make_shared<const Formation>(without_c)));
+  Ready ready = Drain(c);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK(c.hard_state().formation.primary == "a");
+
+  Formation with_c = without_c;
+  with_c.members = {"b", "c"};
+  with_c.version = 3;
+  c.Step(LeaseRequestToC("b", 4, std::make_shared<const Formation>(with_c)));
+  ready = Drain(c);
+  CHECK(HasEvent(ready, "joined"));
+  CHECK(c.role() == Role::kSecondary);
+  CHECK(c.hard_state().formation.primary == "b");
+  CHECK(c.epoch() == 4);
+  REQUIRE(ready.persist.has_value());
+  CHECK(ready.persist->formation.primary == "b");
+  bool granted = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kLeaseReply) granted = m.ok;
+  }
+  CHECK(granted);
+  // From now on c probes b, its primary.
+  c.Tick(At(400 + 60));
+  ready = Drain(c);
+  REQUIRE_FALSE(ready.messages.empty());
+  CHECK(ready.messages[0].type == MessageType::kProbe);
+  CHECK(ready.messages[0].to == "b");
+
+  // Only the vote of that very epoch makes c follow: b at another epoch (c never voted for it
+  // there) joins nothing and gets no lease.
+  MemberMachine d("c", state, At(400));
+  with_c.version = 4;
+  d.Step(LeaseRequestToC("b", 5, std::make_shared<const Formation>(with_c)));
+  ready = Drain(d);
+  CHECK_FALSE(HasEvent(ready, "joined"));
+  REQUIRE(ready.messages.size() == 1);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK(d.hard_state().formation.primary == "a");
+  CHECK(d.hard_state().voted_epoch == 4);
 }
 
 TEST_CASE("persisted state from a host is validated, never trusted") {

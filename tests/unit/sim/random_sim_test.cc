@@ -30,13 +30,13 @@ TEST_CASE("randomized simulation keeps every invariant") {
   CHECK(failures == 0);
 }
 
-// Seed 21237 (quorum): the writable primary m1 (epoch 4) holds the acknowledged write (1, 2) but
-// cannot commit its barrier (the voter lending it a lease follows m2's epoch-1 array and refuses
-// its stream), so it has applied only index 1 while its secondary m0 applied (1, 2) under the
-// epoch-1 primary. Nothing committed is missing from m1: the end check accepts a member applied
-// ahead of a primary not yet committed in its epoch when the member's applied entry is on the
-// primary's log.
-TEST_CASE("a member may be applied ahead of a primary not yet committed in its epoch") {
+// Seed 21237 (quorum): voter m3 voted for m1 in epoch 4 and crashed before m1's join reply
+// arrived; restarted, it followed m2's unwritable epoch-1 array but kept lending m1 leases, so m1
+// stayed writable without ever committing its barrier. A voter now lends leases only to the
+// primary it follows, and joins the primary it voted for when that primary's lease request
+// lists it: m1 commits, and the strict end check (a writable primary has committed in its
+// epoch; its members hold its digest) holds.
+TEST_CASE("a voter that elected a primary and restarted into its old array follows it") {
   const absl::Status status = arraykit::sim::RunRandomSeed(21237);
   CHECK(status.ok());
   if (!status.ok()) FAIL_CHECK(status.message());
