@@ -156,6 +156,9 @@ class MemberMachine {
   // Quorum mode: the highest log position a majority of voters acknowledged to this primary.
   LogPosition acknowledged() const { return acknowledged_; }
   bool busy() const { return !BusyReason().empty(); }
+  // Secondary: how many times a probe was answered after at least one missed probe (contact
+  // with the primary re-established). Volatile; the replicator says hello on each change.
+  std::uint64_t primary_contacts() const { return primary_contacts_; }
   // The original primary of a failback that waits for its window follows the repaired primary;
   // true on the repaired primary while it waits.
   bool failback_waiting() const { return stage_ == Stage::kFailbackWait; }
@@ -307,6 +310,7 @@ class MemberMachine {
   std::uint64_t probe_id_ = 0;
   bool probe_answered_ = true;
   int misses_ = 0;
+  std::uint64_t primary_contacts_ = 0;
   bool loss_reported_ = false;  // failover disabled: the loss was reported once
   absl::Duration last_ack_at_;
   // Primary: when each member was last heard.

@@ -112,6 +112,7 @@ void MemberMachine::OnProbeAck(const Message& m) {
   if (role() != Role::kSecondary || m.from != hard_.formation.primary || m.id != probe_id_) return;
   if (!m.ok || m.epoch < hard_.epoch) return;  // refused, or a primary of an older epoch
   probe_answered_ = true;
+  if (misses_ > 0) ++primary_contacts_;  // contact re-established after a missed probe
   misses_ = 0;
   loss_reported_ = false;
   last_ack_at_ = now_.mono;

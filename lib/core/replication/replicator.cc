@@ -34,6 +34,7 @@ View ViewOf(const failover::MemberMachine& machine) {
   if (machine.role() == failover::Role::kPrimary) view.contactable = machine.ContactableMembers();
   view.voters = hard.formation.voters;
   view.monitor_interval = hard.formation.resilience.monitor_interval;
+  view.primary_contact = machine.primary_contacts();
   return view;
 }
 
@@ -236,6 +237,7 @@ void Replicator::Truncate(std::uint64_t after, const std::string& why) {
 void Replicator::SetView(const View& view) {
   if (view == view_) return;
   const bool epoch_changed = view.epoch != view_.epoch;
+  const bool contact_regained = view.primary_contact != view_.primary_contact;
   const std::string old_primary = view_.primary;
   const std::vector<std::string> old_contactable = view_.contactable;
   view_ = view;
@@ -254,6 +256,12 @@ void Replicator::SetView(const View& view) {
                                      : absl::StrCat("the primary is ", view_.primary));
     }
     if (view_.primary != old_primary) divergent_.reset();
+    // Contact with a primary (re)established: tell it where this log stands, so it resends
+    // what is missing now rather than at its next retry.
+    if (!view_.primary.empty() &&
+        (hello_due_ || view_.primary != old_primary || epoch_changed || contact_regained)) {
+      SendHello();
+    }
   }
   if (!leading_) return;
   for (auto it = progress_.begin(); it != progress_.end();) {
@@ -649,6 +657,8 @@ void Replicator::Step(const Message& m) {
       return OnCatchUp(m);
     case MessageType::kCatchUpReply:
       return OnCatchUpReply(m);
+    case MessageType::kHello:
+      return OnHello(m);
   }
 }
 
@@ -772,6 +782,55 @@ void Replicator::SendDivergent() {
   d.epoch = view_.epoch;
   divergent_sent_ = now_;
   Send(std::move(d));
+}
+
+void Replicator::SendHello() {
+  hello_due_ = false;
+  Message hello = NewMessage(MessageType::kHello, view_.primary);
+  hello.last_index = last_index();
+  hello.applied_index = repo_.applied_index;
+  hello.probes = Probes();
+  Send(std::move(hello));  // after this Ready's persist: the samples are durable
+}
+
+// A member (re)established contact: whatever was in flight to it is likely lost (it restarted,
+// or messages were dropped while it was cut off). Its samples say where it stands, as a
+// mismatch reply's do; the stream resumes from there at once.
+void Replicator::OnHello(const Message& m) {
+  if (!leading_ || m.epoch > view_.epoch) return;
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& p = it->second;
+  p.applied = std::max(p.applied, m.applied_index);
+  // Our own question is on its way (the empty append to a member whose position we do not
+  // know, or a snapshot) and not overdue: its answer comes; answering twice would send twice.
+  if (p.inflight > 0 && (!p.known || p.needs_snapshot) && now_ < p.sent_at + RetryInterval()) {
+    return;
+  }
+  std::optional<std::uint64_t> common;
+  for (const auto& [index, chain] : m.probes) {
+    if (index >= base_index_ && index <= last_index() && ChainAt(index) == chain) {
+      if (!common || index > *common) common = index;
+    }
+  }
+  p.known = true;
+  p.inflight = 0;
+  p.awaiting_merge = false;
+  p.sent_at = absl::InfiniteDuration() * -1;
+  if (!common.has_value()) {
+    p.needs_snapshot = true;
+  } else if (m.last_index > *common) {
+    // It holds entries we do not (a split's other side, or an uncommitted suffix): the empty
+    // append at our end asks it again, and its answer rolls them back or reports them.
+    p.known = false;
+    p.next = last_index() + 1;
+  } else {
+    p.match = *common;
+    p.next = *common + 1;
+  }
+  AdvanceCommit();
+  CheckPending();
+  SendAll();
 }
 
 void Replicator::OnAppendReply(const Message& m) {

@@ -143,6 +143,8 @@ class Replicator {
   void OnDivergentReply(const Message& m);
   void OnCatchUp(const Message& m);
   void OnCatchUpReply(const Message& m);
+  void OnHello(const Message& m);
+  void SendHello();
   void SendCatchUp();
   bool IsStale(const Message& m);
   static bool InSnapshot(const Repository& snapshot, const Entry& e);
@@ -178,6 +180,8 @@ class Replicator {
   absl::Duration divergent_sent_ = absl::ZeroDuration();
   bool divergent_merged_ = false;  // the primary answered: merged
   absl::Duration catch_up_sent_ = absl::InfiniteDuration() * -1;
+  // Follower: say kHello to the primary at the first view after start (a restart).
+  bool hello_due_ = true;
   // Array-mode merge: origins already merged (dedupe), rebuilt from the repository, the
   // conflicts and the log at start.
   std::set<std::string> origins_;

@@ -116,6 +116,8 @@ std::string_view ToString(MessageType type) {
       return "catch_up";
     case MessageType::kCatchUpReply:
       return "catch_up_reply";
+    case MessageType::kHello:
+      return "hello";
   }
   return "unknown";
 }

@@ -127,6 +127,11 @@ enum class MessageType {
   // over, so the voters, who lease only to a member at least as up to date, can lease to it.
   kCatchUp,
   kCatchUpReply,
+  // member -> its primary, once per (re)established contact: at start (a restart), when it
+  // follows a new primary or epoch, and when its failover probe is answered again after a miss
+  // (View::primary_contact). Carries where its log stands (last and applied index, probes), so
+  // the primary resends what is missing at once instead of at its next retry.
+  kHello,
 };
 std::string_view ToString(MessageType type);
 
@@ -205,6 +210,9 @@ struct View {
   // The formation's monitor interval: the replicator retries unanswered messages at
   // max(min_retry, monitor_interval / 2), never later than one monitor interval.
   absl::Duration monitor_interval = absl::Seconds(1);
+  // Secondary: how many times its failover probe was answered after a miss (contact with the
+  // primary re-established); a change makes the replicator say kHello to its primary.
+  std::uint64_t primary_contact = 0;
   bool operator==(const View&) const = default;
 };
 

@@ -253,6 +253,25 @@ TEST_CASE("answers from a primary of a lower epoch are fenced off and count as m
   CHECK(b.epoch() == 4);  // it promoted itself above every epoch it has seen
 }
 
+TEST_CASE("a probe answered after a miss counts as contact regained (the replicator says hello)") {
+  MemberMachine b("b", Configured(), At(0));
+  b.Tick(At(0));
+  b.Step(Ack(Drain(b), 1));  // answered at once: nothing was lost
+  Drain(b);
+  CHECK(b.primary_contacts() == 0);
+  b.Tick(At(60));
+  Drain(b);         // the probe of 60 s is lost
+  b.Tick(At(120));  // a miss; the probe of 120 s is answered
+  Ready probe = Drain(b);
+  b.Step(Ack(probe, 1));
+  Drain(b);
+  CHECK(b.primary_contacts() == 1);
+  b.Tick(At(180));
+  b.Step(Ack(Drain(b), 1));
+  Drain(b);
+  CHECK(b.primary_contacts() == 1);  // no miss in between
+}
+
 TEST_CASE("a primary of a higher epoch raises the secondary's epoch") {
   MemberMachine b("b", Configured(), At(0));
   b.Tick(At(0));

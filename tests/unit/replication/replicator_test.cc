@@ -424,6 +424,7 @@ TEST_CASE("fencing: a follower refuses a lower epoch and anyone but its primary"
   v.epoch = 1;  // same epoch, but a is not b's primary
   Net other({"a", "b"});
   other.Formation("a", {"a", "b"}, 1);
+  other.Settle();
   View w = other.nodes.at("b").view;
   w.primary = "z";
   other.SetView("b", w);
@@ -577,4 +578,137 @@ TEST_CASE("wait all and wait-synced complete once every contactable member has i
   net["b"].WaitSynced(99);
   net.Drain("b");
   CHECK(ReasonOf(net.completions.at(99).status) == "not_primary");
+}
+
+// ---- prompt catch-up when contact is (re)established ------------------------------------------
+
+namespace {
+
+// A two-member array a -> b with the default monitor interval (60 s: unanswered messages are
+// retried after 30 s), b holding the first write.
+void SlowRetryFormation(Net& net) {
+  net.Formation("a", {"a", "b"}, 1);
+  for (const std::string name : {"a", "b"}) {
+    View v = net.nodes.at(name).view;
+    v.monitor_interval = absl::Seconds(60);
+    net.SetView(name, v);
+  }
+  net.Settle();
+  net.Put("a", "k0", "0");
+  net.Settle();
+  REQUIRE(net["b"].applied_position().index == 1);
+}
+
+}  // namespace
+
+TEST_CASE("a restarted follower says hello and catches up at once, not at the next retry") {
+  Net net({"a", "b"});
+  SlowRetryFormation(net);
+  net.Isolate("b");  // b is down: a's appends are lost
+  for (int i = 1; i <= 3; ++i) net.Put("a", "k" + std::to_string(i), "1");
+  net.Settle();
+  net.Heal();
+  net.Pass(absl::Seconds(1));  // a's retry is 30 s away: nothing reaches b
+  REQUIRE(net["b"].last_position().index == 1);
+  net.delivered.clear();
+  net.Restart("b");  // b comes back at 1 s: its hello tells a where it stands
+  net.Settle();
+  CHECK(net.delivered[MessageType::kHello] == 1);
+  CHECK(net["b"].last_position().index == 4);
+  CHECK(net["b"].applied_position().index == 4);
+  CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
+  // One hello per restart: the stream goes on without more.
+  net.Put("a", "k4", "1");
+  net.Pass(absl::Seconds(1));
+  CHECK(net.delivered[MessageType::kHello] == 1);
+  CHECK(net["b"].applied_position().index == 5);
+}
+
+TEST_CASE("a follower whose probe is answered again after a miss says hello") {
+  Net net({"a", "b"});
+  SlowRetryFormation(net);
+  net.Isolate("b");  // a short cut: a's appends are lost, nobody restarts
+  net.Put("a", "k1", "1");
+  net.Put("a", "k2", "1");
+  net.Settle();
+  net.Heal();
+  net.Pass(absl::Seconds(1));
+  REQUIRE(net["b"].last_position().index == 1);
+  // b's failover machine had a probe answered after a miss.
+  View v = net.nodes.at("b").view;
+  ++v.primary_contact;
+  net.SetView("b", v);
+  net.Settle();
+  CHECK(net["b"].applied_position().index == 3);
+  CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
+}
+
+TEST_CASE("a member that turns to its new primary after refusing it says hello") {
+  // a leads epoch 2 with b as a member, but b still follows c when a's first append arrives:
+  // refused (not_my_primary), a would look again only after its retry interval.
+  Net net({"a", "b", "c"});
+  SlowRetryFormation(net);
+  View of_b = net.nodes.at("b").view;
+  of_b.primary = "c";
+  net.SetView("b", of_b);
+  net.Settle();
+  View of_a = net.nodes.at("a").view;
+  of_a.epoch = 2;
+  net.SetView("a", of_a);
+  net.Put("a", "k1", "1");
+  net.refusals.clear();
+  net.Settle();
+  REQUIRE(net.refusals["not_my_primary"] >= 1);
+  REQUIRE(net["b"].last_position().index == 1);
+  of_b.primary = "a";  // b joins a's array at epoch 2
+  of_b.epoch = 2;
+  net.SetView("b", of_b);
+  net.Settle();
+  CHECK(net["b"].last_position().index == 2);
+  CHECK(net["b"].applied_position().index == 2);
+}
+
+TEST_CASE("a hello from a member of another array or a newer epoch changes nothing") {
+  Net net({"a", "b", "c"});
+  SlowRetryFormation(net);
+  Message hello;
+  hello.type = MessageType::kHello;
+  hello.from = "c";  // not in a's array
+  hello.to = "a";
+  hello.epoch = 1;
+  net["a"].Step(hello);
+  CHECK_FALSE(net["a"].HasReady());
+  hello.from = "b";
+  hello.epoch = 7;  // a is stale: b follows someone newer
+  net["a"].Step(hello);
+  CHECK_FALSE(net["a"].HasReady());
+}
+
+TEST_CASE("a hello from a member holding writes the primary lacks still gets them merged") {
+  // b led an array of its own and wrote only_b; a (array mode, epoch 2, empty log) takes it
+  // in, but a's first append arrives before b turns to a (refused, not_my_primary). b's hello
+  // then shares only the empty prefix with a: a asks again at its end, b reports its write as
+  // divergent, a merges it — at once, not at a's next retry.
+  Net net({"a", "b"});
+  net.Formation("b", {"b"}, 1);
+  net.Put("b", "only_b", "1");
+  net.Settle();
+  REQUIRE(net["b"].last_position().index == 1);
+  View of_b = net.nodes.at("b").view;
+  View of_a = of_b;
+  of_a.primary = "a";
+  of_a.epoch = 2;
+  of_a.members = {"a", "b"};
+  of_a.contactable = {"a", "b"};
+  net.SetView("a", of_a);
+  net.refusals.clear();
+  net.Settle();
+  REQUIRE(net.refusals["not_my_primary"] == 1);
+  of_b = of_a;
+  of_b.writable = false;
+  of_b.contactable.clear();
+  net.SetView("b", of_b);
+  net.Settle();
+  CHECK(net["a"].repository().records.contains({"global_configuration", "only_b"}));
+  CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
 }
