@@ -24,18 +24,50 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
 }  // namespace
 
 View ViewOf(const failover::MemberMachine& machine) {
-  const failover::HardState& hard = machine.hard_state();
   View view;
+  FillView(machine, view);
+  return view;
+}
+
+bool ViewMatches(const failover::MemberMachine& machine, const View& view) {
+  const failover::HardState& hard = machine.hard_state();
+  if (view.epoch != hard.epoch || view.writable != machine.writable() ||
+      view.primary_contact != machine.primary_contacts() ||
+      view.quorum != (hard.formation.resilience.mode == model::ResilienceMode::kQuorum) ||
+      view.monitor_interval != hard.formation.resilience.monitor_interval ||
+      view.primary != hard.formation.primary || view.members != hard.formation.members ||
+      view.voters != hard.formation.voters) {
+    return false;
+  }
+  std::size_t contactable = 0;
+  if (machine.role() == failover::Role::kPrimary) {
+    for (const std::string& member : hard.formation.members) {
+      if (Contains(hard.uncontactable, member)) continue;
+      if (contactable >= view.contactable.size() || view.contactable[contactable] != member) {
+        return false;
+      }
+      ++contactable;
+    }
+  }
+  return contactable == view.contactable.size();
+}
+
+void FillView(const failover::MemberMachine& machine, View& view) {
+  const failover::HardState& hard = machine.hard_state();
   view.primary = hard.formation.primary;
   view.epoch = hard.epoch;
   view.writable = machine.writable();
   view.quorum = hard.formation.resilience.mode == model::ResilienceMode::kQuorum;
   view.members = hard.formation.members;
-  if (machine.role() == failover::Role::kPrimary) view.contactable = machine.ContactableMembers();
+  view.contactable.clear();
+  if (machine.role() == failover::Role::kPrimary) {  // its ContactableMembers()
+    for (const std::string& member : hard.formation.members) {
+      if (!Contains(hard.uncontactable, member)) view.contactable.push_back(member);
+    }
+  }
   view.voters = hard.formation.voters;
   view.monitor_interval = hard.formation.resilience.monitor_interval;
   view.primary_contact = machine.primary_contacts();
-  return view;
 }
 
 absl::Status ValidateDurable(const Durable& durable) {
@@ -241,6 +273,7 @@ void Replicator::SetView(const View& view) {
   const std::string old_primary = view_.primary;
   const std::vector<std::string> old_contactable = view_.contactable;
   view_ = view;
+  retry_interval_ = ComputeRetryInterval();
   if (view_.primary == self_) {
     if (!leading_) {
       BecomeLeader();
@@ -331,7 +364,7 @@ void Replicator::FailPending(const std::string& why) {
   pending_.clear();
 }
 
-absl::Duration Replicator::RetryInterval() const {
+absl::Duration Replicator::ComputeRetryInterval() const {
   return std::min(std::max(options_.min_retry, view_.monitor_interval / 2),
                   std::max(view_.monitor_interval, options_.min_retry));
 }

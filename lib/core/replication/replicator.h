@@ -41,6 +41,11 @@ struct ReplicatorOptions {
 };
 
 View ViewOf(const failover::MemberMachine& machine);
+// ViewOf into an existing View, reusing its storage (a host that refreshes the view after every
+// step of the machine).
+void FillView(const failover::MemberMachine& machine, View& view);
+// True when ViewOf(machine) would equal `view` (compared in place, nothing copied).
+bool ViewMatches(const failover::MemberMachine& machine, const View& view);
 
 // Checks what a store loaded (it may be corrupt): INVALID_ARGUMENT, reason `corrupt_state`,
 // naming the broken rule (log contiguous after its base, chains linked, repository applied
@@ -114,7 +119,9 @@ class Replicator {
   std::uint64_t ChainAt(std::uint64_t index) const;  // index in [base, last]
   std::uint64_t EpochAt(std::uint64_t index) const;
   const Entry& At(std::uint64_t index) const;
-  absl::Duration RetryInterval() const;
+  // Unanswered messages are retried after this (ComputeRetryInterval of the view, kept).
+  absl::Duration RetryInterval() const { return retry_interval_; }
+  absl::Duration ComputeRetryInterval() const;
   void Refuse(std::uint64_t request, absl::Status status);
   absl::Status CheckWrite(const std::string& category, const std::string& key) const;
   void Submit(std::uint64_t request, Entry entry, Wait wait);
@@ -156,6 +163,7 @@ class Replicator {
   std::string self_;
   ReplicatorOptions options_;
   View view_;
+  absl::Duration retry_interval_ = ComputeRetryInterval();
   absl::Duration now_ = absl::ZeroDuration();
   Repository repo_;
   std::uint64_t base_index_ = 0;

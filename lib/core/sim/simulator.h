@@ -93,6 +93,7 @@ class Simulator {
     std::optional<failover::MemberMachine> machine;
     replication::Durable store;  // the replicator's persisted state
     std::optional<replication::Replicator> replicator;
+    replication::View view;  // the view the replicator holds (the last SetView)
     // Origins ("writer@epoch.index") of every write this member's repository has taken in,
     // applied or inherited with a snapshot: the history the no-silent-loss invariant reads.
     std::set<std::string> history;
@@ -111,13 +112,18 @@ class Simulator {
     std::string following;
     std::uint64_t following_version = 0;
   };
+  // A message on its way. The heap orders small keys; the (large) messages stay put in
+  // `parcels_` until delivered, so reordering the heap never copies a message.
+  struct Parcel {
+    failover::Message message;
+    std::optional<replication::Message> replication;  // a replication message instead
+  };
   struct InFlight {
     std::int64_t at_us;
     std::uint64_t seq;
     std::size_t from;
     std::size_t to;
-    failover::Message message;
-    std::optional<replication::Message> replication;  // a replication message instead
+    std::size_t parcel;  // index into parcels_
     bool operator>(const InFlight& o) const {
       return at_us != o.at_us ? at_us > o.at_us : seq > o.seq;
     }
@@ -156,6 +162,8 @@ class Simulator {
   std::vector<Slot> slots_;
   absl::flat_hash_map<std::string, std::size_t> index_;
   std::vector<InFlight> in_flight_;  // a min-heap on (at_us, seq) (std::greater)
+  std::vector<Parcel> parcels_;      // the messages in flight, by InFlight::parcel
+  std::vector<std::size_t> free_parcels_;
   std::uint64_t seq_ = 0;
   std::size_t next_event_ = 0;
   std::int64_t now_us_ = 0;
@@ -175,7 +183,9 @@ class Simulator {
   // Array mode is not consensus: a member that left may still be listed by its old primary
   // until that primary's grace period runs out. Since when each member has been claimed by
   // more than one primary (absent = by at most one).
-  absl::flat_hash_map<std::string, std::int64_t> double_claim_since_;
+  // By slot; -1: claimed by at most one primary.
+  std::vector<std::int64_t> double_claim_since_;
+  std::vector<int> claims_;  // CheckClaims' per-slot count (kept to reuse its storage)
 };
 
 }  // namespace arraykit::sim

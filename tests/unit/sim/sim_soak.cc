@@ -1,7 +1,8 @@
 // Soak runner for the randomized simulation: sim_soak SEEDS [START], or
 // sim_soak --seed N --print to replay one seed and print its scenario and timeline, or
 // sim_soak --run SCENARIO.json [--json] to run one scenario file.
-// Exit 0 when every seed ran clean, 1 when one failed (its seed is printed), 2 on bad usage.
+// Exit 0 when every seed ran clean, 1 when any failed (each failing seed is printed, and the run
+// goes on), 2 on bad usage. Progress every 10,000 seeds and a summary line at the end.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -64,18 +65,41 @@ int main(int argc, char** argv) {
                  "       sim_soak --run SCENARIO.json [--json]\n");
     return 2;
   }
+  // Line-buffered, so a log file shows progress and failures as they happen. Every seed runs,
+  // also after a failure: each failing seed is printed (replay it with --seed N --print).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  constexpr std::uint64_t kProgressEvery = 10000;
   const auto began = std::chrono::steady_clock::now();
+  auto elapsed = [&began] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  };
+  std::uint64_t failed = 0;
+  std::uint64_t done = 0;
   for (std::uint64_t seed = start; seed < start + seeds; ++seed) {
     const absl::Status status = arraykit::sim::RunRandomSeed(seed);
     if (!status.ok()) {
+      ++failed;
       std::printf("FAILED %s\n", std::string(status.message()).c_str());
-      return 1;
+    }
+    if (++done % kProgressEvery == 0 && done < seeds) {
+      const double seconds = elapsed();
+      std::printf("progress: %llu of %llu seeds (through %llu), %llu failed, %.0f s, %.1f seeds/s\n",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(seeds),
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(failed),
+                  seconds, static_cast<double>(done) / seconds);
     }
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  std::printf("%llu seeds (%llu..%llu) ran clean in %.1f s\n",
+  const double seconds = elapsed();
+  const double rate = seconds > 0 ? static_cast<double>(seeds) / seconds : 0.0;
+  if (failed == 0) {
+    std::printf("%llu seeds (%llu..%llu) ran clean in %.1f s (%.1f seeds/s)\n",
+                static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(start),
+                static_cast<unsigned long long>(start + seeds - 1), seconds, rate);
+    return 0;
+  }
+  std::printf("%llu seeds (%llu..%llu): %llu FAILED (listed above) in %.1f s (%.1f seeds/s)\n",
               static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(start),
-              static_cast<unsigned long long>(start + seeds - 1), seconds);
-  return 0;
+              static_cast<unsigned long long>(start + seeds - 1),
+              static_cast<unsigned long long>(failed), seconds, rate);
+  return 1;
 }
