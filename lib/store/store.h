@@ -117,8 +117,10 @@ class Store {
 
   // Writes `batch` in one transaction; durable when it returns OK. On error nothing of the
   // batch is written. A batch that does not fit the stored log (an append that does not follow
-  // the last entry, an apply that skips an index, compaction past the applied index) is
-  // refused with FAILED_PRECONDITION, reason `inconsistent_batch`.
+  // the last entry — its index is not the next one, or its chain is not replication::Chain of
+  // the previous entry's chain (the log base's for the first entry after it) — an apply that
+  // skips an index, compaction past the applied index) is refused with FAILED_PRECONDITION,
+  // reason `inconsistent_batch`.
   absl::Status Commit(const Batch& batch);
 
   // SQLite's `PRAGMA integrity_check`: OK, or DATA_LOSS (`corrupt_state`) with its first lines.

@@ -219,6 +219,7 @@ TEST_CASE("damaged pages of a real store are reported as corrupt_state") {
       ready.append.push_back(arraykit::store::testing::Put(
           i, "sessions", "key-" + std::to_string(i), "\"" + std::string(200, 'v') + "\""));
     }
+    arraykit::store::testing::Link(ready.append, 0);
     ready.apply = ready.append;
     Batch batch;
     batch.replication = &ready;
@@ -481,6 +482,7 @@ TEST_CASE("a commit whose write fails writes nothing and leaves the store refusi
     ready.append.push_back(
         arraykit::store::testing::Put(i, "sessions", "k" + std::to_string(i), "\"value\""));
   }
+  arraykit::store::testing::Link(ready.append, 0);
   Batch second;
   second.replication = &ready;
   const absl::Status failed = (*store)->Commit(second);
