@@ -260,6 +260,8 @@ class Store::Impl {
   Positions positions_;
   std::optional<std::string> identity_name_;
   absl::Status broken_;  // set when a COMMIT failed: the connection's state is unknown
+  // The last hard state that read back equal from its text, log position cleared.
+  std::optional<failover::HardState> checked_hard_state_;
 
   struct Statements {
     Statement begin, commit, rollback;
@@ -690,13 +692,20 @@ absl::Status Store::Impl::WriteBatch(const Batch& batch, Positions& positions) {
   if (batch.hard_state.has_value()) {
     const std::string text = HardStateToText(*batch.hard_state);
     // What is stored must read back as exactly this state (durations to the nanosecond,
-    // resilience settings within their documented ranges).
-    absl::StatusOr<failover::HardState> back = HardStateFromText(text);
-    if (!back.ok()) return back.status();
-    if (*back != *batch.hard_state) {
-      return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
-                       "hard_state: does not read back equal from its stored form (a duration "
-                       "finer than a nanosecond or out of range)");
+    // resilience settings within their documented ranges). A state that differs from the last
+    // one checked only in its log position (two integers, stored exactly) is not parsed again:
+    // a write changes nothing else.
+    failover::HardState shape = *batch.hard_state;
+    shape.log = {};
+    if (!checked_hard_state_.has_value() || *checked_hard_state_ != shape) {
+      absl::StatusOr<failover::HardState> back = HardStateFromText(text);
+      if (!back.ok()) return back.status();
+      if (*back != *batch.hard_state) {
+        return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
+                         "hard_state: does not read back equal from its stored form (a duration "
+                         "finer than a nanosecond or out of range)");
+      }
+      checked_hard_state_ = std::move(shape);
     }
     Statement& s = statements_.put_hard_state;
     s.BindText(1, text);
