@@ -1,13 +1,15 @@
 // End-to-end timings of the node in one process (issue 9's bench): three members over the
 // in-memory network, each with its durable SQLite store in its own data directory.
 //
-//   node_bench [--rounds N] [--dir DIR] [--only fsync,seq,tput,catchup,failover]
+//   node_bench [--rounds N] [--dir DIR] [--only fsync,seq,seq1,tput,catchup,failover]
 //
 // Measures, in one run (the machine is noisy; compare figures of one run, and read the node's
 // figures against the raw device flush measured in the same run and directory):
 //   0. the raw flush: 4 KiB pwrite + fdatasync over an existing block, by 1 thread and by 3
 //      threads at once (the three members' stores share the disk); again at the end;
-//   1. sequential durable writes on the primary, 3 members, array mode (p50/p99 of Put);
+//   1. sequential durable writes on the primary, 3 members, array mode (p50/p99 of Put), with
+//      the primary's commits per write and its Store::Commit p50/p99; and the same on a
+//      standalone member (`seq1`: no secondaries sharing the disk and the cores);
 //   2. throughput with 64 writers in flight (each a thread doing Put in a loop), with the store
 //      commits per second and entries per commit of the primary and of a secondary;
 //   3. a member restarting into an array that holds 10,000 entries: from its Open to
@@ -190,10 +192,15 @@ json Description(const json& resilience) {
 
 class Array {
  public:
-  Array(const std::string& root, const json& resilience)
+  // members = 1: kNames[0] alone, the standalone primary a first start makes.
+  Array(const std::string& root, const json& resilience, std::size_t members = 3)
       : root_(root), net_(MemoryNetwork::Create(7)), description_(Description(resilience)) {
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
+    if (members == 1) {
+      Open(kNames[0]);
+      return;
+    }
     // Secondaries first: they then follow the primary from its first message.
     for (std::size_t i = kNames.size(); i-- > 0;) Open(kNames[i]);
     for (std::size_t i = kNames.size(); i-- > 0;) {
@@ -244,8 +251,8 @@ class Array {
 
 std::string Value(int i) { return json{{"n", i}, {"text", "value of a typical size"}}.dump(); }
 
-double SequentialWrites(const std::string& root, int count) {
-  Array array(root, json{{"monitor_interval_s", 1}});
+double SequentialWrites(const std::string& root, int count, std::size_t members) {
+  Array array(root, json{{"monitor_interval_s", 1}}, members);
   Node& primary = array[kNames[0]];
   const long commits_before = array.counts(kNames[0]).commits.load();
   array.counts(kNames[0]).record = true;
@@ -264,9 +271,9 @@ double SequentialWrites(const std::string& root, int count) {
     commit_ms = array.counts(kNames[0]).commit_ms;
   }
   std::printf(
-      "sequential durable write, 3 members, array mode: p50 %.3f ms  p99 %.3f ms  (%d writes, "
+      "sequential durable write, %zu member%s, array mode: p50 %.3f ms  p99 %.3f ms  (%d writes, "
       "%.2f primary commits per write; the primary's Store::Commit p50 %.3f ms  p99 %.3f ms)\n",
-      Percentile(ms, 0.5), Percentile(ms, 0.99), count,
+      members, members == 1 ? "" : "s", Percentile(ms, 0.5), Percentile(ms, 0.99), count,
       static_cast<double>(commits) / static_cast<double>(count), Percentile(commit_ms, 0.5),
       Percentile(commit_ms, 0.99));
   return Percentile(ms, 0.5);
@@ -388,12 +395,12 @@ void Failover(const std::string& root, int rounds) {
 int main(int argc, char** argv) {
   int rounds = 10;
   std::string dir = (std::filesystem::temp_directory_path() / "arraykit-node-bench").string();
-  const std::set<std::string> kFigures = {"fsync", "seq", "tput", "catchup", "failover"};
+  const std::set<std::string> kFigures = {"fsync", "seq", "seq1", "tput", "catchup", "failover"};
   std::set<std::string> only = kFigures;
   auto usage = [] {
     std::fprintf(stderr,
                  "usage: node_bench [--rounds N] [--dir DIR] "
-                 "[--only fsync,seq,tput,catchup,failover]\n");
+                 "[--only fsync,seq,seq1,tput,catchup,failover]\n");
     return 2;
   };
   if (argc % 2 == 0) return usage();
@@ -420,7 +427,13 @@ int main(int argc, char** argv) {
     FlushLatency(dir + "/flush", 3, 1000, "start");
   }
   if (only.count("seq")) {
-    const double p50 = SequentialWrites(dir + "/seq", 2000);
+    const double p50 = SequentialWrites(dir + "/seq", 2000, 3);
+    if (flush_p50 > 0) {
+      std::printf("  sequential write p50 / raw flush p50 (1 thread): %.1f\n", p50 / flush_p50);
+    }
+  }
+  if (only.count("seq1")) {
+    const double p50 = SequentialWrites(dir + "/seq1", 2000, 1);
     if (flush_p50 > 0) {
       std::printf("  sequential write p50 / raw flush p50 (1 thread): %.1f\n", p50 / flush_p50);
     }
