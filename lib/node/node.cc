@@ -40,6 +40,8 @@ constexpr absl::Duration kMinRetick = absl::Milliseconds(1);
 // Loop iterations held by the store thread: the one committing and the next, ready to commit
 // as soon as it returns (the loop's wake-up is then off the commit path).
 constexpr std::size_t kCommitsHeld = 2;
+// Log entries in a batch the loop commits itself when the store thread is idle.
+constexpr std::size_t kInlineEntries = 1;
 
 failover::Clock Now() {
   return failover::Clock{
@@ -646,8 +648,19 @@ bool Node::Impl::HandleReady() {
         hard_state.has_value() ? std::move(hard_state) : std::move(hard_state_to_persist_);
     hard_state_to_persist_.reset();
     replicator_->SetView(replication::ViewOf(*machine_));
-    if (it->persist.empty() && committer_->idle()) {
-      it->Release();  // nothing to make durable and nothing in flight: it leaves at once
+    if (committer_->idle() && !it->replication.snapshot.has_value() &&
+        it->replication.append.size() <= kInlineEntries) {
+      // Nothing in flight and a small batch (a lone write, a follower's next entry, a
+      // heartbeat): the loop commits it itself, without the hand-over to the store thread and
+      // back. Larger batches go to the store thread, so the loop steps on during their flush.
+      if (!it->persist.empty()) {
+        if (absl::Status s = storage_->Commit(it->persist); !s.ok()) {
+          Fail(s);
+          it->Abandon(failed_);
+          return false;
+        }
+      }
+      it->Release();
       continue;
     }
     committer_->Submit(std::move(it));

@@ -370,5 +370,71 @@ TEST_CASE("a failed commit stops the member: its writes and those behind it neve
   CHECK(reported);
 }
 
+TEST_CASE("writers in flight when a commit fails: acknowledged writes replicate, refused never") {
+  Array array("failed-under-load");
+  array.Form();
+  Node& a = array[kA];
+  std::mutex mu;
+  std::vector<std::string> acknowledged, refused;
+  std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  auto writer = [&] {
+    while (!stop) {
+      const std::string key = absl::StrCat("w", next++);
+      auto answer = a.Put("sessions", key, "1");
+      std::lock_guard lock(mu);
+      if (answer.ok()) {
+        acknowledged.push_back(key);
+      } else {
+        REQUIRE(ReasonOf(answer.status()) == "store_failed");
+        refused.push_back(key);
+        return;  // the member stopped
+      }
+    }
+  };
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 8; ++i) writers.emplace_back(writer);
+  // Batches of several entries go through the store thread; then a commit fails.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (acknowledged.size() >= 300) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  array.hooks[kA]->fail_next = true;
+  for (std::thread& t : writers) t.join();
+  stop = true;
+  std::lock_guard lock(mu);
+  REQUIRE(acknowledged.size() >= 300);
+  REQUIRE(refused.size() == 8);  // every writer ended on the failure
+  // No refused write reached a secondary (its appends leave only after a commit that failed or
+  // never ran).
+  std::this_thread::sleep_for(100ms);
+  for (const std::string& name : {kB, kC}) {
+    for (const std::string& key : refused) {
+      INFO(name << " " << key);
+      CHECK_FALSE(Has(array[name], key));
+    }
+  }
+  // The primary's store holds every acknowledged write (array mode: durable on the primary
+  // before the answer) and none of the refused ones (nothing of a failed batch is written).
+  REQUIRE(array.nodes[kA]->Close().ok());
+  auto stored = OpenSqliteStorage(array.dirs[0]);
+  REQUIRE(stored.ok());
+  auto durable = (*stored)->LoadReplication();
+  REQUIRE(durable.ok());
+  const auto& records = durable->repository.records;
+  for (const std::string& key : acknowledged) {
+    INFO(key);
+    CHECK(records.count({"sessions", key}) == 1);
+  }
+  for (const std::string& key : refused) {
+    INFO(key);
+    CHECK(records.count({"sessions", key}) == 0);
+  }
+}
+
 }  // namespace
 }  // namespace arraykit::node
