@@ -36,8 +36,12 @@ void CommitWorker::Submit(std::unique_ptr<Job> job) {
     std::lock_guard lock(mu_);
     AK_CHECK(jobs_.size() < capacity_, "a commit job submitted to a full worker (", jobs_.size(),
              " held)");
-    AK_CHECK(failure_.ok(), "a commit job submitted after a failed commit");
     AK_CHECK(!stop_, "a commit job submitted to a stopping worker");
+    if (!failure_.ok()) {
+      // A commit failed after the caller saw room: the job joins the failed ones, unreleased.
+      failed_jobs_.push_back(std::move(job));
+      return;
+    }
     jobs_.push_back(std::move(job));
   }
   cv_.notify_all();

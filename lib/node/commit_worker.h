@@ -8,9 +8,9 @@
 //   - At most `capacity` jobs are held: the one committing and the next ones, queued so the
 //     worker goes from one commit to the next without waiting for the loop. What the loop steps
 //     while the queue is full stays in the machines and leaves as one larger batch later.
-//   - A failed commit stops the worker for good: neither that job nor any queued after it is
-//     released, Submit is refused (checked), and the loop collects those jobs to answer their
-//     waiting calls.
+//   - A failed commit stops the worker for good: neither that job nor any queued or submitted
+//     after it is released or committed, and the loop collects those jobs (TakeFailedJobs) to
+//     answer their waiting calls.
 //   - `on_done` runs on the worker thread each time a job is done (released or failed), outside
 //     the worker's lock; the loop uses it to wake up and hand over what it gathered meanwhile.
 #ifndef ARRAYKIT_NODE_COMMIT_WORKER_H_
@@ -55,7 +55,8 @@ class CommitWorker {
   bool idle() const;
   // True when a job may be submitted: fewer than `capacity` held and no commit failed.
   bool has_room() const;
-  // Queues `job` after those held; requires has_room() (checked).
+  // Queues `job` after those held; requires fewer than `capacity` held (checked). When a commit
+  // failed meanwhile (after has_room() said yes), the job goes with the failed ones instead.
   void Submit(std::unique_ptr<Job> job);
   // Blocks until no job is held.
   void WaitIdle();

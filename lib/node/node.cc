@@ -198,7 +198,8 @@ class Node::Impl {
   void Fail(const absl::Status& status);
   void PostEvent(const failover::TimelineEntry& entry, absl::Time at);
   void Dispatch();
-  // Store thread (Loop and HandleReady): one iteration's batch in flight while the loop steps.
+  // The store thread (lib/node/commit_worker.h), used by Loop and HandleReady: it commits and
+  // releases up to kCommitsHeld iterations while the loop steps the next.
   class Iteration;
   void Settle();
   void CollectStoreFailure();

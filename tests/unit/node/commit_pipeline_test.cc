@@ -289,9 +289,16 @@ TEST_CASE("commit worker: a failed commit releases nothing of it or after it, fo
   REQUIRE(failed.size() == 2);
   for (auto& job : failed) job->Abandon(absl::DataLossError("stopped"));
   CHECK(worker.TakeFailedJobs().empty());
+  // A job handed over after the failure (the loop saw room just before it) is neither
+  // committed nor released: it waits with the failed ones.
+  worker.Submit(std::make_unique<LoggedJob>("3", &log, &mu, true));
+  worker.WaitIdle();
+  failed = worker.TakeFailedJobs();
+  REQUIRE(failed.size() == 1);
+  failed[0]->Abandon(absl::DataLossError("stopped"));
   std::lock_guard lock(mu);
   CHECK(log == std::vector<std::string>{"commit failed", "abandoned 1: stopped",
-                                        "abandoned 2: stopped"});
+                                        "abandoned 2: stopped", "abandoned 3: stopped"});
 }
 
 // ---- the node ------------------------------------------------------------------------------
