@@ -52,6 +52,16 @@ struct StoreHooks {
     }
     cv.notify_all();
   }
+  // In a commit: waits while commits are held.
+  void WaitWhileHeld() {
+    std::unique_lock lock(mu);
+    if (!hold) return;
+    ++holding;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    --holding;
+  }
+  // In the test: waits until a commit is held.
   bool WaitHolding(std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, timeout, [&] { return holding > 0; });
@@ -75,15 +85,7 @@ class HookedStorage final : public Storage {
     return inner_->LoadCertificates();
   }
   absl::Status Commit(const Batch& batch) override {
-    {
-      std::unique_lock lock(hooks_->mu);
-      if (hooks_->hold) {
-        ++hooks_->holding;
-        hooks_->cv.notify_all();
-        hooks_->cv.wait(lock, [&] { return !hooks_->hold; });
-        --hooks_->holding;
-      }
-    }
+    hooks_->WaitWhileHeld();
     if (hooks_->fail_next.exchange(false)) {
       return absl::InternalError("the disk is full");
     }
@@ -217,15 +219,7 @@ class LoggingStorage final : public Storage {
     return std::vector<CertificateStatus>{};
   }
   absl::Status Commit(const Batch&) override {
-    {
-      std::unique_lock lock(hooks_->mu);
-      if (hooks_->hold) {
-        ++hooks_->holding;
-        hooks_->cv.notify_all();
-        hooks_->cv.wait(lock, [&] { return !hooks_->hold; });
-        --hooks_->holding;
-      }
-    }
+    hooks_->WaitWhileHeld();
     const bool fail = hooks_->fail_next.exchange(false);
     std::lock_guard lock(*mu_);
     log_->push_back(fail ? "commit failed" : "commit");
