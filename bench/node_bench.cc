@@ -1,16 +1,26 @@
 // End-to-end timings of the node in one process (issue 9's bench): three members over the
 // in-memory network, each with its durable SQLite store in its own data directory.
 //
-//   node_bench [--rounds N] [--dir DIR]
+//   node_bench [--rounds N] [--dir DIR] [--only fsync,seq,seq1,tput,catchup,failover]
 //
-// Measures, in one run (the machine is noisy; compare figures of one run):
-//   1. sequential durable writes on the primary, 3 members, array mode (p50/p99 of Put);
-//   2. throughput with 64 writers in flight (each a thread doing Put in a loop);
+// Measures, in one run (the machine is noisy; compare figures of one run, and read the node's
+// figures against the raw device flush measured in the same run and directory):
+//   0. the raw flush: 4 KiB pwrite + fdatasync over an existing block, by 1 thread and by 3
+//      threads at once (the three members' stores share the disk); again at the end;
+//   1. sequential durable writes on the primary, 3 members, array mode (p50/p99 of Put), with
+//      the primary's commits per write and its Store::Commit p50/p99; and the same on a
+//      standalone member (`seq1`: no secondaries sharing the disk and the cores);
+//   2. throughput with 64 writers in flight (each a thread doing Put in a loop), with the store
+//      commits per second and entries per commit of the primary and of a secondary;
 //   3. a member restarting into an array that holds 10,000 entries: from its Open to
 //      "applied the primary's last position" (the catch-up the join of a member also pays);
 //   4. failover at 20 ms × 3 probes: from the primary's Close to the first Put the new primary
 //      accepts (rounds of a fresh array each).
 // Prints one line per figure; docs/PERFORMANCE.md records them with this command.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,13 +29,17 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "node/node.h"
+#include "node/sqlite_storage.h"
 
 namespace {
 
@@ -33,12 +47,25 @@ using arraykit::node::AttachTo;
 using arraykit::node::MemoryNetwork;
 using arraykit::node::Node;
 using arraykit::node::NodeOptions;
+using arraykit::node::Storage;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kNames = {"a.example.com", "b.example.com", "c.example.com"};
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// CPU seconds (user + system) used by the whole process so far: every member's threads, the
+// network's and the writers'. Per write it is a figure the machine's noise moves less than
+// wall-clock throughput.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -48,6 +75,105 @@ double Percentile(std::vector<double> v, double p) {
 [[noreturn]] void Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "node_bench: %s: %s\n", what.c_str(), status.ToString().c_str());
   std::exit(1);
+}
+
+// What one member's store did: commits and the log entries they appended.
+struct CommitCounts {
+  std::atomic<long> commits{0};
+  std::atomic<long> entries{0};
+  std::atomic<long> busy_us{0};  // time spent inside Commit
+  std::mutex mu;
+  std::vector<double> commit_ms;  // each commit's duration, while `record` is set
+  std::atomic<bool> record{false};
+};
+
+// The default SQLite storage, counting its commits (the node calls Commit from one thread at a
+// time; the counters are read by the bench's thread).
+class CountingStorage final : public Storage {
+ public:
+  CountingStorage(std::unique_ptr<Storage> inner, std::shared_ptr<CommitCounts> counts)
+      : inner_(std::move(inner)), counts_(std::move(counts)) {}
+  absl::StatusOr<std::optional<arraykit::node::Identity>> LoadIdentity() override {
+    return inner_->LoadIdentity();
+  }
+  absl::StatusOr<std::optional<arraykit::failover::HardState>> LoadHardState() override {
+    return inner_->LoadHardState();
+  }
+  absl::StatusOr<arraykit::replication::Durable> LoadReplication() override {
+    return inner_->LoadReplication();
+  }
+  absl::StatusOr<std::vector<arraykit::node::CertificateStatus>> LoadCertificates() override {
+    return inner_->LoadCertificates();
+  }
+  absl::Status Commit(const arraykit::node::Batch& batch) override {
+    const auto start = Clock::now();
+    absl::Status status = inner_->Commit(batch);
+    const double took_ms = Ms(Clock::now() - start);
+    counts_->busy_us.fetch_add(static_cast<long>(took_ms * 1000), std::memory_order_relaxed);
+    if (counts_->record && !batch.empty()) {
+      std::lock_guard lock(counts_->mu);
+      counts_->commit_ms.push_back(took_ms);
+    }
+    if (status.ok() && !batch.empty()) {
+      counts_->commits.fetch_add(1, std::memory_order_relaxed);
+      if (batch.replication != nullptr) {
+        counts_->entries.fetch_add(static_cast<long>(batch.replication->append.size()),
+                                   std::memory_order_relaxed);
+      }
+    }
+    return status;
+  }
+
+ private:
+  std::unique_ptr<Storage> inner_;
+  std::shared_ptr<CommitCounts> counts_;
+};
+
+// The raw device flush in `dir`: `threads` threads at once, each overwriting 4 KiB blocks of its
+// own preallocated file and calling fdatasync after each, `count` times (as a WAL commit does
+// once SQLite reuses its WAL from the start). Prints p50/p99 over every flush; returns the p50.
+double FlushLatency(const std::string& dir, int threads, int count, const char* label) {
+  std::filesystem::create_directories(dir);
+  std::mutex mu;
+  std::vector<double> all;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const std::string path = absl::StrCat(dir, "/flush-", t);
+      const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) Fail("flush", absl::InternalError("cannot create " + path));
+      constexpr off_t kFile = 4 << 20;
+      const std::string page(4096, 'x');
+      for (off_t at = 0; at < kFile; at += 4096) {
+        if (pwrite(fd, page.data(), page.size(), at) != static_cast<ssize_t>(page.size())) {
+          Fail("flush", absl::InternalError("cannot write " + path));
+        }
+      }
+      fsync(fd);
+      std::vector<double> ms;
+      off_t offset = 0;
+      for (int i = 0; i < count; ++i) {
+        const auto start = Clock::now();
+        if (pwrite(fd, page.data(), page.size(), offset) != static_cast<ssize_t>(page.size()) ||
+            fdatasync(fd) != 0) {
+          Fail("flush", absl::InternalError("cannot sync " + path));
+        }
+        ms.push_back(Ms(Clock::now() - start));
+        offset = (offset + 4096) % kFile;
+      }
+      close(fd);
+      std::filesystem::remove(path);
+      std::lock_guard lock(mu);
+      all.insert(all.end(), ms.begin(), ms.end());
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  const double p50 = Percentile(all, 0.5);
+  std::printf("raw flush (4 KiB pwrite + fdatasync), %s, %d thread%s: p50 %.3f ms  p99 %.3f ms  "
+              "(%zu flushes)\n",
+              label, threads, threads == 1 ? "" : "s at once", p50, Percentile(all, 0.99),
+              all.size());
+  return p50;
 }
 
 json Description(const json& resilience) {
@@ -66,10 +192,15 @@ json Description(const json& resilience) {
 
 class Array {
  public:
-  Array(const std::string& root, const json& resilience)
+  // members = 1: kNames[0] alone, the standalone primary a first start makes.
+  Array(const std::string& root, const json& resilience, std::size_t members = 3)
       : root_(root), net_(MemoryNetwork::Create(7)), description_(Description(resilience)) {
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
+    if (members == 1) {
+      Open(kNames[0]);
+      return;
+    }
     // Secondaries first: they then follow the primary from its first message.
     for (std::size_t i = kNames.size(); i-- > 0;) Open(kNames[i]);
     for (std::size_t i = kNames.size(); i-- > 0;) {
@@ -90,6 +221,14 @@ class Array {
     o.name = name;
     o.data_dir = root_ + "/" + name;
     o.attach = AttachTo(net_);
+    auto& counts = counts_[name];
+    counts = std::make_shared<CommitCounts>();
+    o.open_storage = [counts](const std::string& data_dir)
+        -> absl::StatusOr<std::unique_ptr<Storage>> {
+      auto inner = arraykit::node::OpenSqliteStorage(data_dir);
+      if (!inner.ok()) return inner.status();
+      return std::unique_ptr<Storage>(new CountingStorage(*std::move(inner), counts));
+    };
     auto node = Node::Open(std::move(o));
     if (!node.ok()) Fail("open " + name, node.status());
     nodes_[name] = *std::move(node);
@@ -100,19 +239,23 @@ class Array {
     nodes_[name].reset();
   }
   Node& operator[](const std::string& name) { return *nodes_[name]; }
+  CommitCounts& counts(const std::string& name) { return *counts_[name]; }
 
  private:
   std::string root_;
   std::shared_ptr<MemoryNetwork> net_;
   json description_;
   std::map<std::string, std::unique_ptr<Node>> nodes_;
+  std::map<std::string, std::shared_ptr<CommitCounts>> counts_;
 };
 
 std::string Value(int i) { return json{{"n", i}, {"text", "value of a typical size"}}.dump(); }
 
-void SequentialWrites(const std::string& root, int count) {
-  Array array(root, json{{"monitor_interval_s", 1}});
+double SequentialWrites(const std::string& root, int count, std::size_t members) {
+  Array array(root, json{{"monitor_interval_s", 1}}, members);
   Node& primary = array[kNames[0]];
+  const long commits_before = array.counts(kNames[0]).commits.load();
+  array.counts(kNames[0]).record = true;
   std::vector<double> ms;
   for (int i = 0; i < count; ++i) {
     const auto start = Clock::now();
@@ -120,9 +263,20 @@ void SequentialWrites(const std::string& root, int count) {
     ms.push_back(Ms(Clock::now() - start));
     if (!position.ok()) Fail("put", position.status());
   }
+  const long commits = array.counts(kNames[0]).commits.load() - commits_before;
+  array.counts(kNames[0]).record = false;
+  std::vector<double> commit_ms;
+  {
+    std::lock_guard lock(array.counts(kNames[0]).mu);
+    commit_ms = array.counts(kNames[0]).commit_ms;
+  }
   std::printf(
-      "sequential durable write, 3 members, array mode: p50 %.3f ms  p99 %.3f ms  (%d writes)\n",
-      Percentile(ms, 0.5), Percentile(ms, 0.99), count);
+      "sequential durable write, %zu member%s, array mode: p50 %.3f ms  p99 %.3f ms  (%d writes, "
+      "%.2f primary commits per write; the primary's Store::Commit p50 %.3f ms  p99 %.3f ms)\n",
+      members, members == 1 ? "" : "s", Percentile(ms, 0.5), Percentile(ms, 0.99), count,
+      static_cast<double>(commits) / static_cast<double>(count), Percentile(commit_ms, 0.5),
+      Percentile(commit_ms, 0.99));
+  return Percentile(ms, 0.5);
 }
 
 void Throughput(const std::string& root, int writers, int seconds) {
@@ -131,6 +285,12 @@ void Throughput(const std::string& root, int writers, int seconds) {
   std::atomic<bool> stop{false};
   std::atomic<long> done{0};
   std::vector<std::thread> threads;
+  const CommitCounts& on_primary = array.counts(kNames[0]);
+  const CommitCounts& on_secondary = array.counts(kNames[1]);
+  const long primary_commits = on_primary.commits, primary_entries = on_primary.entries;
+  const long primary_busy = on_primary.busy_us, secondary_busy = on_secondary.busy_us;
+  const long secondary_commits = on_secondary.commits, secondary_entries = on_secondary.entries;
+  const double cpu_before = ProcessCpuSeconds();
   const auto start = Clock::now();
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
@@ -145,8 +305,23 @@ void Throughput(const std::string& root, int writers, int seconds) {
   stop = true;
   for (std::thread& t : threads) t.join();
   const double elapsed = Ms(Clock::now() - start) / 1000.0;
-  std::printf("throughput, %d writers in flight, 3 members, array mode: %.0f writes/s\n", writers,
-              static_cast<double>(done.load()) / elapsed);
+  const double cpu = ProcessCpuSeconds() - cpu_before;
+  auto per_commit = [](long entries, long commits) {
+    return commits == 0 ? 0.0 : static_cast<double>(entries) / static_cast<double>(commits);
+  };
+  const long pc = on_primary.commits - primary_commits, pe = on_primary.entries - primary_entries;
+  const long sc = on_secondary.commits - secondary_commits;
+  const long se = on_secondary.entries - secondary_entries;
+  const double pb = static_cast<double>(on_primary.busy_us - primary_busy) / 1e6 / elapsed;
+  const double sb = static_cast<double>(on_secondary.busy_us - secondary_busy) / 1e6 / elapsed;
+  std::printf("throughput, %d writers in flight, 3 members, array mode: %.0f writes/s  "
+              "(process CPU %.0f us per write, %.2f cores)\n"
+              "  primary: %.0f commits/s, %.1f entries per commit, in Commit %.0f%% of the time\n"
+              "  secondary: %.0f commits/s, %.1f entries per commit, in Commit %.0f%% of the time\n",
+              writers, static_cast<double>(done.load()) / elapsed,
+              1e6 * cpu / static_cast<double>(done.load()), cpu / elapsed,
+              static_cast<double>(pc) / elapsed, per_commit(pe, pc), 100 * pb,
+              static_cast<double>(sc) / elapsed, per_commit(se, sc), 100 * sb);
 }
 
 void CatchUp(const std::string& root, int entries) {
@@ -220,21 +395,57 @@ void Failover(const std::string& root, int rounds) {
 int main(int argc, char** argv) {
   int rounds = 10;
   std::string dir = (std::filesystem::temp_directory_path() / "arraykit-node-bench").string();
+  const std::set<std::string> kFigures = {"fsync", "seq", "seq1", "tput", "catchup", "failover"};
+  std::set<std::string> only = kFigures;
+  auto usage = [] {
+    std::fprintf(stderr,
+                 "usage: node_bench [--rounds N] [--dir DIR] "
+                 "[--only fsync,seq,seq1,tput,catchup,failover]\n");
+    return 2;
+  };
+  if (argc % 2 == 0) return usage();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--rounds") {
       rounds = std::atoi(argv[i + 1]);
+      if (rounds < 1) return usage();
     } else if (flag == "--dir") {
       dir = argv[i + 1];
+    } else if (flag == "--only") {
+      only.clear();
+      for (absl::string_view word : absl::StrSplit(argv[i + 1], ',')) {
+        if (kFigures.count(std::string(word)) == 0) return usage();
+        only.insert(std::string(word));
+      }
     } else {
-      std::fprintf(stderr, "usage: node_bench [--rounds N] [--dir DIR]\n");
-      return 2;
+      return usage();
     }
   }
-  SequentialWrites(dir + "/seq", 2000);
-  Throughput(dir + "/tput", 64, 3);
-  CatchUp(dir + "/catchup", 10000);
-  Failover(dir + "/failover", rounds);
+  // The disk's lone flush is bimodal on the project's machine (~0.2 ms or ~4 ms, switching
+  // within a run); three at once, as three members' stores flush, is steadier. Each sequential
+  // figure is read against the flush of its own situation.
+  double flush_p50 = 0, flush3_p50 = 0;
+  if (only.count("fsync")) {
+    flush_p50 = FlushLatency(dir + "/flush", 1, 2000, "start");
+    flush3_p50 = FlushLatency(dir + "/flush", 3, 1000, "start");
+  }
+  if (only.count("seq")) {
+    const double p50 = SequentialWrites(dir + "/seq", 2000, 3);
+    if (flush3_p50 > 0) {
+      std::printf("  sequential write p50 / raw flush p50 (3 threads at once): %.1f\n",
+                  p50 / flush3_p50);
+    }
+  }
+  if (only.count("seq1")) {
+    const double p50 = SequentialWrites(dir + "/seq1", 2000, 1);
+    if (flush_p50 > 0) {
+      std::printf("  sequential write p50 / raw flush p50 (1 thread): %.1f\n", p50 / flush_p50);
+    }
+  }
+  if (only.count("tput")) Throughput(dir + "/tput", 64, 3);
+  if (only.count("catchup")) CatchUp(dir + "/catchup", 10000);
+  if (only.count("failover")) Failover(dir + "/failover", rounds);
+  if (only.count("fsync")) FlushLatency(dir + "/flush", 1, 2000, "end");
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -52,17 +52,18 @@ class BenchDir {
   std::string path_;
 };
 
-Entry MakeEntry(std::uint64_t index) {
+// Entry `index`, linked after `previous_chain` (the store refuses an append that does not link).
+Entry MakeEntry(std::uint64_t index, std::uint64_t previous_chain) {
   Entry entry;
   entry.index = index;
   entry.epoch = 3;
-  entry.chain = index * 0x9e3779b97f4a7c15ULL;
   entry.writer = "boston.example.com";
   entry.category = "sessions";
   entry.key = absl::StrCat("session-", index % 1000);
   entry.value = absl::StrCat(R"({"user":"operator)", index % 50,
                              R"(","started":"2026-12-01T03:40:00Z","client":"192.0.2.)",
                              index % 250, R"(","ttl_s":3600})");
+  entry.chain = arraykit::replication::Chain(previous_chain, entry);
   return entry;
 }
 
@@ -100,9 +101,14 @@ void BM_Commit(benchmark::State& state) {
     return;
   }
   std::uint64_t last = 0;
+  std::uint64_t last_chain = 0;
   auto commit = [&](Store& s) {
     Ready ready;
-    for (std::uint64_t i = 1; i <= entries; ++i) ready.append.push_back(MakeEntry(last + i));
+    std::uint64_t chain = last_chain;
+    for (std::uint64_t i = 1; i <= entries; ++i) {
+      ready.append.push_back(MakeEntry(last + i, chain));
+      chain = ready.append.back().chain;
+    }
     ready.apply = ready.append;
     if (last % 4096 + entries > 4096 && last > 2048) ready.compact_through = last - 2048;
     Batch batch;
@@ -110,6 +116,7 @@ void BM_Commit(benchmark::State& state) {
     batch.replication = &ready;
     if (!s.Commit(batch).ok()) return false;
     last += entries;
+    last_chain = chain;
     return true;
   };
   std::vector<double> micros;
@@ -205,7 +212,11 @@ void BM_LoadReplication(benchmark::State& state) {
       return;
     }
     Ready ready;
-    for (std::uint64_t i = 1; i <= 20000; ++i) ready.append.push_back(MakeEntry(i));
+    std::uint64_t chain = 0;
+    for (std::uint64_t i = 1; i <= 20000; ++i) {
+      ready.append.push_back(MakeEntry(i, chain));
+      chain = ready.append.back().chain;
+    }
     ready.apply = ready.append;
     Batch batch;
     batch.replication = &ready;

@@ -22,6 +22,7 @@
 #include "core/replication/replicator.h"
 #include "core/status.h"
 #include "nlohmann/json.hpp"
+#include "node/commit_worker.h"
 #include "node/sqlite_storage.h"
 
 namespace arraykit::node {
@@ -36,6 +37,11 @@ constexpr int kMaxReadyRounds = 16;
 // machines retry) and host calls are refused (RESOURCE_EXHAUSTED).
 constexpr std::size_t kMaxInbox = 1 << 16;
 constexpr absl::Duration kMinRetick = absl::Milliseconds(1);
+// Loop iterations held by the store thread: the one committing and the next, ready to commit
+// as soon as it returns (the loop's wake-up is then off the commit path).
+constexpr std::size_t kCommitsHeld = 2;
+// Log entries in a batch the loop commits itself when the store thread is idle.
+constexpr std::size_t kInlineEntries = 1;
 
 failover::Clock Now() {
   return failover::Clock{
@@ -192,6 +198,11 @@ class Node::Impl {
   void Fail(const absl::Status& status);
   void PostEvent(const failover::TimelineEntry& entry, absl::Time at);
   void Dispatch();
+  // The store thread (lib/node/commit_worker.h), used by Loop and HandleReady: it commits and
+  // releases up to kCommitsHeld iterations while the loop steps the next.
+  class Iteration;
+  void Settle();
+  void CollectStoreFailure();
 
   NodeOptions options_;
   std::unique_ptr<Storage> storage_;
@@ -206,12 +217,14 @@ class Node::Impl {
   std::uint64_t next_request_ = 1;
   absl::Status failed_;  // a store failure stops the member
   absl::Duration last_tick_ = -absl::InfiniteDuration();
+  std::unique_ptr<CommitWorker> committer_;  // lives while Loop runs
 
   // Inbox (guarded by mu_).
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Envelope> inbound_;
   std::deque<Request> requests_;
+  bool commit_done_ = false;  // the store thread finished a job since the loop last looked
   bool stopping_ = false;
   bool closed_ = false;
   std::thread loop_;
@@ -364,6 +377,13 @@ absl::StatusOr<std::string> Node::Impl::Submit(Request request, absl::Duration t
 }
 
 void Node::Impl::Loop() {
+  committer_ = std::make_unique<CommitWorker>(storage_.get(), kCommitsHeld, [this] {
+    {
+      std::lock_guard lock(mu_);
+      commit_done_ = true;
+    }
+    wake_.notify_one();
+  });
   std::deque<Envelope> inbound;
   std::deque<Request> requests;
   bool more_ready = false;
@@ -371,7 +391,8 @@ void Node::Impl::Loop() {
     {
       std::unique_lock lock(mu_);
       auto ready = [&] {
-        return stopping_ || !inbound_.empty() || !requests_.empty() || more_ready;
+        return stopping_ || !inbound_.empty() || !requests_.empty() || more_ready ||
+               commit_done_;
       };
       absl::Duration next = std::min(machine_->NextWakeup(), replicator_->NextWakeup());
       // A machine asking again for a time it was already ticked at is ticked again at most
@@ -383,9 +404,11 @@ void Node::Impl::Loop() {
         wake_.wait_until(lock, SteadyAt(next), ready);
       }
       if (stopping_) break;
+      commit_done_ = false;
       inbound.swap(inbound_);
       requests.swap(requests_);
     }
+    CollectStoreFailure();
     if (!failed_.ok()) {
       for (Request& r : requests) r.call->Finish(failed_);
       requests.clear();
@@ -400,12 +423,26 @@ void Node::Impl::Loop() {
     replicator_->Tick(now.mono);
     for (Envelope& e : inbound) Deliver(e);
     inbound.clear();
-    for (Request& r : requests) Execute(r);
+    for (Request& r : requests) {
+      // Writes are answered through the replicator's completions, released after their commit.
+      // Any other call (get, status, operations) runs once everything stepped before it is
+      // durable and released, and never beside a commit (status reads the store).
+      if (r.kind != Request::kPut && r.kind != Request::kDelete &&
+          r.kind != Request::kWaitSynced) {
+        Settle();
+        if (!failed_.ok()) {
+          r.call->Finish(failed_);
+          continue;
+        }
+      }
+      Execute(r);
+    }
     requests.clear();
     more_ready = HandleReady();
   }
   // A last round: what was stepped is persisted, sent and reported before the loop ends.
-  if (failed_.ok()) HandleReady();
+  Settle();
+  committer_.reset();
 }
 
 void Node::Impl::Deliver(Envelope& envelope) {
@@ -534,67 +571,128 @@ void Node::Impl::CreateArray(Request& r) {
   r.call->Finish(absl::OkStatus());
 }
 
+// One loop iteration's output, handed to the store thread: its batch, then what may leave only
+// once the batch is durable (in the order the single-threaded loop released it).
+class Node::Impl::Iteration final : public CommitWorker::Job {
+ public:
+  explicit Iteration(Impl* node) : node_(node) {}
+  const Batch& batch() const override { return persist; }
+  void Release() override {
+    for (failover::Message& m : failover_messages) {
+      std::string to = m.to;
+      node_->transport_->Send(to, std::move(m));
+    }
+    for (replication::Message& m : replication.messages) {
+      std::string to = m.to;
+      node_->transport_->Send(to, std::move(m));
+    }
+    absl::Time at = absl::Now();
+    for (auto& [call, completion] : completions) {
+      const failover::LogPosition& p = completion.position;
+      call->Finish(std::move(completion.status),
+                   absl::StrCat("{\"epoch\":", p.epoch, ",\"index\":", p.index, "}"));
+    }
+    for (const auto& e : replication.events) node_->PostEvent(e, at);
+    for (const auto& e : failover_events) node_->PostEvent(e, at);
+  }
+  void Abandon(const absl::Status& why) override {
+    for (auto& [call, completion] : completions) call->Finish(why);
+  }
+
+  Batch persist;
+  replication::Ready replication;  // moved out of the replicator; persist.replication points here
+  std::vector<failover::Message> failover_messages;
+  std::vector<failover::TimelineEntry> failover_events;
+  std::vector<std::pair<std::shared_ptr<Call>, replication::Completion>> completions;
+
+ private:
+  Impl* node_;
+};
+
 bool Node::Impl::HandleReady() {
   for (int round = 0; round < kMaxReadyRounds; ++round) {
+    // While the store thread holds all it may, the machines gather the next iterations' output,
+    // handed over as one larger batch when a commit returns and wakes the loop.
+    if (!committer_->has_room()) return false;
     bool machine_ready = machine_->HasReady();
     bool replicator_ready = replicator_->HasReady();
     if (!machine_ready && !replicator_ready && !identity_to_persist_ && !hard_state_to_persist_) {
       return false;
     }
-    failover::Ready* fr = machine_ready ? &machine_->GetReady() : nullptr;
-    replication::Ready* rr = replicator_ready ? &replicator_->GetReady() : nullptr;
-
-    // 1. One transaction: everything this iteration persists.
-    Batch batch;
-    batch.identity = std::move(identity_to_persist_);
-    identity_to_persist_.reset();
-    if (fr != nullptr && fr->persist.has_value()) {
-      batch.hard_state = fr->persist;
-    } else {
-      batch.hard_state = std::move(hard_state_to_persist_);
-    }
-    hard_state_to_persist_.reset();
-    batch.replication = rr;
-    if (!batch.empty()) {
-      if (absl::Status s = storage_->Commit(batch); !s.ok()) {
-        Fail(s);
-        return false;
+    auto it = std::make_unique<Iteration>(this);
+    if (replicator_ready) {
+      it->replication = std::move(replicator_->GetReady());
+      replicator_->Advance();
+      it->persist.replication = &it->replication;
+      for (replication::Completion& c : it->replication.completions) {
+        auto p = pending_.find(c.request);
+        if (p == pending_.end()) continue;
+        it->completions.emplace_back(std::move(p->second), std::move(c));
+        pending_.erase(p);
       }
     }
-    // 2. Send.
-    if (fr != nullptr) {
-      for (failover::Message& m : fr->messages) {
-        std::string to = m.to;
-        transport_->Send(to, std::move(m));
-      }
-    }
-    if (rr != nullptr) {
-      for (replication::Message& m : rr->messages) {
-        std::string to = m.to;
-        transport_->Send(to, std::move(m));
-      }
-    }
-    // 3. Complete host calls, post events.
-    absl::Time at = absl::Now();
-    if (rr != nullptr) {
-      for (const replication::Completion& c : rr->completions) {
-        auto it = pending_.find(c.request);
-        if (it == pending_.end()) continue;
-        it->second->Finish(c.status, PositionJson(c.position).dump());
-        pending_.erase(it);
-      }
-      for (const auto& e : rr->events) PostEvent(e, at);
-    }
-    if (fr != nullptr) {
-      for (const auto& e : fr->events) PostEvent(e, at);
-    }
-    // 4. Advance; then each machine learns what the other now knows.
-    if (fr != nullptr) machine_->Advance();
-    if (rr != nullptr) replicator_->Advance();
+    // The machine learns the log position this batch makes durable now, so its HardState
+    // records it in the same transaction (one commit per iteration, not a second for the
+    // position). Nothing that depends on it leaves before the batch is durable.
     machine_->LogChanged(replicator_->last_position());
+    std::optional<failover::HardState> hard_state;
+    if (machine_->HasReady()) {
+      failover::Ready& fr = machine_->GetReady();
+      hard_state = std::move(fr.persist);
+      it->failover_messages = std::move(fr.messages);
+      it->failover_events = std::move(fr.events);
+      machine_->Advance();
+    }
+    it->persist.identity = std::move(identity_to_persist_);
+    identity_to_persist_.reset();
+    it->persist.hard_state =
+        hard_state.has_value() ? std::move(hard_state) : std::move(hard_state_to_persist_);
+    hard_state_to_persist_.reset();
     replicator_->SetView(replication::ViewOf(*machine_));
+    if (committer_->idle() && !it->replication.snapshot.has_value() &&
+        it->replication.append.size() <= kInlineEntries) {
+      // Nothing in flight and a small batch (a lone write, a follower's next entry, a
+      // heartbeat): the loop commits it itself, without the hand-over to the store thread and
+      // back. Larger batches go to the store thread, so the loop steps on during their flush.
+      if (!it->persist.empty()) {
+        if (absl::Status s = storage_->Commit(it->persist); !s.ok()) {
+          Fail(s);
+          it->Abandon(failed_);
+          return false;
+        }
+      }
+      it->Release();
+      continue;
+    }
+    committer_->Submit(std::move(it));
   }
-  return machine_->HasReady() || replicator_->HasReady();
+  return committer_->has_room() && (machine_->HasReady() || replicator_->HasReady());
+}
+
+// Makes everything stepped so far durable and released: no batch in flight, nothing ready.
+void Node::Impl::Settle() {
+  for (int pass = 0; pass < kMaxReadyRounds && failed_.ok(); ++pass) {
+    committer_->WaitIdle();
+    CollectStoreFailure();
+    if (!failed_.ok()) return;
+    HandleReady();
+    if (committer_->idle() && !machine_->HasReady() && !replicator_->HasReady() &&
+        !identity_to_persist_ && !hard_state_to_persist_) {
+      return;
+    }
+  }
+  if (failed_.ok()) committer_->WaitIdle();
+  CollectStoreFailure();
+}
+
+// A failed commit stops the member: its job's calls get the member's failure, nothing of it or
+// after it leaves.
+void Node::Impl::CollectStoreFailure() {
+  if (!failed_.ok()) return;
+  absl::Status failure = committer_->failure();
+  if (failure.ok()) return;
+  Fail(failure);
+  for (auto& job : committer_->TakeFailedJobs()) job->Abandon(failed_);
 }
 
 void Node::Impl::Fail(const absl::Status& status) {

@@ -99,6 +99,10 @@ absl::Status Database::Open() {
   sqlite3_extended_result_codes(db_, 1);
   // Refuse SQL that could corrupt the file deliberately (writable_schema and the like).
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  // One process at a time uses a store (the directory's flock), so this connection keeps its
+  // file locks for good: no lock calls per transaction, and the WAL index lives in this
+  // process's memory rather than in a shared -shm file (set before the first WAL access).
+  if (absl::Status status = Exec("PRAGMA locking_mode=EXCLUSIVE"); !status.ok()) return status;
   // The first statement reads the header: a file that is not a database fails here (NOTADB).
   absl::StatusOr<Statement> mode = Prepare("PRAGMA journal_mode=WAL");
   if (!mode.ok()) return mode.status();

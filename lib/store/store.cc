@@ -228,6 +228,7 @@ struct Positions {
   std::uint64_t base_chain = 0;
   std::uint64_t base_epoch = 0;
   std::uint64_t last_index = 0;  // last log entry (base_index when the log is empty)
+  std::uint64_t last_chain = 0;  // its chain (base_chain when the log is empty)
   std::uint64_t applied_index = 0;
   std::uint64_t applied_chain = 0;
   std::uint64_t applied_epoch = 0;
@@ -259,6 +260,8 @@ class Store::Impl {
   Positions positions_;
   std::optional<std::string> identity_name_;
   absl::Status broken_;  // set when a COMMIT failed: the connection's state is unknown
+  // The last hard state that read back equal from its text, log position cleared.
+  std::optional<failover::HardState> checked_hard_state_;
 
   struct Statements {
     Statement begin, commit, rollback;
@@ -352,6 +355,16 @@ absl::Status Store::Impl::LoadPositions() {
       }
       p.last_index = last;
     }
+  }
+  p.last_chain = p.base_chain;
+  if (p.last_index > p.base_index) {
+    absl::StatusOr<Statement> q = db_.Prepare("SELECT chain FROM log WHERE idx = ?1");
+    if (!q.ok()) return q.status();
+    q->Bind(1, ToSql(p.last_index));
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return db_.Corrupt(absl::StrCat("log entry ", p.last_index, " is missing"));
+    p.last_chain = q->U64(0);
   }
   if (p.applied_index < p.base_index || p.applied_index > p.last_index) {
     return db_.Corrupt(absl::StrCat("the applied index ", p.applied_index,
@@ -475,7 +488,7 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
       return status;
     }
     p.base_index = p.applied_index = p.last_index = repo.applied_index;
-    p.base_chain = p.applied_chain = repo.applied_chain;
+    p.base_chain = p.applied_chain = p.last_chain = repo.applied_chain;
     p.base_epoch = p.applied_epoch = repo.applied_epoch;
   }
 
@@ -487,10 +500,22 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
                                        " (applied entries cannot be rolled back)"));
     }
     if (after < p.last_index) {
+      // The new last entry's chain: the one the next append must follow.
+      std::uint64_t chain = p.base_chain;
+      if (after > p.base_index) {
+        Statement& get = statements_.get_log_position;
+        get.Bind(1, ToSql(after));
+        absl::StatusOr<bool> row = get.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return db_.Corrupt(absl::StrCat("log entry ", after, " is missing"));
+        chain = get.U64(0);
+        get.Reset();
+      }
       Statement& s = statements_.truncate_log;
       s.Bind(1, ToSql(after));
       if (absl::Status status = s.Run(); !status.ok()) return status;
       p.last_index = after;
+      p.last_chain = chain;
     }
   }
 
@@ -505,6 +530,15 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
       return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
                        absl::StrCat("replication.append[", i, "]: unknown entry kind"));
     }
+    // Each entry's chain hashes the previous entry's chain with its content (replication::Chain):
+    // an entry that does not link to the stored log (or to the one before it in the batch)
+    // would break the chain comparisons members use to find where their logs diverge.
+    if (entry.chain != replication::Chain(p.last_chain, entry)) {
+      return Inconsistent(absl::StrCat("replication.append[", i, "]: entry ", entry.index,
+                                       " has chain ", entry.chain,
+                                       ", which does not link to the chain ", p.last_chain,
+                                       " of entry ", p.last_index));
+    }
     Statement& s = statements_.insert_log;
     s.Bind(1, ToSql(entry.index))
         .Bind(2, ToSql(entry.epoch))
@@ -517,6 +551,7 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
         .BindText(9, entry.origin);
     if (absl::Status status = s.Run(); !status.ok()) return status;
     p.last_index = entry.index;
+    p.last_chain = entry.chain;
   }
 
   for (std::size_t i = 0; i < ready.apply.size(); ++i) {
@@ -657,13 +692,20 @@ absl::Status Store::Impl::WriteBatch(const Batch& batch, Positions& positions) {
   if (batch.hard_state.has_value()) {
     const std::string text = HardStateToText(*batch.hard_state);
     // What is stored must read back as exactly this state (durations to the nanosecond,
-    // resilience settings within their documented ranges).
-    absl::StatusOr<failover::HardState> back = HardStateFromText(text);
-    if (!back.ok()) return back.status();
-    if (*back != *batch.hard_state) {
-      return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
-                       "hard_state: does not read back equal from its stored form (a duration "
-                       "finer than a nanosecond or out of range)");
+    // resilience settings within their documented ranges). A state that differs from the last
+    // one checked only in its log position (two integers, stored exactly) is not parsed again:
+    // a write changes nothing else.
+    failover::HardState shape = *batch.hard_state;
+    shape.log = {};
+    if (!checked_hard_state_.has_value() || *checked_hard_state_ != shape) {
+      absl::StatusOr<failover::HardState> back = HardStateFromText(text);
+      if (!back.ok()) return back.status();
+      if (*back != *batch.hard_state) {
+        return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
+                         "hard_state: does not read back equal from its stored form (a duration "
+                         "finer than a nanosecond or out of range)");
+      }
+      checked_hard_state_ = std::move(shape);
     }
     Statement& s = statements_.put_hard_state;
     s.BindText(1, text);

@@ -1,5 +1,6 @@
 // A member's durable state (DESIGN.md §7 "Durability", §10): one SQLite database in the
-// member's data directory, written by the node's loop thread once per loop iteration.
+// member's data directory, written once per loop iteration of the node (by its loop thread or
+// its store thread).
 //
 // What it keeps: the member's identity (its name and DESIGN §3 member fields), its private keys
 // (secrets), its certificates, the failover machine's HardState, and the replicated repository
@@ -15,7 +16,8 @@
 // - One process at a time: the directory is locked (flock) while a Store is open (`busy`).
 // - Secrets (private keys) are never logged and never put in a status message.
 //
-// A Store is owned by one thread (the node's loop); it is not internally synchronized.
+// A Store is used by one thread at a time (the node's loop or its store thread, handing over
+// in order); it is not internally synchronized.
 #ifndef ARRAYKIT_STORE_STORE_H_
 #define ARRAYKIT_STORE_STORE_H_
 
@@ -117,8 +119,10 @@ class Store {
 
   // Writes `batch` in one transaction; durable when it returns OK. On error nothing of the
   // batch is written. A batch that does not fit the stored log (an append that does not follow
-  // the last entry, an apply that skips an index, compaction past the applied index) is
-  // refused with FAILED_PRECONDITION, reason `inconsistent_batch`.
+  // the last entry — its index is not the next one, or its chain is not replication::Chain of
+  // the previous entry's chain (the log base's for the first entry after it) — an apply that
+  // skips an index, compaction past the applied index) is refused with FAILED_PRECONDITION,
+  // reason `inconsistent_batch`.
   absl::Status Commit(const Batch& batch);
 
   // SQLite's `PRAGMA integrity_check`: OK, or DATA_LOSS (`corrupt_state`) with its first lines.

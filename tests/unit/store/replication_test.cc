@@ -73,6 +73,7 @@ TEST_CASE("appended and applied entries reload as the same log and repository") 
                     Put(4, "password_cache", "k\x01\xff", "\"s3cret\""),
                     Barrier(5, 2),
                     Put(6, "sessions", "a", "true", 2)};
+    LinkTo(want, ready);
     ready.apply = {ready.append[0], ready.append[1], ready.append[2], ready.append[3]};
     REQUIRE(Persist(**store, ready).ok());
     ReferencePersist(want, ready);
@@ -102,15 +103,19 @@ TEST_CASE("uint64 values above 2^63 are stored losslessly") {
   auto store = Store::Open(tmp.Sub("m"));
   REQUIRE(store.ok());
   Ready ready;
+  // An entry whose chain has its top bit set (about every other value gives one).
   Entry e = Put(1, "sessions", "k", "1", 0xffffffffffffffffULL);
-  e.chain = 0x8000000000000000ULL;
+  for (int v = 2; e.chain < 0x8000000000000000ULL; ++v) {
+    e = Put(1, "sessions", "k", std::to_string(v), 0xffffffffffffffffULL);
+  }
   ready.append = {e};
   ready.apply = {e};
   REQUIRE(Persist(**store, ready).ok());
   Durable want;
   ReferencePersist(want, ready);
   RequireEqual(Load(**store), want);
-  CHECK(Load(**store).repository.applied_chain == 0x8000000000000000ULL);
+  CHECK(Load(**store).repository.applied_chain == e.chain);
+  CHECK(Load(**store).log[0].chain == e.chain);
 }
 
 TEST_CASE("conflict entries record the kept and the lost value") {
@@ -124,9 +129,10 @@ TEST_CASE("conflict entries record the kept and the lost value") {
       Del(3, "global_configuration", "mode"),
       ConflictEntry(4, "global_configuration", "mode", "\"fast\"", "newyork.example.com@3.18"),
       ConflictEntry(5, "sessions", "never-written", "", "chicago@2.9")};
+  Durable want;
+  LinkTo(want, ready);
   ready.apply = ready.append;
   REQUIRE(Persist(**store, ready).ok());
-  Durable want;
   ReferencePersist(want, ready);
   const Durable got = Load(**store);
   RequireEqual(got, want);
@@ -148,6 +154,7 @@ TEST_CASE("truncate drops the unapplied tail; new entries follow the truncation 
   Durable want;
   Ready first;
   for (std::uint64_t i = 1; i <= 8; ++i) first.append.push_back(Put(i, "sessions", "k", "1"));
+  LinkTo(want, first);
   first.apply = {first.append[0], first.append[1], first.append[2]};
   REQUIRE(Persist(**store, first).ok());
   ReferencePersist(want, first);
@@ -155,6 +162,7 @@ TEST_CASE("truncate drops the unapplied tail; new entries follow the truncation 
   Ready rollback;  // a deposed primary's entries 6..8 are rolled back, the new primary's follow
   rollback.truncate_after = 5;
   rollback.append = {Put(6, "sessions", "k", "2", 2), Put(7, "sessions", "j", "3", 2)};
+  LinkTo(want, rollback);
   REQUIRE(Persist(**store, rollback).ok());
   ReferencePersist(want, rollback);
   RequireEqual(Load(**store), want);
@@ -177,6 +185,7 @@ TEST_CASE("compaction drops applied entries and moves the log base") {
     for (std::uint64_t i = 1; i <= 10; ++i) {
       ready.append.push_back(Put(i, "sessions", "k" + std::to_string(i % 3), std::to_string(i)));
     }
+    LinkTo(want, ready);
     ready.apply = std::vector<Entry>(ready.append.begin(), ready.append.begin() + 7);
     ready.compact_through = 6;
     REQUIRE(Persist(**store, ready).ok());
@@ -205,6 +214,7 @@ TEST_CASE("a snapshot replaces the repository and the log") {
   REQUIRE(store.ok());
   Ready before;
   for (std::uint64_t i = 1; i <= 5; ++i) before.append.push_back(Put(i, "sessions", "old", "1"));
+  LinkTo(want, before);
   before.apply = before.append;
   REQUIRE(Persist(**store, before).ok());
   ReferencePersist(want, before);
@@ -221,6 +231,7 @@ TEST_CASE("a snapshot replaces the repository and the log") {
   Ready install;
   install.snapshot = std::make_shared<const Snapshot>(Snapshot{repo});
   install.append = {Put(901, "sessions", "new", "1", 4)};
+  LinkTo(want, install);
   install.apply = install.append;
   REQUIRE(Persist(**store, install).ok());
   ReferencePersist(want, install);
@@ -246,6 +257,7 @@ TEST_CASE("a batch that does not fit the stored log is refused and writes nothin
   Durable want;
   Ready base;
   for (std::uint64_t i = 1; i <= 5; ++i) base.append.push_back(Put(i, "sessions", "k", "1"));
+  LinkTo(want, base);
   base.apply = {base.append[0], base.append[1], base.append[2]};
   REQUIRE(Persist(**store, base).ok());
   ReferencePersist(want, base);
@@ -264,7 +276,38 @@ TEST_CASE("a batch that does not fit the stored log is refused and writes nothin
   {
     Ready r;
     r.append = {Put(6, "sessions", "x", "1"), Put(6, "sessions", "y", "1")};
+    LinkTo(want, r);
     cases.push_back({"append repeating an index", r, "replication.append[1]: index 6"});
+  }
+  {
+    Ready r;  // the hand-made chain follows an empty log, not entry 5
+    r.append = {Put(6, "sessions", "x", "1")};
+    cases.push_back({"append not linked to the stored log", r,
+                     "replication.append[0]: entry 6 has chain"});
+  }
+  {
+    Ready r;  // the second entry's chain skips the first
+    r.append = {Put(6, "sessions", "x", "1"), Put(7, "sessions", "y", "1")};
+    LinkTo(want, r);
+    r.append[1].chain = arraykit::replication::Chain(want.log.back().chain, r.append[1]);
+    cases.push_back({"append not linked to the entry before it in the batch", r,
+                     "replication.append[1]: entry 7 has chain"});
+  }
+  {
+    Ready r;  // linked to entry 5, but the truncation makes entry 4 the last one
+    r.truncate_after = 4;
+    r.append = {Put(5, "sessions", "x", "1")};
+    r.append[0].chain = arraykit::replication::Chain(want.log.back().chain, r.append[0]);
+    cases.push_back({"append not linked to the truncation point", r,
+                     "replication.append[0]: entry 5 has chain"});
+  }
+  {
+    Ready r;  // a changed value under the chain of the original content
+    r.append = {Put(6, "sessions", "x", "1")};
+    LinkTo(want, r);
+    r.append[0].value = "2";
+    cases.push_back({"append whose content does not match its chain", r,
+                     "replication.append[0]: entry 6 has chain"});
   }
   {
     Ready r;
@@ -303,6 +346,7 @@ TEST_CASE("a batch that does not fit the stored log is refused and writes nothin
   // The store still works after the refusals.
   Ready next;
   next.append = {Put(6, "sessions", "k", "2")};
+  LinkTo(want, next);
   next.apply = {want.log[3]};
   REQUIRE(Persist(**store, next).ok());
   ReferencePersist(want, next);
@@ -349,6 +393,7 @@ TEST_CASE("randomized histories persist exactly as the reference, across reopeni
       }
       ++next_index;
     }
+    LinkTo(want, ready);
     // Apply a prefix of what is in the log (after this batch's truncate and append).
     Durable after_log = want;
     Ready log_only;

@@ -68,7 +68,8 @@ TEST_CASE("a new store is created 0700/0600 whatever the umask, at the current s
   CHECK(ModeOf(dir) == 0700);
   CHECK(ModeOf(dir + "/store.db") == 0600);
   CHECK(ModeOf(dir + "/store.db-wal") == 0600);
-  CHECK(ModeOf(dir + "/store.db-shm") == 0600);
+  // Exclusive locking: the WAL index is in the process's memory, no -shm file is made.
+  CHECK(ModeOf(dir + "/store.db-shm") == -1);
   CHECK(ModeOf(dir + "/store.lock") == 0600);
   // A fresh store holds nothing yet.
   auto hard_state = (*store)->LoadHardState();
@@ -219,6 +220,7 @@ TEST_CASE("damaged pages of a real store are reported as corrupt_state") {
       ready.append.push_back(arraykit::store::testing::Put(
           i, "sessions", "key-" + std::to_string(i), "\"" + std::string(200, 'v') + "\""));
     }
+    arraykit::store::testing::Link(ready.append, 0);
     ready.apply = ready.append;
     Batch batch;
     batch.replication = &ready;
@@ -448,6 +450,17 @@ TEST_CASE("the hard state is replaced by each commit and survives a restart") {
     absl::Status refused = (*store)->Commit(odd);
     CHECK(refused.code() == absl::StatusCode::kInvalidArgument);
     CHECK(Message(refused).find("hard_state") != std::string::npos);
+    // A write moves only the log position (the store then skips reading the text back): the
+    // new position is what is stored, to the last bit.
+    state.log = {0xffffffffffffffffULL, 0x8000000000000001ULL};
+    batch.hard_state = state;
+    REQUIRE((*store)->Commit(batch).ok());
+    auto moved = (*store)->LoadHardState();
+    REQUIRE(moved.ok());
+    CHECK(**moved == state);
+    // An odd state is still refused after states were accepted, whatever its log position.
+    odd.hard_state->log = state.log;
+    CHECK((*store)->Commit(odd).code() == absl::StatusCode::kInvalidArgument);
   }
   auto store = Store::Open(dir);
   REQUIRE(store.ok());
@@ -481,6 +494,7 @@ TEST_CASE("a commit whose write fails writes nothing and leaves the store refusi
     ready.append.push_back(
         arraykit::store::testing::Put(i, "sessions", "k" + std::to_string(i), "\"value\""));
   }
+  arraykit::store::testing::Link(ready.append, 0);
   Batch second;
   second.replication = &ready;
   const absl::Status failed = (*store)->Commit(second);

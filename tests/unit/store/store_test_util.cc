@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
 namespace arraykit::store::testing {
@@ -24,15 +25,6 @@ TempDir::~TempDir() {
 }
 
 namespace {
-std::uint64_t TestChain(std::uint64_t previous, const replication::Entry& entry) {
-  // Tests only need distinct, deterministic chains that use all 64 bits.
-  std::uint64_t h = previous ^ 0x9e3779b97f4a7c15ULL;
-  for (char c : entry.category + "\x1f" + entry.key + "\x1f" + entry.value) {
-    h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  }
-  return h ^ (entry.index * 0xff51afd7ed558ccdULL) ^ (entry.epoch << 48);
-}
-
 replication::Entry Make(std::uint64_t index, std::uint64_t epoch, replication::EntryKind kind,
                         std::string category, std::string key, std::string value,
                         std::string origin) {
@@ -45,7 +37,7 @@ replication::Entry Make(std::uint64_t index, std::uint64_t epoch, replication::E
   entry.key = std::move(key);
   entry.value = std::move(value);
   entry.origin = std::move(origin);
-  entry.chain = TestChain(index * 31, entry);
+  entry.chain = replication::Chain(0, entry);
   return entry;
 }
 }  // namespace
@@ -72,7 +64,38 @@ replication::Entry Barrier(std::uint64_t index, std::uint64_t epoch) {
   return Make(index, epoch, replication::EntryKind::kBarrier, "", "", "", "");
 }
 
-replication::Entry CrashEntry(std::uint64_t index) {
+std::uint64_t Link(std::vector<replication::Entry>& entries, std::uint64_t previous_chain) {
+  for (replication::Entry& entry : entries) {
+    entry.chain = replication::Chain(previous_chain, entry);
+    previous_chain = entry.chain;
+  }
+  return previous_chain;
+}
+
+void LinkTo(const replication::Durable& durable, replication::Ready& ready) {
+  // Where the log stands once the snapshot and the truncation are done.
+  std::uint64_t base_chain = durable.log_base_chain;
+  std::vector<replication::Entry> log = durable.log;
+  if (ready.snapshot.has_value() && *ready.snapshot != nullptr) {
+    base_chain = (*ready.snapshot)->repository.applied_chain;
+    log.clear();
+  }
+  if (ready.truncate_after.has_value()) {
+    while (!log.empty() && log.back().index > *ready.truncate_after) log.pop_back();
+  }
+  const std::uint64_t previous = log.empty() ? base_chain : log.back().chain;
+  Link(ready.append, previous);
+  log.insert(log.end(), ready.append.begin(), ready.append.end());
+  for (replication::Entry& applied : ready.apply) {
+    for (const replication::Entry& entry : log) {
+      if (entry.index == applied.index) applied.chain = entry.chain;
+    }
+  }
+}
+
+namespace {
+// The crash log's entry before linking.
+replication::Entry UnlinkedCrashEntry(std::uint64_t index) {
   const std::uint64_t epoch = 1 + index / 1000;
   const std::string key = "k" + std::to_string(index % 50);
   if (index % 31 == 0) return Barrier(index, epoch);
@@ -86,6 +109,21 @@ replication::Entry CrashEntry(std::uint64_t index) {
       index, "global_configuration", key,
       "{\"value\":" + std::to_string(index) + ",\"pad\":\"" + std::string(index % 200, 'p') + "\"}",
       epoch);
+}
+}  // namespace
+
+replication::Entry CrashEntry(std::uint64_t index) {
+  // Chains of entries 1..n, computed once each (the crash test asks for them in order).
+  static std::mutex mu;
+  static std::vector<std::uint64_t> chains = {0};  // chains[i]: entry i's; 0 before entry 1
+  std::lock_guard lock(mu);
+  while (chains.size() <= index) {
+    const std::uint64_t next = chains.size();
+    chains.push_back(replication::Chain(chains.back(), UnlinkedCrashEntry(next)));
+  }
+  replication::Entry entry = UnlinkedCrashEntry(index);
+  entry.chain = chains[index];
+  return entry;
 }
 
 failover::HardState FullHardState() {

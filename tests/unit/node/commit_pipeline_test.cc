@@ -1,0 +1,441 @@
+// The node's store thread (lib/node/commit_worker.h): batches commit in order, nothing of an
+// iteration leaves before its commit returned, a failed commit stops the member, and a write
+// costs one commit (the HardState's log position rides in the same transaction).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+#include "node/commit_worker.h"
+#include "node/node.h"
+#include "node/sqlite_storage.h"
+
+namespace arraykit::node {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kA = "a.example.com";
+const std::string kB = "b.example.com";
+const std::string kC = "c.example.com";
+
+// What a test does to one member's store: count its commits, hold a commit until released,
+// fail the next commit.
+struct StoreHooks {
+  std::atomic<int> commits{0};
+  std::atomic<bool> fail_next{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;    // commits wait while set
+  int holding = 0;      // commits waiting now
+  void Hold() {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu);
+      hold = false;
+    }
+    cv.notify_all();
+  }
+  // In a commit: waits while commits are held.
+  void WaitWhileHeld() {
+    std::unique_lock lock(mu);
+    if (!hold) return;
+    ++holding;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    --holding;
+  }
+  // In the test: waits until a commit is held.
+  bool WaitHolding(std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return holding > 0; });
+  }
+};
+
+class HookedStorage final : public Storage {
+ public:
+  HookedStorage(std::unique_ptr<Storage> inner, std::shared_ptr<StoreHooks> hooks)
+      : inner_(std::move(inner)), hooks_(std::move(hooks)) {}
+  absl::StatusOr<std::optional<Identity>> LoadIdentity() override {
+    return inner_->LoadIdentity();
+  }
+  absl::StatusOr<std::optional<failover::HardState>> LoadHardState() override {
+    return inner_->LoadHardState();
+  }
+  absl::StatusOr<replication::Durable> LoadReplication() override {
+    return inner_->LoadReplication();
+  }
+  absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() override {
+    return inner_->LoadCertificates();
+  }
+  absl::Status Commit(const Batch& batch) override {
+    hooks_->WaitWhileHeld();
+    if (hooks_->fail_next.exchange(false)) {
+      return absl::InternalError("the disk is full");
+    }
+    ++hooks_->commits;
+    return inner_->Commit(batch);
+  }
+
+ private:
+  std::unique_ptr<Storage> inner_;
+  std::shared_ptr<StoreHooks> hooks_;
+};
+
+std::string DataDir(const std::string& test, const std::string& member) {
+  static std::atomic<int> run{0};
+  return (std::filesystem::temp_directory_path() /
+          absl::StrCat("arraykit-pipeline-test-", ::getpid(), "-", run++, "-", test, "-", member))
+      .string();
+}
+
+std::string MemberJson(int rack) {
+  return json{{"roles", {"frontend", "backend"}},
+              {"rack", absl::StrCat("r", rack)},
+              {"power", absl::StrCat("p", rack)}}
+      .dump();
+}
+
+// Three members, a primary, failover off; every member's store hooked.
+struct Array {
+  std::shared_ptr<MemoryNetwork> net = MemoryNetwork::Create(5);
+  std::map<std::string, std::shared_ptr<StoreHooks>> hooks;
+  std::map<std::string, std::unique_ptr<Node>> nodes;
+  std::vector<std::string> dirs;
+
+  explicit Array(const std::string& test, const std::vector<std::string>& names = {kA, kB, kC}) {
+    int rack = 1;
+    for (const std::string& name : names) {
+      auto h = std::make_shared<StoreHooks>();
+      hooks[name] = h;
+      NodeOptions o;
+      o.name = name;
+      o.data_dir = DataDir(test, name);
+      dirs.push_back(o.data_dir);
+      o.member_json = MemberJson(rack++);
+      o.attach = AttachTo(net);
+      o.open_storage = [h](const std::string& dir) -> absl::StatusOr<std::unique_ptr<Storage>> {
+        auto inner = OpenSqliteStorage(dir);
+        if (!inner.ok()) return inner.status();
+        return std::unique_ptr<Storage>(new HookedStorage(*std::move(inner), h));
+      };
+      auto node = Node::Open(std::move(o));
+      REQUIRE(node.ok());
+      nodes[name] = *std::move(node);
+    }
+  }
+  ~Array() {
+    for (auto& [name, h] : hooks) h->Release();
+    for (auto& [name, node] : nodes) node->Close().IgnoreError();
+    nodes.clear();
+    std::error_code ignored;
+    for (const std::string& dir : dirs) std::filesystem::remove_all(dir, ignored);
+  }
+  // The configured array of the three, `kA` primary; returns once both secondaries hold a
+  // write of the primary.
+  void Form() {
+    json members = json::array();
+    int rack = 1;
+    for (const std::string& name : {kA, kB, kC}) {
+      json m = json::parse(MemberJson(rack++));
+      m["name"] = name;
+      members.push_back(m);
+    }
+    json description{{"members", members},
+                     {"primary", kA},
+                     {"backup_primaries", {kB, kC}},
+                     {"resilience", {{"monitor_interval_s", 0.05}}}};
+    for (const std::string& name : {kC, kB, kA}) {
+      REQUIRE(nodes[name]->CreateArray(description.dump()).ok());
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!(*this)[kA].Put("sessions", "formed", "1", replication::Wait::kAll).ok()) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  Node& operator[](const std::string& name) { return *nodes[name]; }
+};
+
+bool Has(Node& node, const std::string& key) { return node.Get("sessions", key).ok(); }
+
+// ---- the worker alone ----------------------------------------------------------------------
+
+// A job that records when it was released or abandoned, in a shared log.
+class LoggedJob final : public CommitWorker::Job {
+ public:
+  LoggedJob(std::string name, std::vector<std::string>* log, std::mutex* mu, bool persist)
+      : name_(std::move(name)), log_(log), mu_(mu) {
+    if (persist) batch_.hard_state = failover::HardState{};
+  }
+  const Batch& batch() const override { return batch_; }
+  void Release() override {
+    std::lock_guard lock(*mu_);
+    log_->push_back("released " + name_);
+  }
+  void Abandon(const absl::Status& why) override {
+    std::lock_guard lock(*mu_);
+    log_->push_back("abandoned " + name_ + ": " + std::string(why.message()));
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::string>* log_;
+  std::mutex* mu_;
+  Batch batch_;
+};
+
+// Records the order of commits in the same log as the releases.
+class LoggingStorage final : public Storage {
+ public:
+  LoggingStorage(std::vector<std::string>* log, std::mutex* mu, std::shared_ptr<StoreHooks> h)
+      : log_(log), mu_(mu), hooks_(std::move(h)) {}
+  absl::StatusOr<std::optional<Identity>> LoadIdentity() override {
+    return std::optional<Identity>();
+  }
+  absl::StatusOr<std::optional<failover::HardState>> LoadHardState() override {
+    return std::optional<failover::HardState>();
+  }
+  absl::StatusOr<replication::Durable> LoadReplication() override {
+    return replication::Durable{};
+  }
+  absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() override {
+    return std::vector<CertificateStatus>{};
+  }
+  absl::Status Commit(const Batch&) override {
+    hooks_->WaitWhileHeld();
+    const bool fail = hooks_->fail_next.exchange(false);
+    std::lock_guard lock(*mu_);
+    log_->push_back(fail ? "commit failed" : "commit");
+    if (fail) return absl::InternalError("the disk is full");
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<std::string>* log_;
+  std::mutex* mu_;
+  std::shared_ptr<StoreHooks> hooks_;
+};
+
+TEST_CASE("commit worker: jobs commit and release in order, at most `capacity` held") {
+  std::mutex mu;
+  std::vector<std::string> log;
+  auto hooks = std::make_shared<StoreHooks>();
+  LoggingStorage storage(&log, &mu, hooks);
+  std::atomic<int> done{0};
+  CommitWorker worker(&storage, 2, [&] { ++done; });
+  CHECK(worker.idle());
+  CHECK(worker.has_room());
+
+  hooks->Hold();
+  worker.Submit(std::make_unique<LoggedJob>("1", &log, &mu, true));
+  REQUIRE(hooks->WaitHolding());
+  worker.Submit(std::make_unique<LoggedJob>("2", &log, &mu, false));  // nothing to persist
+  CHECK_FALSE(worker.idle());
+  CHECK_FALSE(worker.has_room());  // one committing, one queued
+  {
+    std::lock_guard lock(mu);
+    CHECK(log.empty());  // nothing released while its commit is held
+  }
+  hooks->Release();
+  worker.WaitIdle();
+  worker.Submit(std::make_unique<LoggedJob>("3", &log, &mu, true));
+  worker.WaitIdle();
+  CHECK(worker.failure().ok());
+  std::lock_guard lock(mu);
+  CHECK(log == std::vector<std::string>{"commit", "released 1", "released 2", "commit",
+                                        "released 3"});
+}
+
+TEST_CASE("commit worker: a failed commit releases nothing of it or after it, for good") {
+  std::mutex mu;
+  std::vector<std::string> log;
+  auto hooks = std::make_shared<StoreHooks>();
+  LoggingStorage storage(&log, &mu, hooks);
+  CommitWorker worker(&storage, 2, nullptr);
+
+  hooks->Hold();
+  hooks->fail_next = true;
+  worker.Submit(std::make_unique<LoggedJob>("1", &log, &mu, true));
+  REQUIRE(hooks->WaitHolding());
+  worker.Submit(std::make_unique<LoggedJob>("2", &log, &mu, false));
+  hooks->Release();
+  worker.WaitIdle();
+  CHECK(worker.failure().message() == "the disk is full");
+  CHECK_FALSE(worker.has_room());
+  std::vector<std::unique_ptr<CommitWorker::Job>> failed = worker.TakeFailedJobs();
+  REQUIRE(failed.size() == 2);
+  for (auto& job : failed) job->Abandon(absl::DataLossError("stopped"));
+  CHECK(worker.TakeFailedJobs().empty());
+  // A job handed over after the failure (the loop saw room just before it) is neither
+  // committed nor released: it waits with the failed ones.
+  worker.Submit(std::make_unique<LoggedJob>("3", &log, &mu, true));
+  worker.WaitIdle();
+  failed = worker.TakeFailedJobs();
+  REQUIRE(failed.size() == 1);
+  failed[0]->Abandon(absl::DataLossError("stopped"));
+  std::lock_guard lock(mu);
+  CHECK(log == std::vector<std::string>{"commit failed", "abandoned 1: stopped",
+                                        "abandoned 2: stopped", "abandoned 3: stopped"});
+}
+
+// ---- the node ------------------------------------------------------------------------------
+
+TEST_CASE("a write costs one store commit: the log position rides in the same transaction") {
+  Array array("one-commit", {kA});  // a first start: a standalone, writable primary
+  Node& a = array[kA];
+  REQUIRE(a.Put("sessions", "warm", "1").ok());
+  const int before = array.hooks[kA]->commits;
+  constexpr int kWrites = 20;
+  for (int i = 0; i < kWrites; ++i) REQUIRE(a.Put("sessions", absl::StrCat("k", i), "1").ok());
+  // Sequential writes: one iteration each. Two commits per write (entries, then the failover
+  // machine's new log position) would give 40.
+  CHECK(array.hooks[kA]->commits - before <= kWrites + 1);
+  // The log position the HardState records is the log's (status shows both).
+  auto st = a.Status();
+  REQUIRE(st.ok());
+  CHECK(json::parse(*st)["log"]["index"] == kWrites + 1);
+}
+
+TEST_CASE("nothing of an iteration leaves before its commit returns; answers keep their order") {
+  Array array("held");
+  array.Form();
+  Node& a = array[kA];
+  array.hooks[kA]->Hold();
+  auto first = std::async(std::launch::async, [&] { return a.Put("sessions", "first", "1"); });
+  REQUIRE(array.hooks[kA]->WaitHolding());
+  // Stepped while the first commit is held: queued or gathered, never ahead of it.
+  auto second = std::async(std::launch::async, [&] { return a.Put("sessions", "second", "2"); });
+  std::this_thread::sleep_for(50ms);
+  CHECK(first.wait_for(0ms) == std::future_status::timeout);
+  CHECK(second.wait_for(0ms) == std::future_status::timeout);
+  CHECK_FALSE(Has(array[kB], "first"));  // the append leaves only after the commit
+  CHECK_FALSE(Has(array[kC], "first"));
+  array.hooks[kA]->Release();
+  auto p1 = first.get();
+  auto p2 = second.get();
+  REQUIRE(p1.ok());
+  REQUIRE(p2.ok());
+  CHECK(json::parse(*p1)["index"].get<int>() < json::parse(*p2)["index"].get<int>());
+  REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+  CHECK(Has(array[kB], "first"));
+  CHECK(Has(array[kB], "second"));
+}
+
+TEST_CASE("a failed commit stops the member: its writes and those behind it never leave") {
+  Array array("failed");
+  array.Form();
+  Node& a = array[kA];
+  array.hooks[kA]->Hold();
+  array.hooks[kA]->fail_next = true;
+  auto lost = std::async(std::launch::async, [&] { return a.Put("sessions", "lost", "1"); });
+  REQUIRE(array.hooks[kA]->WaitHolding());
+  auto behind = std::async(std::launch::async, [&] { return a.Put("sessions", "behind", "2"); });
+  std::this_thread::sleep_for(50ms);
+  array.hooks[kA]->Release();
+  for (auto* call : {&lost, &behind}) {
+    auto answer = call->get();
+    REQUIRE_FALSE(answer.ok());
+    CHECK(answer.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(ReasonOf(answer.status()) == "store_failed");
+  }
+  // Later calls are refused the same way, and nothing reached the secondaries.
+  auto later = a.Put("sessions", "later", "3");
+  REQUIRE_FALSE(later.ok());
+  CHECK(ReasonOf(later.status()) == "store_failed");
+  std::this_thread::sleep_for(100ms);
+  for (const std::string& name : {kB, kC}) {
+    CHECK_FALSE(Has(array[name], "lost"));
+    CHECK_FALSE(Has(array[name], "behind"));
+  }
+  bool reported = false;
+  for (const std::string& e : a.TakeEvents()) {
+    if (json::parse(e)["event"] == "store_failed") reported = true;
+  }
+  CHECK(reported);
+}
+
+TEST_CASE("writers in flight when a commit fails: acknowledged writes replicate, refused never") {
+  Array array("failed-under-load");
+  array.Form();
+  Node& a = array[kA];
+  std::mutex mu;
+  std::vector<std::string> acknowledged, refused;
+  std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  auto writer = [&] {
+    while (!stop) {
+      const std::string key = absl::StrCat("w", next++);
+      auto answer = a.Put("sessions", key, "1");
+      std::lock_guard lock(mu);
+      if (answer.ok()) {
+        acknowledged.push_back(key);
+      } else {
+        REQUIRE(ReasonOf(answer.status()) == "store_failed");
+        refused.push_back(key);
+        return;  // the member stopped
+      }
+    }
+  };
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 8; ++i) writers.emplace_back(writer);
+  // Batches of several entries go through the store thread; then a commit fails.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (acknowledged.size() >= 300) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  array.hooks[kA]->fail_next = true;
+  for (std::thread& t : writers) t.join();
+  stop = true;
+  std::lock_guard lock(mu);
+  REQUIRE(acknowledged.size() >= 300);
+  REQUIRE(refused.size() == 8);  // every writer ended on the failure
+  // No refused write reached a secondary (its appends leave only after a commit that failed or
+  // never ran).
+  std::this_thread::sleep_for(100ms);
+  for (const std::string& name : {kB, kC}) {
+    for (const std::string& key : refused) {
+      INFO(name << " " << key);
+      CHECK_FALSE(Has(array[name], key));
+    }
+  }
+  // The primary's store holds every acknowledged write (array mode: durable on the primary
+  // before the answer) and none of the refused ones (nothing of a failed batch is written).
+  REQUIRE(array.nodes[kA]->Close().ok());
+  auto stored = OpenSqliteStorage(array.dirs[0]);
+  REQUIRE(stored.ok());
+  auto durable = (*stored)->LoadReplication();
+  REQUIRE(durable.ok());
+  const auto& records = durable->repository.records;
+  for (const std::string& key : acknowledged) {
+    INFO(key);
+    CHECK(records.count({"sessions", key}) == 1);
+  }
+  for (const std::string& key : refused) {
+    INFO(key);
+    CHECK(records.count({"sessions", key}) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace arraykit::node
