@@ -301,7 +301,7 @@ TEST_CASE("a file too large for one repository value is refused with its reason"
   CHECK(fs::exists(array.dir(kB) + "/small.txt"));
 }
 
-TEST_CASE("List gives a category's applied entries; damaged entries are refused, not applied") {
+TEST_CASE("List gives a category's applied entries, and damaged entries are refused, then repaired") {
   Array array;
   Node& a = *array.nodes[kA];
   CHECK(*a.List("sessions") == "{}");
