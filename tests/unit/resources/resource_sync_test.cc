@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -139,7 +140,7 @@ struct Array {
   std::mutex events_mu;
   std::map<std::string, std::vector<json>> events;
 
-  Array() {
+  explicit Array(json resilience = json{{"monitor_interval_s", 0.05}}) {
     json members = json::array();
     int rack = 1;
     for (const std::string& name : {kA, kB, kC}) {
@@ -152,7 +153,7 @@ struct Array {
     const json description{{"members", members},
                            {"primary", kA},
                            {"backup_primaries", {kB, kC}},
-                           {"resilience", {{"monitor_interval_s", 0.05}}}};
+                           {"resilience", resilience}};
     for (const std::string& name : {kB, kC, kA}) {  // the primary last
       NodeOptions o;
       o.name = name;
@@ -172,6 +173,10 @@ struct Array {
       auto sync = ResourceSync::Create(*nodes[name], std::move(r));
       REQUIRE(sync.ok());
       syncs[name] = *std::move(sync);
+    }
+    // A quorum primary is writable once a majority leased to it.
+    for (int i = 0; i < 5000 && !json::parse(*nodes[kA]->Status())["writable"].get<bool>(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     REQUIRE(nodes[kA]->WaitSynced(absl::Seconds(10)).ok());
   }
@@ -343,6 +348,39 @@ TEST_CASE("ResourceSync needs a directory and a state file") {
   ResourceSyncOptions no_state;
   no_state.directory = array.dir(kA);
   CHECK(!ResourceSync::Create(*array.nodes[kA], no_state).ok());
+}
+
+}  // namespace
+}  // namespace arraykit::node
+
+namespace arraykit::node {
+namespace {
+
+TEST_CASE("a primary that is not writable neither publishes nor takes files") {
+  Array array(json{{"mode", "quorum"}, {"monitor_interval_s", 0.05}});
+  WriteFile(array.dir(kA) + "/login.sh", "v1");
+  REQUIRE(array.Sync(kA).put == Paths{"login.sh"});
+  const std::string before = *array.nodes[kA]->List("resource_files");
+  // Without its voters the quorum primary's leases run out: it stays primary, not writable.
+  for (const std::string& name : {kB, kC}) {
+    array.syncs.erase(name);
+    REQUIRE(array.nodes[name]->Close().ok());
+  }
+  bool writable = true;
+  for (int i = 0; i < 5000 && writable; ++i) {
+    json st = json::parse(*array.nodes[kA]->Status());
+    writable = st["writable"].get<bool>();
+    if (writable) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(!writable);
+  WriteFile(array.dir(kA) + "/login.sh", "v2");
+  WriteFile(array.dir(kA) + "/new.txt", "new");
+  auto refused = array.syncs[kA]->SyncNow();
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(ReasonOf(refused.status()) == "not_writable");
+  CHECK(*array.nodes[kA]->List("resource_files") == before);
+  CHECK(ReadFile(array.dir(kA) + "/login.sh") == "v2");  // nor were its files replaced
+  CHECK(fs::exists(array.dir(kA) + "/new.txt"));
 }
 
 }  // namespace
