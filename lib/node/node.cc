@@ -105,7 +105,7 @@ class Call {
 };
 
 struct Request {
-  enum Kind { kCreate, kPut, kDelete, kGet, kWaitSynced, kStatus, kOperation };
+  enum Kind { kCreate, kPut, kDelete, kGet, kWaitSynced, kStatus, kOperation, kList };
   explicit Request(Kind k) : kind(k) {}
   Kind kind;
   // kOperation: runs on the loop thread against the failover machine.
@@ -497,6 +497,21 @@ void Node::Impl::Execute(Request& r) {
     case Request::kStatus:
       r.call->Finish(absl::OkStatus(), StatusJson().dump());
       return;
+    case Request::kList: {
+      // Values are compact JSON already: the object is assembled, not re-parsed.
+      const auto& records = replicator_->repository().records;
+      std::string out = "{";
+      for (auto it = records.lower_bound(replication::Key{r.category, ""});
+           it != records.end() && it->first.first == r.category; ++it) {
+        if (it->second.deleted) continue;
+        if (out.size() > 1) out += ',';
+        out += json(it->first.second).dump(-1, ' ', false, json::error_handler_t::replace);
+        out += ':';
+        out += it->second.value;
+      }
+      r.call->Finish(absl::OkStatus(), out + "}");
+      return;
+    }
     case Request::kOperation: {
       absl::StatusOr<std::string> result = r.operation(*machine_);
       replicator_->SetView(replication::ViewOf(*machine_));
@@ -958,5 +973,18 @@ absl::StatusOr<std::string> Node::Status() {
 }
 
 std::vector<std::string> Node::TakeEvents() { return impl_->TakeEvents(); }
+
+absl::StatusOr<std::string> Node::List(std::string_view category) {
+  bool known = false;
+  for (const char* c : replication::kCategories) known = known || category == c;
+  if (!known) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "unknown_category",
+                     absl::StrCat("category: \"", ji::Printable(category.substr(0, 64)),
+                                  "\" is not a repository category"));
+  }
+  Request r(Request::kList);
+  r.category = std::string(category);
+  return impl_->Submit(std::move(r), impl_->call_timeout(), "list");
+}
 
 }  // namespace arraykit::node

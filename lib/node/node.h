@@ -116,6 +116,10 @@ class Node {
 
   const std::string& name() const;
 
+  // This member's applied entries of `category` as a JSON object {key: value, ...} (deleted
+  // keys left out; {} when none). Any member. INVALID_ARGUMENT `unknown_category`.
+  absl::StatusOr<std::string> List(std::string_view category);
+
  private:
   class Impl;
   explicit Node(std::unique_ptr<Impl> impl);
