@@ -23,7 +23,7 @@ CommitWorker::~CommitWorker() {
 
 bool CommitWorker::idle() const {
   std::lock_guard lock(mu_);
-  return jobs_.empty();
+  return jobs_.empty() && failure_.ok();
 }
 
 bool CommitWorker::has_room() const {

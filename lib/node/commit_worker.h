@@ -51,7 +51,7 @@ class CommitWorker {
   CommitWorker(const CommitWorker&) = delete;
   CommitWorker& operator=(const CommitWorker&) = delete;
 
-  // True when no job is held (a failed worker is idle too).
+  // True when no job is held and no commit failed (the loop may then commit by itself).
   bool idle() const;
   // True when a job may be submitted: fewer than `capacity` held and no commit failed.
   bool has_room() const;

@@ -664,6 +664,12 @@ bool Node::Impl::HandleReady() {
         hard_state.has_value() ? std::move(hard_state) : std::move(hard_state_to_persist_);
     hard_state_to_persist_.reset();
     replicator_->SetView(replication::ViewOf(*machine_));
+    // A failed worker is idle too: never commit past its failure (the member stops instead).
+    CollectStoreFailure();
+    if (!failed_.ok()) {
+      it->Abandon(failed_);
+      return false;
+    }
     if (committer_->idle() && !it->replication.snapshot.has_value() &&
         it->replication.append.size() <= kInlineEntries) {
       // Nothing in flight and a small batch (a lone write, a follower's next entry, a
@@ -703,10 +709,10 @@ void Node::Impl::Settle() {
 // A failed commit stops the member: its job's calls get the member's failure, nothing of it or
 // after it leaves.
 void Node::Impl::CollectStoreFailure() {
-  if (!failed_.ok()) return;
   absl::Status failure = committer_->failure();
   if (failure.ok()) return;
-  Fail(failure);
+  if (failed_.ok()) Fail(failure);
+  // Always: a job may join the failed ones after the member already stopped for another reason.
   for (auto& job : committer_->TakeFailedJobs()) job->Abandon(failed_);
 }
 

@@ -279,6 +279,7 @@ TEST_CASE("commit worker: a failed commit releases nothing of it or after it, fo
   worker.WaitIdle();
   CHECK(worker.failure().message() == "the disk is full");
   CHECK_FALSE(worker.has_room());
+  CHECK_FALSE(worker.idle());  // the loop must not commit past the failure by itself
   std::vector<std::unique_ptr<CommitWorker::Job>> failed = worker.TakeFailedJobs();
   REQUIRE(failed.size() == 2);
   for (auto& job : failed) job->Abandon(absl::DataLossError("stopped"));
