@@ -195,6 +195,22 @@ absl::StatusOr<replication::Wait> WaitFromOptionsJson(std::string_view options_j
                     "invalid_value");
 }
 
+absl::StatusOr<absl::Duration> JoinTimeoutFromOptionsJson(std::string_view options_json) {
+  if (options_json.empty()) return kDefaultJoinTimeout;
+  auto doc = model::ParseJsonDocument(options_json, "join options");
+  if (!doc.ok()) return doc.status();
+  if (auto s = ji::ExpectObjectWith(*doc, "options", {"timeout_s"}); !s.ok()) return s;
+  auto it = doc->find("timeout_s");
+  if (it == doc->end()) return kDefaultJoinTimeout;
+  auto seconds = ji::ReadNumber(*it, "options.timeout_s", 0, 3600);
+  if (!seconds.ok()) return seconds.status();
+  if (*seconds <= 0) {
+    return WithReason(absl::InvalidArgumentError("options.timeout_s: must be positive"),
+                      "invalid_value");
+  }
+  return absl::Milliseconds(static_cast<std::int64_t>(*seconds * 1000));
+}
+
 // ---- Impl --------------------------------------------------------------------------------------
 
 class Node::Impl {

@@ -142,8 +142,14 @@ class Node {
   std::unique_ptr<Impl> impl_;
 };
 
-// Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict).
+// Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict; another
+// word is `invalid_value`).
 absl::StatusOr<replication::Wait> WaitFromOptionsJson(std::string_view options_json);
+
+// Options for Join as a JSON document: {"timeout_s": seconds in (0, 3600]} (strict; "" or no
+// field: kDefaultJoinTimeout).
+inline constexpr absl::Duration kDefaultJoinTimeout = absl::Seconds(30);
+absl::StatusOr<absl::Duration> JoinTimeoutFromOptionsJson(std::string_view options_json);
 
 }  // namespace arraykit::node
 
