@@ -284,7 +284,12 @@ class Node::Impl {
   model::Member self_member_;
   Credentials credentials_;
   std::optional<CredentialChange> credentials_to_persist_;
-  std::vector<std::pair<std::string, Payload>> after_commit_;  // to, payload (pinned: JoinAdmit)
+  struct Outgoing {
+    std::string to;
+    std::string pinned_ca_fingerprint;  // "" : not pinned
+    Payload payload;
+  };
+  std::vector<Outgoing> after_commit_;
   std::vector<model::Member> configured_;                      // the last CreateArray's members
   ops::JoinTokens join_tokens_;  // in memory only: a restart invalidates outstanding tokens
   struct PendingJoin {           // primary: the join under way
@@ -881,11 +886,11 @@ void Node::Impl::PostJoinEvent(std::string_view event, const std::string& reason
 }
 
 void Node::Impl::SendAfterCommit() {
-  for (auto& [to, payload] : after_commit_) {
-    if (std::holds_alternative<ops::JoinAdmit>(payload) && join_.has_value()) {
-      transport_->SendPinned(to, join_->fingerprint, std::move(payload));
+  for (Outgoing& out : after_commit_) {
+    if (out.pinned_ca_fingerprint.empty()) {
+      transport_->Send(out.to, std::move(out.payload));
     } else {
-      transport_->Send(to, std::move(payload));
+      transport_->SendPinned(out.to, out.pinned_ca_fingerprint, std::move(out.payload));
     }
   }
   after_commit_.clear();
@@ -1084,10 +1089,10 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
   join_->admitted = true;
   join_->findings = decision->findings;
   // Step 6: sent once the new formation is durable (SendAfterCommit, pinned again).
-  after_commit_.emplace_back(
-      join_->request.joiner,
-      ops::MakeJoinAdmit(*machine_, join_->request, std::move(certificate),
-                         credentials_.authority->certificate_pem()));
+  after_commit_.push_back(
+      Outgoing{join_->request.joiner, join_->fingerprint,
+               ops::MakeJoinAdmit(*machine_, join_->request, std::move(certificate),
+                                  credentials_.authority->certificate_pem())});
 }
 
 void Node::Impl::OnJoinAdmitted(const std::string& from, const ops::JoinAdmitted& admitted) {
@@ -1210,7 +1215,7 @@ void Node::Impl::OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit) {
     return;
   }
   ResetReplicator(absl::StrCat(options_.name, " joined ", from, "'s array"));
-  after_commit_.emplace_back(from, ops::JoinAdmitted{options_.name, ops::WireStatus{}});
+  after_commit_.push_back(Outgoing{from, "", ops::JoinAdmitted{options_.name, ops::WireStatus{}}});
 }
 
 void Node::Impl::ResetReplicator(const std::string& why) {
