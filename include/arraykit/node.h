@@ -131,12 +131,15 @@ AK_API ak_status ak_node_wait_synced(char **out_position, ak_node *node,
  * On the primary (AK_ENOTPRIMARY "not_primary" elsewhere, naming the primary), never during a
  * failover or recovery (AK_EBUSY "busy"); a refusal changes nothing and has its reason word. */
 
-/* Detaches member `name` (it becomes standalone). Refusals: "not_a_member", "detach_primary"
- * (make another member primary first), "last_voter". */
+/* Detaches member `name` (it becomes standalone: it wipes the array's credentials and makes a
+ * CA of its own); its certificate's serial is recorded as revoked. Refusals: "not_a_member",
+ * "detach_primary" (make another member primary first), "last_voter". */
 AK_API ak_status ak_node_detach(ak_node *node, const char *name);
 
-/* Makes member `name` the primary (epoch + 1; this member becomes a secondary). Refusals:
- * "not_a_member", "already_primary", "not_contactable". */
+/* Makes member `name` the primary (epoch + 1; this member becomes a secondary), once it holds
+ * the primary's whole log (it waits as ak_node_wait_synced). Refusals: "not_a_member",
+ * "already_primary", "not_contactable", AK_UNAVAILABLE "not_synchronized" (still behind at the
+ * call timeout). */
 AK_API ak_status ak_node_make_primary(ak_node *node, const char *name);
 
 /* The backup primaries list as a JSON array of names, highest priority first (any member). */

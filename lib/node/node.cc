@@ -148,6 +148,25 @@ constexpr const char* kDescriptionCategory = "global_configuration";
 std::string DescriptionKey(const std::string& name) {
   return absl::StrCat(kReservedKeyPrefix, "member/", CanonicalName(name));
 }
+// The serial and expiry of the certificate the primary issued to a member (for revocation).
+std::string CertificateKey(const std::string& name) {
+  return absl::StrCat(kReservedKeyPrefix, "certificate/", CanonicalName(name));
+}
+// A revoked certificate serial: {"member", "revoked_at"}.
+constexpr absl::string_view kRevokedKeyPrefix = "arraykit.revoked/";
+
+// The serials the array revoked (replicated: every member lists them).
+json RevokedSerials(const replication::Repository& repository) {
+  json out = json::array();
+  auto it = repository.records.lower_bound(
+      replication::Key{kDescriptionCategory, std::string(kRevokedKeyPrefix)});
+  for (; it != repository.records.end() && it->first.first == kDescriptionCategory &&
+         absl::StartsWith(it->first.second, kRevokedKeyPrefix);
+       ++it) {
+    if (!it->second.deleted) out.push_back(it->first.second.substr(kRevokedKeyPrefix.size()));
+  }
+  return out;
+}
 
 absl::Status CheckHostKey(std::string_view key) {
   if (absl::StartsWith(absl::string_view(key.data(), key.size()), kReservedKeyPrefix)) {
@@ -250,6 +269,10 @@ class Node::Impl {
                  const std::shared_ptr<Call>& call);
   void IssueJoinToken(absl::Duration ttl, const std::shared_ptr<Call>& call);
   void ReportCaFingerprint(const std::shared_ptr<Call>& call);
+  // Detach with the PKI leave plan (remove_member, then revoke_certificate).
+  void DetachMember(const std::string& name, const std::shared_ptr<Call>& call);
+  // make_primary, refused with `not_synchronized` while the target lags the primary's log.
+  void TransferPrimary(const std::string& name, const std::shared_ptr<Call>& call);
 
  private:
   void OnJoinReply(const std::string& from, ops::JoinReply& reply);
@@ -262,6 +285,13 @@ class Node::Impl {
   void OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit);
   void RefuseAdmit(const std::string& to, const absl::Status& why);
   void ResetReplicator(const std::string& why);
+  // A standalone member holds a CA of its own: one that became standalone without one (detached,
+  // cleaned) wipes the array's credentials and makes a fresh key, CA and certificate.
+  void TakeOwnCaIfStandalone();
+  void AddCredentialChange(CredentialChange change);
+  // The node's own repository entries (reserved keys), written without a waiting host call.
+  void WriteInternal(std::string key, std::string value_json);
+  void DeleteInternal(std::string key);
   // Members' descriptions: this member's, the replicated ones, the configured ones.
   std::optional<model::Member> DescriptionOf(const std::string& name) const;
   void WriteDescriptions(const std::vector<model::Member>& members);
@@ -419,6 +449,8 @@ absl::Status Node::Impl::Start() {
     credentials_to_persist_ = std::move(made->change);
   }
 
+  TakeOwnCaIfStandalone();  // it became standalone but stopped before its new CA was written
+
   auto transport = options_.attach(
       options_.name, [this](Envelope e) { Receive(std::move(e)); },
       credentials_.ca_certificate_pem);
@@ -551,6 +583,7 @@ void Node::Impl::Deliver(Envelope& envelope) {
     m->to = options_.name;
     machine_->Step(*m);
     replicator_->SetView(replication::ViewOf(*machine_));
+    TakeOwnCaIfStandalone();  // detached
   } else if (auto* r = std::get_if<replication::Message>(&envelope.payload)) {
     r->from = envelope.from;
     r->to = options_.name;
@@ -612,6 +645,7 @@ void Node::Impl::Execute(Request& r) {
     case Request::kOperation: {
       absl::StatusOr<std::string> result = r.operation(*machine_);
       replicator_->SetView(replication::ViewOf(*machine_));
+      TakeOwnCaIfStandalone();  // clean
       if (result.ok()) {
         r.call->Finish(absl::OkStatus(), *std::move(result));
       } else {
@@ -868,6 +902,7 @@ json Node::Impl::StatusJson() {
       {"conflicts", r.repository().conflicts.size()},
       {"certificates", stored.ok() ? certificates : json()},
       {"ca_fingerprint", credentials_.ca_fingerprint},
+      {"revoked_serials", RevokedSerials(r.repository())},
       {"holds_ca_key", credentials_.authority.has_value()},
   };
 }
@@ -1045,6 +1080,8 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
   }
   // Step 5: the PKI join plan, in order. Nothing is written before add_member, its last step.
   std::string certificate;
+  std::string issued_serial;
+  absl::Time issued_until;
   for (const pki::RotationStep& step : decision->plan.steps) {
     switch (step.kind) {
       case pki::StepKind::kTrustCa:
@@ -1055,12 +1092,14 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
           options.member_names.push_back(m.name);
         }
         options.expected_name = join_->request.joiner;
-        auto signed_pem = credentials_.authority->SignPeerCsr(reply.csr_pem, options, now);
-        if (!signed_pem.ok()) {
-          FinishJoin(signed_pem.status());
+        auto issued = credentials_.authority->IssuePeerCertificate(reply.csr_pem, options, now);
+        if (!issued.ok()) {
+          FinishJoin(issued.status());
           return;
         }
-        certificate = *std::move(signed_pem);
+        certificate = std::move(issued->pem);
+        issued_serial = issued->info.serial_hex;
+        issued_until = issued->info.not_after;
         break;
       }
       case pki::StepKind::kAddMember: {
@@ -1086,6 +1125,9 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
   // The members' descriptions (the joiner's and any not yet recorded) go into the repository,
   // in the same transaction as the new formation.
   WriteDescriptions(decision->result.members);
+  WriteInternal(CertificateKey(join_->request.joiner),
+                json{{"serial", issued_serial}, {"not_after", ji::FormatRfc3339(issued_until)}}
+                    .dump());
   join_->admitted = true;
   join_->findings = decision->findings;
   // Step 6: sent once the new formation is durable (SendAfterCommit, pinned again).
@@ -1232,6 +1274,123 @@ void Node::Impl::ResetReplicator(const std::string& why) {
   machine_->LogChanged(replicator_->last_position());
 }
 
+// ---- leaving, make_primary and standalone credentials (docs/node.md "Detach and make_primary") --
+
+void Node::Impl::WriteInternal(std::string key, std::string value_json) {
+  // No host call waits for it: the completion finds no pending call and is dropped.
+  replicator_->Write(next_request_++, kDescriptionCategory, std::move(key), std::move(value_json),
+                     replication::Wait::kPrimary);
+}
+
+void Node::Impl::DeleteInternal(std::string key) {
+  const auto& records = replicator_->repository().records;
+  auto it = records.find(replication::Key{kDescriptionCategory, key});
+  if (it == records.end() || it->second.deleted) return;
+  replicator_->Delete(next_request_++, kDescriptionCategory, std::move(key),
+                      replication::Wait::kPrimary);
+}
+
+void Node::Impl::AddCredentialChange(CredentialChange change) {
+  if (!credentials_to_persist_.has_value()) {
+    credentials_to_persist_ = std::move(change);
+    return;
+  }
+  CredentialChange& into = *credentials_to_persist_;
+  for (auto& secret : change.put_secrets) into.put_secrets.push_back(std::move(secret));
+  for (auto& name : change.delete_secrets) into.delete_secrets.push_back(std::move(name));
+  for (auto& cert : change.put_certificates) into.put_certificates.push_back(std::move(cert));
+  for (auto& name : change.delete_certificates) into.delete_certificates.push_back(std::move(name));
+  into.reset_repository = into.reset_repository || change.reset_repository;
+}
+
+void Node::Impl::TakeOwnCaIfStandalone() {
+  if (machine_->hard_state().formation.members.size() != 1 ||
+      credentials_.authority.has_value()) {
+    return;
+  }
+  auto made = MakeStandaloneCredentials(options_.name, absl::Now());
+  if (!made.ok()) {
+    Fail(made.status());
+    return;
+  }
+  CredentialChange change = std::move(made->change);
+  const std::string old = credentials_.ca_fingerprint;
+  if (!old.empty() && old != made->credentials.ca_fingerprint) {
+    // The array's CA is no longer trusted; its key was never here.
+    change.delete_certificates.push_back(kCaCertificatePrefix + old);
+  }
+  AddCredentialChange(std::move(change));
+  credentials_ = std::move(made->credentials);
+  if (transport_) {
+    if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
+      Fail(s);
+      return;
+    }
+  }
+  failover::TimelineEntry entry;
+  entry.member = options_.name;
+  entry.event = "own_ca_created";
+  entry.epoch = machine_->epoch();
+  entry.reason = absl::StrCat(options_.name,
+                              " is standalone: the array's key, certificate and CA are wiped; a "
+                              "new key and a CA of its own replace them");
+  PostEvent(entry, absl::Now());
+}
+
+void Node::Impl::DetachMember(const std::string& name, const std::shared_ptr<Call>& call) {
+  // The leave plan when the array can be described (its steps, in order); the same two steps
+  // otherwise (a configured array whose descriptions were never recorded).
+  std::vector<pki::StepKind> steps = {pki::StepKind::kRemoveMember,
+                                      pki::StepKind::kRevokeCertificate};
+  if (auto array = ops::ArrayOf(PrimaryViewNow()); array.ok()) {
+    if (auto plan = pki::PlanLeave(*array, name); plan.ok()) {
+      steps.clear();
+      for (const pki::RotationStep& step : plan->steps) steps.push_back(step.kind);
+    }
+  }
+  for (pki::StepKind step : steps) {
+    if (step == pki::StepKind::kRemoveMember) {
+      absl::Status removed = machine_->RemoveMember(name);
+      replicator_->SetView(replication::ViewOf(*machine_));
+      if (!removed.ok()) {
+        call->Finish(removed);
+        return;
+      }
+    } else if (step == pki::StepKind::kRevokeCertificate) {
+      // Recorded for the whole array in the repository: the serial the primary issued.
+      const auto& records = replicator_->repository().records;
+      auto it = records.find(replication::Key{kDescriptionCategory, CertificateKey(name)});
+      if (it != records.end() && !it->second.deleted) {
+        json issued = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+        if (issued.is_object() && issued.contains("serial") && issued["serial"].is_string()) {
+          WriteInternal(absl::StrCat(kRevokedKeyPrefix, issued["serial"].get<std::string>()),
+                        json{{"member", name}, {"revoked_at", ji::FormatRfc3339(absl::Now())}}
+                            .dump());
+        }
+      }
+      DeleteInternal(CertificateKey(name));
+      DeleteInternal(DescriptionKey(name));
+    }
+  }
+  call->Finish(absl::OkStatus());
+}
+
+void Node::Impl::TransferPrimary(const std::string& name, const std::shared_ptr<Call>& call) {
+  const std::uint64_t last = replicator_->last_position().index;
+  for (const auto& [member, matched] : replicator_->progress()) {
+    if (CanonicalName(member) == CanonicalName(name) && matched < last) {
+      call->Finish(MakeError(absl::StatusCode::kUnavailable, "not_synchronized",
+                             absl::StrCat("make_primary refused: ", name, " holds the log through ",
+                                          matched, ", the primary's ends at ", last,
+                                          "; it must be synchronized first")));
+      return;
+    }
+  }
+  absl::Status transferred = machine_->MakePrimary(name);
+  replicator_->SetView(replication::ViewOf(*machine_));
+  call->Finish(transferred);
+}
+
 // ---- Node --------------------------------------------------------------------------------------
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1308,19 +1467,34 @@ absl::StatusOr<std::string> Done(absl::Status status) {
 }  // namespace
 
 absl::Status Node::Detach(std::string_view name) {
-  return impl_
-      ->Operate([n = std::string(name)](failover::MemberMachine& m) {
-        return Done(m.RemoveMember(n));
-      }, "detach")
-      .status();
+  Request r(Request::kTask);
+  Impl* impl = impl_.get();
+  r.task = [impl, n = std::string(name)](const std::shared_ptr<Call>& call) {
+    impl->DetachMember(n, call);
+  };
+  return impl_->Submit(std::move(r), impl_->call_timeout(), "detach").status();
 }
 
 absl::Status Node::MakePrimary(std::string_view name) {
-  return impl_
-      ->Operate([n = std::string(name)](failover::MemberMachine& m) {
-        return Done(m.MakePrimary(n));
-      }, "make_primary")
-      .status();
+  // The target is synchronized first (wait until synchronized), then handed the array; writes
+  // accepted in between make the loop refuse with not_synchronized, and the wait starts again.
+  const absl::Time deadline = absl::Now() + impl_->call_timeout();
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "make_primary: ", std::string(name), " was not synchronized within ",
+          absl::FormatDuration(impl_->call_timeout())));
+    }
+    if (auto synced = WaitSynced(left); !synced.ok()) return synced.status();
+    Request r(Request::kTask);
+    Impl* impl = impl_.get();
+    r.task = [impl, n = std::string(name)](const std::shared_ptr<Call>& call) {
+      impl->TransferPrimary(n, call);
+    };
+    absl::Status done = impl_->Submit(std::move(r), impl_->call_timeout(), "make_primary").status();
+    if (ReasonOf(done) != "not_synchronized") return done;
+  }
 }
 
 absl::StatusOr<std::string> Node::BackupPrimaries() {

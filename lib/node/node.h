@@ -96,6 +96,9 @@ class Node {
   // reason and nothing changed: not_primary, busy, not_a_member, detach_primary, last_voter,
   // already_primary, not_contactable, is_primary, already_listed, not_listed,
   // invalid_position, and config edit's unknown_field, invalid_value, out_of_range, ...
+  // Detach runs the PKI leave plan: remove_member, then the member's certificate serial is
+  // recorded as revoked (docs/node.md). MakePrimary waits until synchronized first, then hands
+  // over only if the target holds the whole log (`not_synchronized` at the call timeout).
   absl::Status Detach(std::string_view name);
   absl::Status MakePrimary(std::string_view name);
   // The backup primaries list as a JSON array of names, highest priority first (any member).

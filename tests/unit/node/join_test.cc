@@ -450,5 +450,54 @@ TEST_CASE("reserved keys and wait values and a data_dir without its parent are r
   CHECK(opened.status().message().find("data_dir") != std::string::npos);
 }
 
+TEST_CASE("detach wipes the array's credentials on the detached member and revokes its serial") {
+  Members m("detach");
+  Node& a = m.Open(kA, Backend(1));
+  REQUIRE(a.CreateArray(kOwnArray).ok());
+  Node& b = m.Open(kB, Frontend(2));
+  REQUIRE(Join(a, b).ok());
+  const std::string a_fp = a.CaFingerprint().value();
+  REQUIRE(b.CaFingerprint().value() == a_fp);
+  CHECK(StatusOf(a)["revoked_serials"].empty());
+
+  REQUIRE(Eventually([&] { return a.Detach(kB).ok(); }));
+  CHECK(MemberNames(a) == std::vector<std::string>{kA});
+  json revoked = StatusOf(a)["revoked_serials"];
+  CHECK(revoked.size() == 1);
+  // b became standalone: a new key, a CA of its own; the array's CA is no longer trusted.
+  REQUIRE(Eventually([&] { return StatusOf(b)["holds_ca_key"] == true; }));
+  json sb = StatusOf(b);
+  CHECK(sb["members"].size() == 1);
+  const std::string b_fp = sb["ca_fingerprint"];
+  CHECK(b_fp != a_fp);
+  std::vector<std::string> names;
+  for (const json& c : sb["certificates"]) names.push_back(c["name"]);
+  CHECK(names == std::vector<std::string>{"ca:" + b_fp, "peer"});
+  CHECK(m.AllEvents().find("\"own_ca_created\"") != std::string::npos);
+
+  // It stays so across a restart, and it can join again with its new CA.
+  m.Close(kB);
+  Node& b2 = m.Open(kB, Frontend(2));
+  CHECK(b2.CaFingerprint().value() == b_fp);
+  REQUIRE(Join(a, b2).ok());
+  CHECK(b2.CaFingerprint().value() == a_fp);
+}
+
+TEST_CASE("make_primary hands over only once the target holds the primary's log") {
+  Members m("handover");
+  Node& a = m.Open(kA, Backend(1));
+  REQUIRE(a.CreateArray(kOwnArray).ok());
+  Node& b = m.Open(kB, Frontend(2));
+  REQUIRE(Join(a, b).ok());
+  REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+  // b hears of writes 150 ms late: the hand-over waits for them.
+  REQUIRE(m.net->SetLink(kA, kB, LinkOptions{.delay = absl::Milliseconds(150)}).ok());
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(a.Put("sessions", absl::StrCat("late", i), "1").ok());
+  }
+  REQUIRE(a.MakePrimary(kB).ok());
+  for (int i = 0; i < 5; ++i) CHECK(b.Get("sessions", absl::StrCat("late", i)).ok());
+}
+
 }  // namespace
 }  // namespace arraykit::node
