@@ -105,6 +105,11 @@ class CountingStorage final : public Storage {
   absl::StatusOr<std::vector<arraykit::node::CertificateStatus>> LoadCertificates() override {
     return inner_->LoadCertificates();
   }
+  absl::StatusOr<std::optional<arraykit::pki::SecretString>> LoadSecret(
+      const std::string& name) override {
+    return inner_->LoadSecret(name);
+  }
+  absl::StatusOr<std::vector<std::string>> SecretNames() override { return inner_->SecretNames(); }
   absl::Status Commit(const arraykit::node::Batch& batch) override {
     const auto start = Clock::now();
     absl::Status status = inner_->Commit(batch);

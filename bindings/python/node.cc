@@ -241,6 +241,45 @@ void RegisterNode(py::module_& m) {
           py::arg("edit"),
           "config edit with the seed's attribute names: {'array-monitortime': 60, ...}.")
       .def(
+          "join_token",
+          [](PyNode& self, double ttl_s) {
+            if (!(ttl_s >= 1 && ttl_s <= 86400)) {
+              throw py::value_error("ttl_s: must be in [1, 86400]");
+            }
+            auto seconds = static_cast<unsigned int>(ttl_s);
+            arraykit::Node& node = self.node();
+            std::string token;
+            CallVoid([&] { token = node.join_token(seconds); });
+            return token;
+          },
+          py::kw_only(), py::arg("ttl_s") = 600.0,
+          "On the standalone member that is to join: a one-time token (str). Kept in memory "
+          "only: closing the node invalidates it.")
+      .def(
+          "ca_fingerprint",
+          [](PyNode& self) {
+            arraykit::Node& node = self.node();
+            std::string fingerprint;
+            CallVoid([&] { fingerprint = node.ca_fingerprint(); });
+            return fingerprint;
+          },
+          "The SHA-256 fingerprint of the CA this member presents ('AB:CD:...').")
+      .def(
+          "join",
+          [](PyNode& self, const std::string& name, const std::string& fingerprint,
+             const std::string& token, double timeout_s) {
+            if (!(timeout_s > 0 && timeout_s <= 3600)) {
+              throw py::value_error("timeout_s: must be in (0, 3600]");
+            }
+            std::string options = "{\"timeout_s\": " + std::to_string(timeout_s) + "}";
+            arraykit::Node& node = self.node();
+            return CallJson([&] { return node.join(name, fingerprint, token, options); });
+          },
+          py::arg("name"), py::kw_only(), py::arg("fingerprint"), py::arg("token"),
+          py::arg("timeout_s") = 30.0,
+          "On the primary: admits the standalone member `name` whose CA has `fingerprint`, "
+          "with the token made on it. Returns {'joined', 'epoch', 'members', 'warnings'}.")
+      .def(
           "status",
           [](PyNode& self) {
             arraykit::Node& node = self.node();

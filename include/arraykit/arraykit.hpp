@@ -425,6 +425,28 @@ class Node {
   std::string events() {
     return detail::CallForString([this](char** out) { return ak_node_events(out, handle_); });
   }
+  // Join (docs/node.md "Join"). On the standalone joiner: a one-time token valid for ttl_s
+  // seconds (0: 600), and the fingerprint of the CA it presents.
+  std::string join_token(unsigned int ttl_s = 0) {
+    return detail::CallForString(
+        [this](char** out, unsigned int t) { return ak_node_join_token(out, handle_, t); },
+        ttl_s);
+  }
+  std::string ca_fingerprint() const {
+    return detail::CallForString(
+        [this](char** out) { return ak_node_ca_fingerprint(out, handle_); });
+  }
+  // On the primary. options_json: "" or {"timeout_s": 30}. Returns {"joined", "epoch",
+  // "members", "warnings"}.
+  std::string join(const std::string& joiner, const std::string& fingerprint,
+                   const std::string& token, const std::string& options_json = std::string()) {
+    return detail::CallForString(
+        [this](char** out, const char* j, const char* f, const char* t, const char* o) {
+          return ak_node_join(out, handle_, j, f, t, o);
+        },
+        joiner.c_str(), fingerprint.c_str(), token.c_str(),
+        options_json.empty() ? nullptr : options_json.c_str());
+  }
   ak_node* get() const noexcept { return handle_; }
 
  private:

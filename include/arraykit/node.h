@@ -131,12 +131,15 @@ AK_API ak_status ak_node_wait_synced(char **out_position, ak_node *node,
  * On the primary (AK_ENOTPRIMARY "not_primary" elsewhere, naming the primary), never during a
  * failover or recovery (AK_EBUSY "busy"); a refusal changes nothing and has its reason word. */
 
-/* Detaches member `name` (it becomes standalone). Refusals: "not_a_member", "detach_primary"
- * (make another member primary first), "last_voter". */
+/* Detaches member `name` (it becomes standalone: it wipes the array's credentials and makes a
+ * CA of its own); its certificate's serial is recorded as revoked. Refusals: "not_a_member",
+ * "detach_primary" (make another member primary first), "last_voter". */
 AK_API ak_status ak_node_detach(ak_node *node, const char *name);
 
-/* Makes member `name` the primary (epoch + 1; this member becomes a secondary). Refusals:
- * "not_a_member", "already_primary", "not_contactable". */
+/* Makes member `name` the primary (epoch + 1; this member becomes a secondary), once it holds
+ * the primary's whole log (it waits as ak_node_wait_synced). Refusals: "not_a_member",
+ * "already_primary", "not_contactable", AK_UNAVAILABLE "not_synchronized" (still behind at the
+ * call timeout). */
 AK_API ak_status ak_node_make_primary(ak_node *node, const char *name);
 
 /* The backup primaries list as a JSON array of names, highest priority first (any member). */
@@ -165,6 +168,43 @@ AK_API ak_status ak_node_clean(ak_node *node, int contact_members);
  * "unknown_field" (naming the nearest attribute), "duplicate_attribute", "invalid_value",
  * "out_of_range", "no_voters". */
 AK_API ak_status ak_node_config_edit(ak_node *node, const char *edit_json);
+
+/* ---- join (docs/node.md "Join") -------------------------------------------------------
+ * The operator makes a token on the standalone member that is to join and reads its CA
+ * fingerprint there, then runs join on the primary with both. The primary sends nothing to a
+ * member presenting another CA (the pin); the joiner admits only a primary holding a token it
+ * issued. Its key never leaves it (it sends a CSR); at admission it trusts the array's CA,
+ * takes the certificate the primary's CA signed and the array's repository in place of its
+ * own. */
+
+/* On the joiner: a one-time token "AKJT-..." valid for ttl_s seconds (1..86400; 0: 600).
+ * Tokens are kept in memory only: closing the node invalidates the outstanding ones.
+ * Refusals: AK_INVALID_ARGUMENT "invalid_ttl", AK_RESOURCE_EXHAUSTED "too_many_tokens" (32
+ * outstanding). */
+AK_API ak_status ak_node_join_token(char **out_token, ak_node *node, unsigned int ttl_s);
+
+/* The SHA-256 fingerprint ("AB:CD:...", 32 bytes) of the CA this member presents: its own CA
+ * while standalone, its array's CA once joined. */
+AK_API ak_status ak_node_ca_fingerprint(char **out_fingerprint, ak_node *node);
+
+/* On the primary: admits the standalone member `joiner` whose CA has `fingerprint` (any case,
+ * with or without colons), with the `token` made on it. Blocks until the joiner confirmed, one
+ * side refused, or the timeout passed. options_json: NULL or {"timeout_s": 30} (0 < s <= 3600).
+ * *out_result (may be NULL): {"joined": NAME, "epoch": E, "members": [...], "warnings":
+ * [{"code", "message"}]} (placement warnings of the new array).
+ * Refusals, nothing written on either side: AK_ENOTPRIMARY "not_primary", AK_EBUSY "busy"
+ * (another join or a failover is under way), AK_INVALID_ARGUMENT "name_not_fqdn",
+ * "invalid_fingerprint", "invalid_value", AK_ALREADY_EXISTS "name_taken",
+ * AK_FAILED_PRECONDITION "array_full", "joiner_not_standalone", "placement_errors",
+ * "no_ca_key" (this primary does not hold its array's CA key), AK_EFINGERPRINT
+ * "fingerprint_mismatch" (the joiner presented another CA; the message names it),
+ * AK_UNAVAILABLE "not_contactable", AK_EVERSION "version_mismatch", AK_ECLOCKSKEW
+ * "clock_skew", AK_PERMISSION_DENIED "token_invalid", "token_expired", "name_mismatch".
+ * AK_DEADLINE_EXCEEDED when the joiner did not answer in time: if the admission reached it,
+ * it joined (status on both shows it); otherwise detach it on the primary (docs/node.md). */
+AK_API ak_status ak_node_join(char **out_result, ak_node *node, const char *joiner,
+                              const char *fingerprint, const char *token,
+                              const char *options_json);
 
 /* The status document (docs/node.md): role, stage, primary, members with applied position and
  * lag (the primary's view), epoch, repaired, original formation, writable, conflicts, this

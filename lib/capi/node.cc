@@ -361,6 +361,46 @@ AK_API ak_status ak_node_config_edit(ak_node* node, const char* edit_json) {
   });
 }
 
+AK_API ak_status ak_node_join_token(char** out_token, ak_node* node, unsigned int ttl_s) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_token, "out_token"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    absl::Duration ttl = ttl_s == 0 ? absl::Seconds(600) : absl::Seconds(ttl_s);
+    auto token = node->node->JoinToken(ttl);
+    if (!token.ok()) return token.status();
+    return capi::ReturnString(out_token, *token);
+  });
+}
+
+AK_API ak_status ak_node_ca_fingerprint(char** out_fingerprint, ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_fingerprint, "out_fingerprint"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    auto fingerprint = node->node->CaFingerprint();
+    if (!fingerprint.ok()) return fingerprint.status();
+    return capi::ReturnString(out_fingerprint, *fingerprint);
+  });
+}
+
+AK_API ak_status ak_node_join(char** out_result, ak_node* node, const char* joiner,
+                              const char* fingerprint, const char* token,
+                              const char* options_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out_result != nullptr) *out_result = nullptr;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(joiner, "joiner"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(fingerprint, "fingerprint"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(token, "token"); !s.ok()) return s;
+    if (options_json != nullptr && *options_json == '\0') {
+      return absl::InvalidArgumentError("options_json: empty document (NULL for none)");
+    }
+    auto timeout = node::JoinTimeoutFromOptionsJson(options_json == nullptr ? "" : options_json);
+    if (!timeout.ok()) return timeout.status();
+    return capi::ReturnOptional(out_result,
+                                node->node->Join(joiner, fingerprint, token, *timeout));
+  });
+}
+
 AK_API ak_status ak_node_status(char** out_status, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_status, "out_status"); !s.ok()) return s;

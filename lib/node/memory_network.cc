@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/pki/pki.h"
 #include "core/status.h"
 
 namespace arraykit::node {
@@ -48,6 +49,13 @@ class MemoryNetwork::Endpoint final : public Transport {
   void Send(const std::string& to, Payload payload) override {
     network_->SendFrom(id_, self_, to, std::move(payload));
   }
+  void SendPinned(const std::string& to, const std::string& expected_ca_fingerprint,
+                  Payload payload) override {
+    network_->SendPinnedFrom(id_, self_, to, expected_ca_fingerprint, std::move(payload));
+  }
+  absl::Status PresentCa(const std::string& ca_certificate_pem) override {
+    return network_->PresentCa(id_, self_, ca_certificate_pem);
+  }
   void Close() override {
     std::call_once(closed_, [this] { network_->Detach(id_, self_); });
   }
@@ -76,10 +84,26 @@ MemoryNetwork::~MemoryNetwork() {
   thread_.join();
 }
 
-absl::StatusOr<std::unique_ptr<Transport>> MemoryNetwork::Attach(const std::string& name,
-                                                                 Receiver receiver) {
+namespace {
+// The fingerprint of the CA a member presents ("" for none).
+absl::StatusOr<std::string> PresentedFingerprint(const std::string& ca_pem) {
+  if (ca_pem.empty()) return std::string();
+  auto fingerprint = pki::Fingerprint(ca_pem);
+  if (!fingerprint.ok()) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "presented CA certificate: ", fingerprint.status().message())),
+                      "malformed");
+  }
+  return *fingerprint;
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Transport>> MemoryNetwork::Attach(
+    const std::string& name, Receiver receiver, const std::string& presented_ca_pem) {
   if (name.empty()) return absl::InvalidArgumentError("name: a member name is required");
   if (!receiver) return absl::InvalidArgumentError("receiver: required");
+  auto fingerprint = PresentedFingerprint(presented_ca_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
   std::uint64_t id;
   {
     std::lock_guard lock(mu_);
@@ -90,7 +114,8 @@ absl::StatusOr<std::unique_ptr<Transport>> MemoryNetwork::Attach(const std::stri
                         "already_attached");
     }
     id = next_endpoint_++;
-    attached_[key] = Attachment{id, std::make_shared<Receiver>(std::move(receiver))};
+    attached_[key] =
+        Attachment{id, std::make_shared<Receiver>(std::move(receiver)), *std::move(fingerprint)};
   }
   // The network is only ever owned through shared_ptr (Create), so this is safe.
   return std::unique_ptr<Transport>(new Endpoint(shared_from_this(), id, name));
@@ -199,21 +224,70 @@ void MemoryNetwork::SendFrom(std::uint64_t endpoint, const std::string& from,
       ++counters_.partitioned;
       return;
     }
-    const LinkOptions& link = LinkLocked(a, b);
-    if ((link.loss > 0 && UniformLocked() < link.loss) || queue_.size() >= kMaxInFlight) {
-      ++counters_.lost;
-      return;
-    }
-    auto now = std::chrono::steady_clock::now();
-    bool twice = link.duplicate > 0 && UniformLocked() < link.duplicate;
-    if (twice) {
-      ++counters_.duplicated;
-      queue_.emplace(When{now + DelayLocked(link), next_seq_++}, Envelope{from, to, payload});
-    }
-    queue_.emplace(When{now + DelayLocked(link), next_seq_++},
-                   Envelope{from, to, std::move(payload)});
+    QueueLocked(from, to, std::move(payload));
   }
   wake_.notify_one();
+}
+
+void MemoryNetwork::QueueLocked(const std::string& from, const std::string& to,
+                                Payload payload) {
+  const LinkOptions& link = LinkLocked(CanonicalName(from), CanonicalName(to));
+  if ((link.loss > 0 && UniformLocked() < link.loss) || queue_.size() >= kMaxInFlight) {
+    ++counters_.lost;
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  bool twice = link.duplicate > 0 && UniformLocked() < link.duplicate;
+  if (twice) {
+    ++counters_.duplicated;
+    queue_.emplace(When{now + DelayLocked(link), next_seq_++}, Envelope{from, to, payload});
+  }
+  queue_.emplace(When{now + DelayLocked(link), next_seq_++},
+                 Envelope{from, to, std::move(payload)});
+}
+
+void MemoryNetwork::SendPinnedFrom(std::uint64_t endpoint, const std::string& from,
+                                   const std::string& to, const std::string& expected_fingerprint,
+                                   Payload payload) {
+  auto expected = pki::NormalizeFingerprint(expected_fingerprint);
+  {
+    std::lock_guard lock(mu_);
+    ++counters_.sent;
+    std::string a = CanonicalName(from), b = CanonicalName(to);
+    auto self = attached_.find(a);
+    if (self == attached_.end() || self->second.id != endpoint) {
+      ++counters_.unattached;
+      return;
+    }
+    auto target = attached_.find(b);
+    LinkError error;
+    if (target == attached_.end() || !ConnectedLocked(a, b)) {
+      error.reason = "not_contactable";
+    } else if (!expected.ok() || target->second.ca_fingerprint != *expected) {
+      error.reason = "fingerprint_mismatch";
+      error.presented_ca_fingerprint = target->second.ca_fingerprint;
+    }
+    if (error.reason.empty()) {
+      QueueLocked(from, to, std::move(payload));
+    } else {
+      // The sender learns it at once, as a failed handshake would tell it.
+      queue_.emplace(When{std::chrono::steady_clock::now(), next_seq_++},
+                     Envelope{to, from, std::move(error)});
+    }
+  }
+  wake_.notify_one();
+}
+
+absl::Status MemoryNetwork::PresentCa(std::uint64_t endpoint, const std::string& name,
+                                      const std::string& ca_pem) {
+  auto fingerprint = PresentedFingerprint(ca_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
+  std::lock_guard lock(mu_);
+  auto it = attached_.find(CanonicalName(name));
+  if (it != attached_.end() && it->second.id == endpoint) {
+    it->second.ca_fingerprint = *std::move(fingerprint);
+  }
+  return absl::OkStatus();
 }
 
 void MemoryNetwork::Detach(std::uint64_t endpoint, const std::string& name) {
@@ -247,7 +321,8 @@ void MemoryNetwork::Run() {
       delivered_.notify_all();
       continue;
     }
-    if (!ConnectedLocked(a, b)) {
+    // A LinkError is the sender's own transport speaking: no link to cut.
+    if (!std::holds_alternative<LinkError>(envelope.payload) && !ConnectedLocked(a, b)) {
       ++counters_.partitioned;
       delivered_.notify_all();
       continue;

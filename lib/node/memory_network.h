@@ -17,6 +17,10 @@
 //   partition cuts what is in flight, as a broken connection would).
 // A member whose transport is closed (or never attached) receives nothing: its messages are
 // dropped and counted.
+// Pinning: each attachment presents a CA certificate (given at Attach, changed by
+// Transport::PresentCa); SendPinned compares its fingerprint with the expected one when the
+// message is sent (the TLS handshake of a connection) and answers the sender with a LinkError
+// on a mismatch or when the target is unreachable. LinkErrors are never lost or partitioned.
 #ifndef ARRAYKIT_NODE_MEMORY_NETWORK_H_
 #define ARRAYKIT_NODE_MEMORY_NETWORK_H_
 
@@ -72,9 +76,12 @@ class MemoryNetwork : public std::enable_shared_from_this<MemoryNetwork> {
   MemoryNetwork(const MemoryNetwork&) = delete;
   MemoryNetwork& operator=(const MemoryNetwork&) = delete;
 
-  // Attaches member `name`; inbound envelopes go to `receiver` on the delivery thread.
-  // ALREADY_EXISTS (reason `already_attached`) while another transport holds the name.
-  absl::StatusOr<std::unique_ptr<Transport>> Attach(const std::string& name, Receiver receiver);
+  // Attaches member `name`; inbound envelopes go to `receiver` on the delivery thread. The member
+  // presents `presented_ca_pem` ("" : no CA) to pinned senders.
+  // ALREADY_EXISTS (reason `already_attached`) while another transport holds the name;
+  // INVALID_ARGUMENT (`malformed`) when presented_ca_pem is not one certificate.
+  absl::StatusOr<std::unique_ptr<Transport>> Attach(const std::string& name, Receiver receiver,
+                                                    const std::string& presented_ca_pem = "");
 
   absl::Status SetDefaultLink(const LinkOptions& options);
   // The directed link from -> to (overrides the default for that pair).
@@ -97,12 +104,19 @@ class MemoryNetwork : public std::enable_shared_from_this<MemoryNetwork> {
   struct Attachment {
     std::uint64_t id = 0;
     std::shared_ptr<Receiver> receiver;
+    std::string ca_fingerprint;  // of the CA it presents; "" for none
   };
 
   explicit MemoryNetwork(std::uint64_t seed);
   void Run();
   void SendFrom(std::uint64_t endpoint, const std::string& from, const std::string& to,
                 Payload payload);
+  void SendPinnedFrom(std::uint64_t endpoint, const std::string& from, const std::string& to,
+                      const std::string& expected_fingerprint, Payload payload);
+  absl::Status PresentCa(std::uint64_t endpoint, const std::string& name,
+                         const std::string& ca_pem);
+  // Queues a message on the from -> to link (faults applied). Needs mu_.
+  void QueueLocked(const std::string& from, const std::string& to, Payload payload);
   void Detach(std::uint64_t endpoint, const std::string& name);
   bool ConnectedLocked(const std::string& a, const std::string& b) const;
   const LinkOptions& LinkLocked(const std::string& from, const std::string& to) const;

@@ -1,8 +1,11 @@
 #include "node/node.h"
 
+#include <openssl/rand.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -11,6 +14,7 @@
 #include <variant>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/check.h"
@@ -18,11 +22,15 @@
 #include "core/model/array_json.h"
 #include "core/model/json_reader.h"
 #include "core/ops/config_edit.h"
+#include "core/ops/join.h"
+#include "core/ops/join_token.h"
+#include "core/pki/pki.h"
 #include "core/placement/placement.h"
 #include "core/replication/replicator.h"
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "node/commit_worker.h"
+#include "node/credentials.h"
 #include "node/sqlite_storage.h"
 
 namespace arraykit::node {
@@ -105,11 +113,13 @@ class Call {
 };
 
 struct Request {
-  enum Kind { kCreate, kPut, kDelete, kGet, kWaitSynced, kStatus, kOperation, kList };
+  enum Kind { kCreate, kPut, kDelete, kGet, kWaitSynced, kStatus, kOperation, kTask, kList };
   explicit Request(Kind k) : kind(k) {}
   Kind kind;
   // kOperation: runs on the loop thread against the failover machine.
   std::function<absl::StatusOr<std::string>(failover::MemberMachine&)> operation;
+  // kTask: runs on the loop thread; finishes the call now or later (a join).
+  std::function<void(const std::shared_ptr<Call>&)> task;
   std::string category, key, value;  // kCreate: value = the description
   replication::Wait wait = replication::Wait::kPrimary;
   std::shared_ptr<Call> call;
@@ -136,6 +146,45 @@ absl::StatusOr<model::Member> ParseMember(const std::string& name, std::string_v
   return model::MemberFromJson(doc, "member");
 }
 
+// Keys beginning with this are the node's own in every category (members' descriptions).
+constexpr absl::string_view kReservedKeyPrefix = "arraykit.";
+// Where the primary keeps each member's DESIGN §3 description, replicated with the repository
+// so that any later primary can check placement for a join.
+constexpr const char* kDescriptionCategory = "global_configuration";
+std::string DescriptionKey(const std::string& name) {
+  return absl::StrCat(kReservedKeyPrefix, "member/", CanonicalName(name));
+}
+// The serial and expiry of the certificate the primary issued to a member (for revocation).
+std::string CertificateKey(const std::string& name) {
+  return absl::StrCat(kReservedKeyPrefix, "certificate/", CanonicalName(name));
+}
+// A revoked certificate serial: {"member", "revoked_at"}.
+constexpr absl::string_view kRevokedKeyPrefix = "arraykit.revoked/";
+
+// The serials the array revoked (replicated: every member lists them).
+json RevokedSerials(const replication::Repository& repository) {
+  json out = json::array();
+  auto it = repository.records.lower_bound(
+      replication::Key{kDescriptionCategory, std::string(kRevokedKeyPrefix)});
+  for (; it != repository.records.end() && it->first.first == kDescriptionCategory &&
+         absl::StartsWith(it->first.second, kRevokedKeyPrefix);
+       ++it) {
+    if (!it->second.deleted) out.push_back(it->first.second.substr(kRevokedKeyPrefix.size()));
+  }
+  return out;
+}
+
+absl::Status CheckHostKey(std::string_view key) {
+  if (absl::StartsWith(absl::string_view(key.data(), key.size()), kReservedKeyPrefix)) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "key: keys beginning with \"", kReservedKeyPrefix,
+                          "\" are the node's own (members' descriptions); got \"",
+                          ji::Printable(key), "\"")),
+                      "reserved_key");
+  }
+  return absl::OkStatus();
+}
+
 failover::HardState StandaloneState(const std::string& self, const model::Member& member) {
   failover::HardState state;
   state.formation.primary = self;
@@ -148,8 +197,9 @@ failover::HardState StandaloneState(const std::string& self, const model::Member
 }  // namespace
 
 AttachFn AttachTo(std::shared_ptr<MemoryNetwork> network) {
-  return [network](const std::string& name, Receiver receiver) {
-    return network->Attach(name, std::move(receiver));
+  return [network](const std::string& name, Receiver receiver,
+                   const std::string& presented_ca_pem) {
+    return network->Attach(name, std::move(receiver), presented_ca_pem);
   };
 }
 
@@ -164,8 +214,26 @@ absl::StatusOr<replication::Wait> WaitFromOptionsJson(std::string_view options_j
   if (!word.ok()) return word.status();
   if (*word == "primary") return replication::Wait::kPrimary;
   if (*word == "all") return replication::Wait::kAll;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "options.wait: \"primary\" or \"all\", got \"", ji::Printable(*word), "\""));
+  return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                        "options.wait: \"primary\" or \"all\", got \"", ji::Printable(*word),
+                        "\"")),
+                    "invalid_value");
+}
+
+absl::StatusOr<absl::Duration> JoinTimeoutFromOptionsJson(std::string_view options_json) {
+  if (options_json.empty()) return kDefaultJoinTimeout;
+  auto doc = model::ParseJsonDocument(options_json, "join options");
+  if (!doc.ok()) return doc.status();
+  if (auto s = ji::ExpectObjectWith(*doc, "options", {"timeout_s"}); !s.ok()) return s;
+  auto it = doc->find("timeout_s");
+  if (it == doc->end()) return kDefaultJoinTimeout;
+  auto seconds = ji::ReadNumber(*it, "options.timeout_s", 0, 3600);
+  if (!seconds.ok()) return seconds.status();
+  if (*seconds <= 0) {
+    return WithReason(absl::InvalidArgumentError("options.timeout_s: must be positive"),
+                      "invalid_value");
+  }
+  return absl::Milliseconds(static_cast<std::int64_t>(*seconds * 1000));
 }
 
 // ---- Impl --------------------------------------------------------------------------------------
@@ -204,6 +272,49 @@ class Node::Impl {
   void Settle();
   void CollectStoreFailure();
 
+ public:
+  // Join (loop thread). Primary side.
+  // `deadline`: when the host call stops waiting (taken before the call is queued, so the
+  // loop's view of it never ends after the caller's).
+  void StartJoin(ops::JoinRequest request, absl::Time deadline,
+                 const std::shared_ptr<Call>& call);
+  void IssueJoinToken(absl::Duration ttl, const std::shared_ptr<Call>& call);
+  void ReportCaFingerprint(const std::shared_ptr<Call>& call);
+  // Detach with the PKI leave plan (remove_member, then revoke_certificate).
+  void DetachMember(const std::string& name, const std::shared_ptr<Call>& call);
+  // make_primary, refused with `not_synchronized` while the target lags the primary's log.
+  void TransferPrimary(const std::string& name, const std::shared_ptr<Call>& call);
+
+ private:
+  void OnJoinReply(const std::string& from, ops::JoinReply& reply);
+  void OnJoinAdmitted(const std::string& from, const ops::JoinAdmitted& admitted);
+  void OnLinkError(const std::string& from, const LinkError& error);
+  void FinishJoin(absl::Status status, std::string result = "");
+  ops::PrimaryView PrimaryViewNow() const;
+  // Joiner side.
+  void OnJoinHello(const std::string& from, ops::JoinHello& hello);
+  void OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit);
+  void RefuseAdmit(const std::string& to, const absl::Status& why);
+  void ResetReplicator(const std::string& why);
+  // A standalone member holds a CA of its own: one that became standalone without one (detached,
+  // cleaned) wipes the array's credentials and makes a fresh key, CA and certificate.
+  void TakeOwnCaIfStandalone();
+  void AddCredentialChange(CredentialChange change);
+  // The node's own repository entries (reserved keys), written without a waiting host call.
+  void WriteInternal(std::string key, std::string value_json);
+  void DeleteInternal(std::string key);
+  // Members' descriptions: this member's, the replicated ones, the configured ones.
+  std::optional<model::Member> DescriptionOf(const std::string& name) const;
+  void WriteDescriptions(const std::vector<model::Member>& members);
+  void PostJoinEvent(std::string_view event, const std::string& reason, const absl::Status& why);
+  // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
+  // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
+  // joiner's transaction).
+  bool HasJoinWork() const {
+    return credentials_to_persist_.has_value() || !after_commit_.empty() ||
+           !answers_after_commit_.empty();
+  }
+
   NodeOptions options_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Transport> transport_;
@@ -213,6 +324,34 @@ class Node::Impl {
   Identity identity_;
   std::optional<Identity> identity_to_persist_;
   std::optional<failover::HardState> hard_state_to_persist_;
+  model::Member self_member_;
+  Credentials credentials_;
+  std::optional<CredentialChange> credentials_to_persist_;
+  struct Outgoing {
+    std::string to;
+    std::string pinned_ca_fingerprint;  // "" : not pinned
+    Payload payload;
+  };
+  std::vector<Outgoing> after_commit_;
+  // Host calls (operations, create) answered once the next batch is durable.
+  std::vector<std::pair<std::shared_ptr<Call>, absl::StatusOr<std::string>>> answers_after_commit_;
+  std::vector<model::Member> configured_;                      // the last CreateArray's members
+  ops::JoinTokens join_tokens_;  // in memory only: a restart invalidates outstanding tokens
+  struct PendingJoin {           // primary: the join under way
+    ops::JoinRequest request;
+    std::string fingerprint;  // normalized
+    std::shared_ptr<Call> call;
+    absl::Time deadline;
+    bool admitted = false;  // add_member done, JoinAdmit sent
+    std::vector<placement::Finding> findings;
+  };
+  std::optional<PendingJoin> join_;
+  struct PendingHello {  // joiner: the hello it accepted, and the key its CSR was made with
+    ops::JoinHello hello;
+    absl::Time arrived;
+    pki::SecretString key;
+  };
+  std::optional<PendingHello> hello_;
   std::map<std::uint64_t, std::shared_ptr<Call>> pending_;  // replicator request id -> call
   std::uint64_t next_request_ = 1;
   absl::Status failed_;  // a store failure stops the member
@@ -253,6 +392,21 @@ absl::Status Node::Impl::Start() {
     return absl::InvalidArgumentError("call_timeout: must be positive");
   }
   OpenStorageFn open = options_.open_storage ? options_.open_storage : OpenSqliteStorage;
+  if (!options_.open_storage) {
+    // The store creates the data directory, not its parents: name the field when they are
+    // missing rather than report an I/O error.
+    std::string dir = options_.data_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    std::error_code error;
+    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (parent.empty()) parent = ".";
+    if (!std::filesystem::is_directory(parent, error)) {
+      return WithReason(absl::NotFoundError(absl::StrCat(
+                            "data_dir: the parent directory ", parent.string(), " of ",
+                            options_.data_dir, " does not exist (create it first)")),
+                        "not_found");
+    }
+  }
   auto storage = open(options_.data_dir);
   if (!storage.ok()) return storage.status();
   storage_ = *std::move(storage);
@@ -272,6 +426,7 @@ absl::Status Node::Impl::Start() {
   }
   auto member = ParseMember(options_.name, member_text);
   if (!member.ok()) return member.status();
+  self_member_ = *member;
   identity_ = Identity{options_.name, model::ToJson(*member).dump()};
   if (!stored_identity->has_value() || **stored_identity != identity_) {
     identity_to_persist_ = identity_;
@@ -298,7 +453,24 @@ absl::Status Node::Impl::Start() {
   replicator_->SetView(replication::ViewOf(*machine_));
   machine_->LogChanged(replicator_->last_position());
 
-  auto transport = options_.attach(options_.name, [this](Envelope e) { Receive(std::move(e)); });
+  // Keys and certificates: loaded, or made at the first start and persisted in the same first
+  // transaction as the identity.
+  auto credentials = LoadCredentials(*storage_);
+  if (!credentials.ok()) return credentials.status();
+  if (credentials->has_value()) {
+    credentials_ = std::move(**credentials);
+  } else {
+    auto made = MakeStandaloneCredentials(options_.name, absl::Now());
+    if (!made.ok()) return made.status();
+    credentials_ = std::move(made->credentials);
+    credentials_to_persist_ = std::move(made->change);
+  }
+
+  TakeOwnCaIfStandalone();  // it became standalone but stopped before its new CA was written
+
+  auto transport = options_.attach(
+      options_.name, [this](Envelope e) { Receive(std::move(e)); },
+      credentials_.ca_certificate_pem);
   if (!transport.ok()) return transport.status();
   transport_ = *std::move(transport);
 
@@ -336,6 +508,10 @@ absl::Status Node::Impl::Close() {
   }
   for (auto& [id, call] : pending_) call->Finish(absl::CancelledError("the node was closed"));
   pending_.clear();
+  for (auto& [call, answer] : answers_after_commit_) {
+    call->Finish(absl::CancelledError("the node was closed"));
+  }
+  answers_after_commit_.clear();
   {
     std::lock_guard lock(events_mu_);
     dispatcher_stop_ = true;
@@ -452,10 +628,21 @@ void Node::Impl::Deliver(Envelope& envelope) {
     m->to = options_.name;
     machine_->Step(*m);
     replicator_->SetView(replication::ViewOf(*machine_));
+    TakeOwnCaIfStandalone();  // detached
   } else if (auto* r = std::get_if<replication::Message>(&envelope.payload)) {
     r->from = envelope.from;
     r->to = options_.name;
     replicator_->Step(*r);
+  } else if (auto* hello = std::get_if<ops::JoinHello>(&envelope.payload)) {
+    OnJoinHello(envelope.from, *hello);
+  } else if (auto* reply = std::get_if<ops::JoinReply>(&envelope.payload)) {
+    OnJoinReply(envelope.from, *reply);
+  } else if (auto* admit = std::get_if<ops::JoinAdmit>(&envelope.payload)) {
+    OnJoinAdmit(envelope.from, *admit);
+  } else if (auto* admitted = std::get_if<ops::JoinAdmitted>(&envelope.payload)) {
+    OnJoinAdmitted(envelope.from, *admitted);
+  } else if (auto* error = std::get_if<LinkError>(&envelope.payload)) {
+    OnLinkError(envelope.from, *error);
   }
 }
 
@@ -512,14 +699,15 @@ void Node::Impl::Execute(Request& r) {
       r.call->Finish(absl::OkStatus(), out + "}");
       return;
     }
+    case Request::kTask:
+      r.task(r.call);
+      return;
     case Request::kOperation: {
       absl::StatusOr<std::string> result = r.operation(*machine_);
       replicator_->SetView(replication::ViewOf(*machine_));
-      if (result.ok()) {
-        r.call->Finish(absl::OkStatus(), *std::move(result));
-      } else {
-        r.call->Finish(result.status());
-      }
+      TakeOwnCaIfStandalone();  // clean
+      // Answered once what the operation changed is durable (with the next batch).
+      answers_after_commit_.emplace_back(r.call, std::move(result));
       return;
     }
   }
@@ -574,8 +762,13 @@ void Node::Impl::CreateArray(Request& r) {
   hard_state_to_persist_ = state;
   identity_.member_json = model::ToJson(*self).dump();
   identity_to_persist_ = identity_;
+  self_member_ = *self;
+  configured_ = array->members;
   replicator_->SetView(replication::ViewOf(*machine_));
   machine_->LogChanged(replicator_->last_position());
+  // The primary records the members' descriptions in the repository (a later join checks
+  // placement with them); if it cannot write yet, a join writes them.
+  if (state.formation.primary == options_.name) WriteDescriptions(array->members);
   failover::TimelineEntry entry;
   entry.member = options_.name;
   entry.event = "array_created";
@@ -583,7 +776,7 @@ void Node::Impl::CreateArray(Request& r) {
   entry.reason = absl::StrCat("array of ", state.formation.members.size(),
                               " members configured with primary ", state.formation.primary);
   PostEvent(entry, absl::Now());
-  r.call->Finish(absl::OkStatus());
+  answers_after_commit_.emplace_back(r.call, std::string());
 }
 
 // One loop iteration's output, handed to the store thread: its batch, then what may leave only
@@ -593,6 +786,13 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
   explicit Iteration(Impl* node) : node_(node) {}
   const Batch& batch() const override { return persist; }
   void Release() override {
+    for (Outgoing& out : after_commit) {
+      if (out.pinned_ca_fingerprint.empty()) {
+        node_->transport_->Send(out.to, std::move(out.payload));
+      } else {
+        node_->transport_->SendPinned(out.to, out.pinned_ca_fingerprint, std::move(out.payload));
+      }
+    }
     for (failover::Message& m : failover_messages) {
       std::string to = m.to;
       node_->transport_->Send(to, std::move(m));
@@ -607,11 +807,19 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
       call->Finish(std::move(completion.status),
                    absl::StrCat("{\"epoch\":", p.epoch, ",\"index\":", p.index, "}"));
     }
+    for (auto& [call, answer] : answers) {
+      if (answer.ok()) {
+        call->Finish(absl::OkStatus(), *std::move(answer));
+      } else {
+        call->Finish(answer.status());
+      }
+    }
     for (const auto& e : replication.events) node_->PostEvent(e, at);
     for (const auto& e : failover_events) node_->PostEvent(e, at);
   }
   void Abandon(const absl::Status& why) override {
     for (auto& [call, completion] : completions) call->Finish(why);
+    for (auto& [call, answer] : answers) call->Finish(why);
   }
 
   Batch persist;
@@ -619,6 +827,8 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
   std::vector<failover::Message> failover_messages;
   std::vector<failover::TimelineEntry> failover_events;
   std::vector<std::pair<std::shared_ptr<Call>, replication::Completion>> completions;
+  std::vector<Outgoing> after_commit;  // join messages that wait for this batch (sent first)
+  std::vector<std::pair<std::shared_ptr<Call>, absl::StatusOr<std::string>>> answers;
 
  private:
   Impl* node_;
@@ -631,10 +841,14 @@ bool Node::Impl::HandleReady() {
     if (!committer_->has_room()) return false;
     bool machine_ready = machine_->HasReady();
     bool replicator_ready = replicator_->HasReady();
-    if (!machine_ready && !replicator_ready && !identity_to_persist_ && !hard_state_to_persist_) {
+    if (!machine_ready && !replicator_ready && !identity_to_persist_ && !hard_state_to_persist_ &&
+        !HasJoinWork()) {
       return false;
     }
     auto it = std::make_unique<Iteration>(this);
+    it->persist.credentials = std::exchange(credentials_to_persist_, std::nullopt);
+    it->after_commit = std::exchange(after_commit_, {});
+    it->answers = std::exchange(answers_after_commit_, {});
     if (replicator_ready) {
       it->replication = std::move(replicator_->GetReady());
       replicator_->Advance();
@@ -698,7 +912,7 @@ void Node::Impl::Settle() {
     if (!failed_.ok()) return;
     HandleReady();
     if (committer_->idle() && !machine_->HasReady() && !replicator_->HasReady() &&
-        !identity_to_persist_ && !hard_state_to_persist_) {
+        !identity_to_persist_ && !hard_state_to_persist_ && !HasJoinWork()) {
       return;
     }
   }
@@ -726,6 +940,8 @@ void Node::Impl::Fail(const absl::Status& status) {
   }
   for (auto& [id, call] : pending_) call->Finish(failed_);
   pending_.clear();
+  for (auto& [call, answer] : answers_after_commit_) call->Finish(failed_);
+  answers_after_commit_.clear();
   failover::TimelineEntry entry;
   entry.member = options_.name;
   entry.event = "store_failed";
@@ -829,7 +1045,483 @@ json Node::Impl::StatusJson() {
       {"applied", PositionJson(r.applied_position())},
       {"conflicts", r.repository().conflicts.size()},
       {"certificates", stored.ok() ? certificates : json()},
+      {"ca_fingerprint", credentials_.ca_fingerprint},
+      {"revoked_serials", RevokedSerials(r.repository())},
+      {"holds_ca_key", credentials_.authority.has_value()},
   };
+}
+
+// ---- join (docs/node.md "Join"; lib/core/ops/join.h steps 0-7) ---------------------------------
+
+void Node::Impl::PostJoinEvent(std::string_view event, const std::string& reason,
+                               const absl::Status& why) {
+  failover::TimelineEntry entry;
+  entry.member = options_.name;
+  entry.event = std::string(event);
+  entry.epoch = machine_->epoch();
+  entry.reason = reason;
+  if (!why.ok()) entry.code = ReasonOf(why);
+  PostEvent(entry, absl::Now());
+}
+
+std::optional<model::Member> Node::Impl::DescriptionOf(const std::string& name) const {
+  if (CanonicalName(name) == CanonicalName(options_.name)) return self_member_;
+  const auto& records = replicator_->repository().records;
+  auto it = records.find(replication::Key{kDescriptionCategory, DescriptionKey(name)});
+  if (it != records.end() && !it->second.deleted) {
+    json doc = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_discarded()) {
+      auto member = model::MemberFromJson(doc, "member");
+      if (member.ok()) return *std::move(member);
+    }
+  }
+  for (const model::Member& m : configured_) {
+    if (CanonicalName(m.name) == CanonicalName(name)) return m;
+  }
+  return std::nullopt;
+}
+
+void Node::Impl::WriteDescriptions(const std::vector<model::Member>& members) {
+  const auto& records = replicator_->repository().records;
+  for (const model::Member& m : members) {
+    std::string value = model::ToJson(m).dump();
+    std::string key = DescriptionKey(m.name);
+    auto it = records.find(replication::Key{kDescriptionCategory, key});
+    if (it != records.end() && !it->second.deleted && it->second.value == value) continue;
+    // No host call waits for it: the completion finds no pending call and is dropped.
+    replicator_->Write(next_request_++, kDescriptionCategory, std::move(key), std::move(value),
+                       replication::Wait::kPrimary);
+  }
+}
+
+ops::PrimaryView Node::Impl::PrimaryViewNow() const {
+  std::vector<model::Member> members;
+  for (const std::string& name : machine_->hard_state().formation.members) {
+    if (auto m = DescriptionOf(name); m.has_value()) members.push_back(*std::move(m));
+  }
+  return ops::ViewOfPrimary(*machine_, std::move(members), self_member_.version);
+}
+
+void Node::Impl::IssueJoinToken(absl::Duration ttl, const std::shared_ptr<Call>& call) {
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    call->Finish(absl::InternalError("the crypto library's RNG failed"));
+    return;
+  }
+  auto token = join_tokens_.Issue(
+      std::string_view(reinterpret_cast<const char*>(random), sizeof(random)), absl::Now(), ttl);
+  OPENSSL_cleanse(random, sizeof(random));
+  if (!token.ok()) {
+    call->Finish(token.status());
+    return;
+  }
+  call->Finish(absl::OkStatus(), *std::move(token));
+}
+
+void Node::Impl::ReportCaFingerprint(const std::shared_ptr<Call>& call) {
+  call->Finish(absl::OkStatus(), credentials_.ca_fingerprint);
+}
+
+void Node::Impl::StartJoin(ops::JoinRequest request, absl::Time deadline,
+                           const std::shared_ptr<Call>& call) {
+  const absl::Time now = absl::Now();
+  if (join_.has_value() && now >= join_->deadline) join_.reset();  // its caller gave up
+  ops::PrimaryView view = PrimaryViewNow();
+  if (join_.has_value()) {
+    view.busy_reason = absl::StrCat("the join of ", join_->request.joiner, " is under way");
+  }
+  absl::Status checked = ops::CheckJoinRequest(view, request);
+  if (checked.ok() && !credentials_.authority.has_value()) {
+    checked = MakeError(absl::StatusCode::kFailedPrecondition, "no_ca_key",
+                        absl::StrCat("join refused: ", options_.name,
+                                     " does not hold its array's CA key (it became primary "
+                                     "without a CA rollover), so it cannot sign the joiner's "
+                                     "certificate"));
+  }
+  if (!checked.ok()) {
+    PostJoinEvent("join_refused", std::string(checked.message()), checked);
+    call->Finish(checked);
+    return;
+  }
+  PendingJoin pending;
+  pending.fingerprint = *pki::NormalizeFingerprint(request.confirmed_fingerprint);
+  pending.request = std::move(request);
+  pending.call = call;
+  pending.deadline = deadline;
+  // Step 2-3: the hello goes only to a member presenting the confirmed CA (the pin).
+  ops::JoinHello hello = ops::MakeJoinHello(view, pending.request, now,
+                                            credentials_.authority->certificate_pem());
+  std::string to = pending.request.joiner;
+  std::string fingerprint = pending.fingerprint;
+  join_ = std::move(pending);
+  transport_->SendPinned(to, fingerprint, std::move(hello));
+}
+
+void Node::Impl::FinishJoin(absl::Status status, std::string result) {
+  if (!join_.has_value()) return;
+  if (status.ok()) {
+    PostJoinEvent("join_completed", absl::StrCat(join_->request.joiner, " joined the array"),
+                  status);
+  } else {
+    PostJoinEvent("join_refused", std::string(status.message()), status);
+  }
+  join_->call->Finish(std::move(status), std::move(result));
+  join_.reset();
+}
+
+void Node::Impl::OnLinkError(const std::string& from, const LinkError& error) {
+  if (!join_.has_value() || CanonicalName(from) != CanonicalName(join_->request.joiner)) return;
+  if (error.reason == "fingerprint_mismatch") {
+    absl::Status pin = ops::CheckPin(join_->request, error.presented_ca_fingerprint);
+    if (pin.ok()) pin = absl::InternalError("the transport refused a matching CA fingerprint");
+    if (join_->admitted) {
+      // The admission did not reach the joiner: the formation change is undone.
+      machine_->RemoveMember(join_->request.joiner).IgnoreError();
+      replicator_->SetView(replication::ViewOf(*machine_));
+    }
+    FinishJoin(pin);
+    return;
+  }
+  std::string undone;
+  if (join_->admitted) {
+    machine_->RemoveMember(join_->request.joiner).IgnoreError();
+    replicator_->SetView(replication::ViewOf(*machine_));
+    undone = "; it was removed from the formation again";
+  }
+  FinishJoin(MakeError(absl::StatusCode::kUnavailable, "not_contactable",
+                       absl::StrCat("join refused: ", join_->request.joiner,
+                                    " cannot be reached", undone)));
+}
+
+void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
+  if (!join_.has_value() || join_->admitted ||
+      CanonicalName(from) != CanonicalName(join_->request.joiner)) {
+    return;  // not the answer to the join under way
+  }
+  const absl::Time now = absl::Now();
+  if (now >= join_->deadline) {
+    join_.reset();  // its caller already gave up: nothing is written
+    return;
+  }
+  ops::PrimaryView view = PrimaryViewNow();
+  // The pin held (the hello was delivered), so the joiner presented the confirmed CA.
+  absl::StatusOr<ops::JoinDecision> decision =
+      ops::CheckJoin(view, join_->request, join_->fingerprint, reply, now);
+  if (!decision.ok()) {
+    FinishJoin(decision.status());
+    return;
+  }
+  // Step 5: the PKI join plan, in order. Nothing is written before add_member, its last step.
+  std::string certificate;
+  std::string issued_serial;
+  absl::Time issued_until;
+  for (const pki::RotationStep& step : decision->plan.steps) {
+    switch (step.kind) {
+      case pki::StepKind::kTrustCa:
+        break;  // the joiner installs the CA carried by JoinAdmit
+      case pki::StepKind::kIssueCertificate: {
+        pki::PeerCertificateOptions options;
+        for (const model::Member& m : decision->result.members) {
+          options.member_names.push_back(m.name);
+        }
+        options.expected_name = join_->request.joiner;
+        auto issued = credentials_.authority->IssuePeerCertificate(reply.csr_pem, options, now);
+        if (!issued.ok()) {
+          FinishJoin(issued.status());
+          return;
+        }
+        certificate = std::move(issued->pem);
+        issued_serial = issued->info.serial_hex;
+        issued_until = issued->info.not_after;
+        break;
+      }
+      case pki::StepKind::kAddMember: {
+        if (certificate.empty()) {
+          FinishJoin(absl::InternalError("join plan: add_member before issue_certificate"));
+          return;
+        }
+        absl::Status added = machine_->AddMember(join_->request.joiner, decision->voter,
+                                                 reply.epoch);
+        if (!added.ok()) {
+          FinishJoin(added);
+          return;
+        }
+        break;
+      }
+      default:
+        FinishJoin(absl::InternalError(absl::StrCat("join plan: unexpected step ",
+                                                    std::string(pki::ToString(step.kind)))));
+        return;
+    }
+  }
+  replicator_->SetView(replication::ViewOf(*machine_));
+  // The members' descriptions (the joiner's and any not yet recorded) go into the repository,
+  // in the same transaction as the new formation.
+  WriteDescriptions(decision->result.members);
+  WriteInternal(CertificateKey(join_->request.joiner),
+                json{{"serial", issued_serial}, {"not_after", ji::FormatRfc3339(issued_until)}}
+                    .dump());
+  join_->admitted = true;
+  join_->findings = decision->findings;
+  // Step 6: sent once the new formation is durable (Iteration::Release, pinned again).
+  after_commit_.push_back(
+      Outgoing{join_->request.joiner, join_->fingerprint,
+               ops::MakeJoinAdmit(*machine_, join_->request, std::move(certificate),
+                                  credentials_.authority->certificate_pem())});
+}
+
+void Node::Impl::OnJoinAdmitted(const std::string& from, const ops::JoinAdmitted& admitted) {
+  if (!join_.has_value() || !join_->admitted ||
+      CanonicalName(from) != CanonicalName(join_->request.joiner)) {
+    return;
+  }
+  absl::Status status = ops::FromWire(admitted.status);
+  if (!status.ok()) {
+    // The joiner refused its admission and wrote nothing: undo add_member.
+    machine_->RemoveMember(join_->request.joiner).IgnoreError();
+    replicator_->SetView(replication::ViewOf(*machine_));
+    FinishJoin(status);
+    return;
+  }
+  json warnings = json::array();
+  for (const placement::Finding& f : join_->findings) {
+    if (f.severity != placement::Severity::kError) {
+      warnings.push_back(json{{"code", f.code}, {"message", f.message}});
+    }
+  }
+  const failover::HardState& h = machine_->hard_state();
+  json result{{"joined", join_->request.joiner},
+              {"epoch", h.epoch},
+              {"members", h.formation.members},
+              {"warnings", std::move(warnings)}};
+  FinishJoin(absl::OkStatus(), result.dump());
+}
+
+void Node::Impl::OnJoinHello(const std::string& from, ops::JoinHello& hello) {
+  hello.primary = from;  // the transport names the sender
+  const absl::Time now = absl::Now();
+  const ops::JoinerView view = ops::ViewOfJoiner(*machine_, self_member_);
+  absl::Status checked = ops::CheckJoinHello(view, hello, now, join_tokens_);
+  ops::JoinReply reply;
+  if (checked.ok()) {
+    // Step 4: a fresh key and a CSR; the key stays here, nothing is written yet.
+    auto request = pki::CreateKeyAndCsr(pki::KeyType::kEcdsaP256, options_.name);
+    if (request.ok()) {
+      reply = ops::AcceptJoinHello(view, now, request->csr_pem);
+      hello_ = PendingHello{hello, now, std::move(request->private_key_pem)};
+    } else {
+      checked = request.status();
+    }
+  }
+  if (!checked.ok()) {
+    PostJoinEvent("join_refused", std::string(checked.message()), checked);
+    reply = ops::RefuseJoinHello(view, now, checked);
+  }
+  transport_->Send(from, std::move(reply));
+}
+
+void Node::Impl::RefuseAdmit(const std::string& to, const absl::Status& why) {
+  PostJoinEvent("join_refused", std::string(why.message()), why);
+  transport_->Send(to, ops::JoinAdmitted{options_.name, ops::ToWire(why)});
+}
+
+void Node::Impl::OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit) {
+  const absl::Time now = absl::Now();
+  if (!hello_.has_value()) {
+    RefuseAdmit(from, MakeError(absl::StatusCode::kFailedPrecondition, "no_join_pending",
+                                absl::StrCat("join refused: ", options_.name,
+                                             " accepted no join hello from ", from)));
+    return;
+  }
+  if (CanonicalName(from) != CanonicalName(hello_->hello.primary)) {
+    RefuseAdmit(from, MakeError(absl::StatusCode::kPermissionDenied, "name_mismatch",
+                                absl::StrCat("join refused: the admission comes from ", from,
+                                             ", the hello came from ",
+                                             hello_->hello.primary)));
+    return;
+  }
+  admit.primary = from;
+  PendingHello pending = std::move(*hello_);
+  hello_.reset();  // one admission per hello, whatever its outcome
+  const ops::JoinerView view = ops::ViewOfJoiner(*machine_, self_member_);
+  absl::Status checked = ops::CheckJoinAdmit(view, pending.hello, admit);
+  if (checked.ok() && admit.ca_certificate_pem != pending.hello.ca_certificate_pem) {
+    checked = absl::InvalidArgumentError(
+        "join refused: the admission carries another CA than the hello");
+  }
+  absl::StatusOr<NewCredentials> adopted = absl::UnknownError("not reached");
+  if (checked.ok()) {
+    adopted = AdoptArrayCredentials(credentials_, options_.name, admit.ca_certificate_pem,
+                                    std::move(pending.key), admit.certificate_pem, now);
+    if (!adopted.ok()) checked = adopted.status();
+  }
+  // The token is used up only if the join happens: consumed on a copy first.
+  ops::JoinTokens tokens = join_tokens_;
+  if (checked.ok()) checked = tokens.Consume(pending.hello.token, pending.arrived);
+  if (checked.ok()) checked = machine_->JoinArray(admit.formation, admit.epoch);
+  if (!checked.ok()) {
+    RefuseAdmit(from, checked);
+    return;
+  }
+  // Admitted: one transaction (this iteration's batch) holds the new formation (the machine's
+  // HardState), the array's CA, the new key and certificate, the retired CA and the emptied
+  // repository; JoinAdmitted leaves after it committed.
+  // The machine starts again from the joined HardState: a standalone machine keeps timing its
+  // monitoring with its own array's interval (60 s by default) until that tick comes, while the
+  // array's may be 50 ms. Its Ready (the HardState and the joined_array event) goes with it:
+  // the HardState is persisted from here, the event posted below.
+  const failover::HardState joined = machine_->hard_state();
+  auto restarted = failover::MemberMachine::Create(options_.name, joined, Now());
+  if (!restarted.ok()) {
+    Fail(restarted.status());
+    return;
+  }
+  machine_.emplace(*std::move(restarted));
+  hard_state_to_persist_ = joined;
+  PostJoinEvent("joined_array",
+                absl::StrCat(options_.name, " joined ", from, "'s array as a secondary (epoch ",
+                             joined.epoch, ", ", joined.formation.members.size(), " members)"),
+                absl::OkStatus());
+  join_tokens_ = std::move(tokens);
+  credentials_ = std::move(adopted->credentials);
+  credentials_to_persist_ = std::move(adopted->change);
+  if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
+    Fail(s);
+    return;
+  }
+  ResetReplicator(absl::StrCat(options_.name, " joined ", from, "'s array"));
+  after_commit_.push_back(Outgoing{from, "", ops::JoinAdmitted{options_.name, ops::WireStatus{}}});
+}
+
+void Node::Impl::ResetReplicator(const std::string& why) {
+  // The standalone repository is not the array's: writes still waiting for acknowledgement are
+  // dropped with it, and the primary sends the array's repository to the empty log.
+  for (auto& [id, call] : pending_) {
+    call->Finish(MakeError(ErrorCode::kNotPrimary,
+                           absl::StrCat(why, "; this write was not acknowledged and is dropped "
+                                             "with the standalone repository")));
+  }
+  pending_.clear();
+  replicator_.emplace(options_.name, replication::Durable{});
+  replicator_->SetView(replication::ViewOf(*machine_));
+  machine_->LogChanged(replicator_->last_position());
+}
+
+// ---- leaving, make_primary and standalone credentials (docs/node.md "Detach and make_primary") --
+
+void Node::Impl::WriteInternal(std::string key, std::string value_json) {
+  // No host call waits for it: the completion finds no pending call and is dropped.
+  replicator_->Write(next_request_++, kDescriptionCategory, std::move(key), std::move(value_json),
+                     replication::Wait::kPrimary);
+}
+
+void Node::Impl::DeleteInternal(std::string key) {
+  const auto& records = replicator_->repository().records;
+  auto it = records.find(replication::Key{kDescriptionCategory, key});
+  if (it == records.end() || it->second.deleted) return;
+  replicator_->Delete(next_request_++, kDescriptionCategory, std::move(key),
+                      replication::Wait::kPrimary);
+}
+
+void Node::Impl::AddCredentialChange(CredentialChange change) {
+  if (!credentials_to_persist_.has_value()) {
+    credentials_to_persist_ = std::move(change);
+    return;
+  }
+  CredentialChange& into = *credentials_to_persist_;
+  for (auto& secret : change.put_secrets) into.put_secrets.push_back(std::move(secret));
+  for (auto& name : change.delete_secrets) into.delete_secrets.push_back(std::move(name));
+  for (auto& cert : change.put_certificates) into.put_certificates.push_back(std::move(cert));
+  for (auto& name : change.delete_certificates) into.delete_certificates.push_back(std::move(name));
+  into.reset_repository = into.reset_repository || change.reset_repository;
+}
+
+void Node::Impl::TakeOwnCaIfStandalone() {
+  if (machine_->hard_state().formation.members.size() != 1 ||
+      credentials_.authority.has_value()) {
+    return;
+  }
+  auto made = MakeStandaloneCredentials(options_.name, absl::Now());
+  if (!made.ok()) {
+    Fail(made.status());
+    return;
+  }
+  CredentialChange change = std::move(made->change);
+  const std::string old = credentials_.ca_fingerprint;
+  if (!old.empty() && old != made->credentials.ca_fingerprint) {
+    // The array's CA is no longer trusted; its key was never here.
+    change.delete_certificates.push_back(kCaCertificatePrefix + old);
+  }
+  AddCredentialChange(std::move(change));
+  credentials_ = std::move(made->credentials);
+  if (transport_) {
+    if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
+      Fail(s);
+      return;
+    }
+  }
+  failover::TimelineEntry entry;
+  entry.member = options_.name;
+  entry.event = "own_ca_created";
+  entry.epoch = machine_->epoch();
+  entry.reason = absl::StrCat(options_.name,
+                              " is standalone: the array's key, certificate and CA are wiped; a "
+                              "new key and a CA of its own replace them");
+  PostEvent(entry, absl::Now());
+}
+
+void Node::Impl::DetachMember(const std::string& name, const std::shared_ptr<Call>& call) {
+  // The leave plan when the array can be described (its steps, in order); the same two steps
+  // otherwise (a configured array whose descriptions were never recorded).
+  std::vector<pki::StepKind> steps = {pki::StepKind::kRemoveMember,
+                                      pki::StepKind::kRevokeCertificate};
+  if (auto array = ops::ArrayOf(PrimaryViewNow()); array.ok()) {
+    if (auto plan = pki::PlanLeave(*array, name); plan.ok()) {
+      steps.clear();
+      for (const pki::RotationStep& step : plan->steps) steps.push_back(step.kind);
+    }
+  }
+  for (pki::StepKind step : steps) {
+    if (step == pki::StepKind::kRemoveMember) {
+      absl::Status removed = machine_->RemoveMember(name);
+      replicator_->SetView(replication::ViewOf(*machine_));
+      if (!removed.ok()) {
+        call->Finish(removed);
+        return;
+      }
+    } else if (step == pki::StepKind::kRevokeCertificate) {
+      // Recorded for the whole array in the repository: the serial the primary issued.
+      const auto& records = replicator_->repository().records;
+      auto it = records.find(replication::Key{kDescriptionCategory, CertificateKey(name)});
+      if (it != records.end() && !it->second.deleted) {
+        json issued = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+        if (issued.is_object() && issued.contains("serial") && issued["serial"].is_string()) {
+          WriteInternal(absl::StrCat(kRevokedKeyPrefix, issued["serial"].get<std::string>()),
+                        json{{"member", name}, {"revoked_at", ji::FormatRfc3339(absl::Now())}}
+                            .dump());
+        }
+      }
+      DeleteInternal(CertificateKey(name));
+      DeleteInternal(DescriptionKey(name));
+    }
+  }
+  call->Finish(absl::OkStatus());
+}
+
+void Node::Impl::TransferPrimary(const std::string& name, const std::shared_ptr<Call>& call) {
+  const std::uint64_t last = replicator_->last_position().index;
+  for (const auto& [member, matched] : replicator_->progress()) {
+    if (CanonicalName(member) == CanonicalName(name) && matched < last) {
+      call->Finish(MakeError(absl::StatusCode::kUnavailable, "not_synchronized",
+                             absl::StrCat("make_primary refused: ", name, " holds the log through ",
+                                          matched, ", the primary's ends at ", last,
+                                          "; it must be synchronized first")));
+      return;
+    }
+  }
+  absl::Status transferred = machine_->MakePrimary(name);
+  replicator_->SetView(replication::ViewOf(*machine_));
+  call->Finish(transferred);
 }
 
 // ---- Node --------------------------------------------------------------------------------------
@@ -856,6 +1548,7 @@ absl::Status Node::CreateArray(std::string_view description_json) {
 
 absl::StatusOr<std::string> Node::Put(std::string_view category, std::string_view key,
                                       std::string_view value_json, replication::Wait wait) {
+  if (absl::Status s = CheckHostKey(key); !s.ok()) return s;
   auto value = model::ParseJsonDocument(value_json, "value");
   if (!value.ok()) return value.status();
   Request r(Request::kPut);
@@ -868,6 +1561,7 @@ absl::StatusOr<std::string> Node::Put(std::string_view category, std::string_vie
 
 absl::StatusOr<std::string> Node::Delete(std::string_view category, std::string_view key,
                                          replication::Wait wait) {
+  if (absl::Status s = CheckHostKey(key); !s.ok()) return s;
   Request r(Request::kDelete);
   r.category = std::string(category);
   r.key = std::string(key);
@@ -906,19 +1600,34 @@ absl::StatusOr<std::string> Done(absl::Status status) {
 }  // namespace
 
 absl::Status Node::Detach(std::string_view name) {
-  return impl_
-      ->Operate([n = std::string(name)](failover::MemberMachine& m) {
-        return Done(m.RemoveMember(n));
-      }, "detach")
-      .status();
+  Request r(Request::kTask);
+  Impl* impl = impl_.get();
+  r.task = [impl, n = std::string(name)](const std::shared_ptr<Call>& call) {
+    impl->DetachMember(n, call);
+  };
+  return impl_->Submit(std::move(r), impl_->call_timeout(), "detach").status();
 }
 
 absl::Status Node::MakePrimary(std::string_view name) {
-  return impl_
-      ->Operate([n = std::string(name)](failover::MemberMachine& m) {
-        return Done(m.MakePrimary(n));
-      }, "make_primary")
-      .status();
+  // The target is synchronized first (wait until synchronized), then handed the array; writes
+  // accepted in between make the loop refuse with not_synchronized, and the wait starts again.
+  const absl::Time deadline = absl::Now() + impl_->call_timeout();
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "make_primary: ", std::string(name), " was not synchronized within ",
+          absl::FormatDuration(impl_->call_timeout())));
+    }
+    if (auto synced = WaitSynced(left); !synced.ok()) return synced.status();
+    Request r(Request::kTask);
+    Impl* impl = impl_.get();
+    r.task = [impl, n = std::string(name)](const std::shared_ptr<Call>& call) {
+      impl->TransferPrimary(n, call);
+    };
+    absl::Status done = impl_->Submit(std::move(r), impl_->call_timeout(), "make_primary").status();
+    if (ReasonOf(done) != "not_synchronized") return done;
+  }
 }
 
 absl::StatusOr<std::string> Node::BackupPrimaries() {
@@ -972,6 +1681,38 @@ absl::Status Node::ConfigEdit(std::string_view edit_json) {
         return Done(m.ProposeChange(edit->ToChange()));
       }, "config edit")
       .status();
+}
+
+absl::StatusOr<std::string> Node::JoinToken(absl::Duration ttl) {
+  Request r(Request::kTask);
+  Impl* impl = impl_.get();
+  r.task = [impl, ttl](const std::shared_ptr<Call>& call) { impl->IssueJoinToken(ttl, call); };
+  return impl_->Submit(std::move(r), impl_->call_timeout(), "join token");
+}
+
+absl::StatusOr<std::string> Node::CaFingerprint() {
+  Request r(Request::kTask);
+  Impl* impl = impl_.get();
+  r.task = [impl](const std::shared_ptr<Call>& call) { impl->ReportCaFingerprint(call); };
+  return impl_->Submit(std::move(r), impl_->call_timeout(), "CA fingerprint");
+}
+
+absl::StatusOr<std::string> Node::Join(std::string_view joiner, std::string_view fingerprint,
+                                       std::string_view token, absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) {
+    return WithReason(absl::InvalidArgumentError("timeout: must be positive"), "invalid_value");
+  }
+  ops::JoinRequest request{std::string(joiner), std::string(fingerprint), std::string(token)};
+  Request r(Request::kTask);
+  Impl* impl = impl_.get();
+  const absl::Time deadline = absl::Now() + timeout;
+  r.task = [impl, request = std::move(request), deadline](const std::shared_ptr<Call>& call) {
+    impl->StartJoin(request, deadline, call);
+  };
+  return impl_->Submit(std::move(r), timeout,
+                       absl::StrCat("join of ", std::string(joiner),
+                                    " (the joiner did not confirm in time; status on both "
+                                    "members shows whether it joined, docs/node.md)"));
 }
 
 absl::StatusOr<std::string> Node::Status() {

@@ -31,9 +31,10 @@
 namespace arraykit::node {
 
 // Attaches a member name to a network: gives the transport the node sends through; inbound
-// envelopes go to the receiver.
-using AttachFn = std::function<absl::StatusOr<std::unique_ptr<Transport>>(const std::string& name,
-                                                                          Receiver receiver)>;
+// envelopes go to the receiver; the member presents `presented_ca_pem` (the CA certificate its
+// own certificate chains to) to pinned senders (Transport::SendPinned).
+using AttachFn = std::function<absl::StatusOr<std::unique_ptr<Transport>>(
+    const std::string& name, Receiver receiver, const std::string& presented_ca_pem)>;
 AttachFn AttachTo(std::shared_ptr<MemoryNetwork> network);
 
 // Opens the storage of a data directory (the default: lib/store's SQLite store).
@@ -79,7 +80,8 @@ class Node {
   // Writes value_json (any JSON) at (category, key) on the writable primary; answers the
   // write's position {"epoch": E, "index": I} once it is acknowledged (`wait`: durable on the
   // primary — in quorum mode on a majority of voters — or applied by every contactable member).
-  // Not the primary: AK_ENOTPRIMARY (`not_primary`) naming the primary.
+  // Not the primary: AK_ENOTPRIMARY (`not_primary`) naming the primary. Keys beginning with
+  // "arraykit." are the node's own (members' descriptions): INVALID_ARGUMENT `reserved_key`.
   absl::StatusOr<std::string> Put(std::string_view category, std::string_view key,
                                    std::string_view value_json,
                                    replication::Wait wait = replication::Wait::kPrimary);
@@ -94,6 +96,9 @@ class Node {
   // reason and nothing changed: not_primary, busy, not_a_member, detach_primary, last_voter,
   // already_primary, not_contactable, is_primary, already_listed, not_listed,
   // invalid_position, and config edit's unknown_field, invalid_value, out_of_range, ...
+  // Detach runs the PKI leave plan: remove_member, then the member's certificate serial is
+  // recorded as revoked (docs/node.md). MakePrimary waits until synchronized first, then hands
+  // over only if the target holds the whole log (`not_synchronized` at the call timeout).
   absl::Status Detach(std::string_view name);
   absl::Status MakePrimary(std::string_view name);
   // The backup primaries list as a JSON array of names, highest priority first (any member).
@@ -106,6 +111,24 @@ class Node {
   absl::Status Clean(bool contact_members);
   // config edit with the seed's attribute names: {"array-monitortime": 60, ...}.
   absl::Status ConfigEdit(std::string_view edit_json);
+
+  // Join (docs/node.md "Join"). On the standalone joiner: a one-time token valid for `ttl`
+  // (1 s to 24 h; `invalid_ttl`), "AKJT-..."; tokens are kept in memory only, so a restart
+  // invalidates the outstanding ones. At most 32 outstanding (`too_many_tokens`).
+  absl::StatusOr<std::string> JoinToken(absl::Duration ttl);
+  // The SHA-256 fingerprint of the CA this member presents ("AB:CD:..."): what the operator
+  // confirms on the primary.
+  absl::StatusOr<std::string> CaFingerprint();
+  // On the primary: admits the standalone member `joiner` whose CA has `fingerprint` with its
+  // `token`. Blocks until the joiner confirmed its admission, refused, or `timeout` passed.
+  // Answers {"joined": NAME, "epoch": E, "members": [...], "warnings": [{"code", "message"}]}.
+  // Refusals (nothing written on either side): not_primary, busy, name_not_fqdn, name_taken,
+  // array_full, invalid_fingerprint, fingerprint_mismatch, not_contactable, no_ca_key,
+  // joiner_not_standalone, version_mismatch, clock_skew, token_invalid, token_expired,
+  // placement_errors, name_mismatch. DEADLINE_EXCEEDED when the joiner does not answer in time
+  // (see docs/node.md for what may then have happened).
+  absl::StatusOr<std::string> Join(std::string_view joiner, std::string_view fingerprint,
+                                   std::string_view token, absl::Duration timeout);
 
   // The status document (docs/node.md).
   absl::StatusOr<std::string> Status();
@@ -126,8 +149,14 @@ class Node {
   std::unique_ptr<Impl> impl_;
 };
 
-// Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict).
+// Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict; another
+// word is `invalid_value`).
 absl::StatusOr<replication::Wait> WaitFromOptionsJson(std::string_view options_json);
+
+// Options for Join as a JSON document: {"timeout_s": seconds in (0, 3600]} (strict; "" or no
+// field: kDefaultJoinTimeout).
+inline constexpr absl::Duration kDefaultJoinTimeout = absl::Seconds(30);
+absl::StatusOr<absl::Duration> JoinTimeoutFromOptionsJson(std::string_view options_json);
 
 }  // namespace arraykit::node
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/failover/types.h"
+#include "core/pki/secret.h"
 #include "core/replication/replicator.h"
 #include "core/replication/types.h"
 
@@ -29,13 +31,30 @@ struct Identity {
   bool operator==(const Identity&) const = default;
 };
 
-// A certificate the member keeps, for the status document (expiry and renewal date).
+// A certificate the member keeps: its own peer certificate ("peer") and the CA certificates it
+// trusts ("ca:<fingerprint>"); the status document shows their expiry and renewal date.
 struct CertificateStatus {
   std::string name;  // the store's key ("peer", "ca:<fingerprint>")
   std::string role;  // "peer" or "ca"
   absl::Time not_before;
   absl::Time not_after;
   absl::Time renewal_at;
+  std::string der;  // the certificate
+};
+
+// Changes to the member's keys and certificates, written with the rest of a batch: at the first
+// start (its key, its own CA, its certificate) and when it joins an array (the array's CA, a new
+// key and certificate; its own CA retired; its repository replaced by the array's).
+struct CredentialChange {
+  std::vector<std::pair<std::string, pki::SecretString>> put_secrets;  // name -> PEM
+  std::vector<std::string> delete_secrets;
+  std::vector<CertificateStatus> put_certificates;  // by name; `role` "peer" or "ca"
+  std::vector<std::string> delete_certificates;
+  // The repository and log are emptied before the batch's replication persists: the member's
+  // standalone entries are not the array's (the primary then sends it the array's).
+  bool reset_repository = false;
+
+  bool empty() const;
 };
 
 // Everything one loop iteration persists, written in one transaction.
@@ -43,6 +62,7 @@ struct Batch {
   std::optional<Identity> identity;
   std::optional<failover::HardState> hard_state;
   const replication::Ready* replication = nullptr;  // its persists only; not owned
+  std::optional<CredentialChange> credentials;
 
   bool empty() const;
 };
@@ -54,6 +74,9 @@ class Storage {
   virtual absl::StatusOr<std::optional<failover::HardState>> LoadHardState() = 0;
   virtual absl::StatusOr<replication::Durable> LoadReplication() = 0;
   virtual absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() = 0;
+  // A private key by name (nullopt when absent). Never logged.
+  virtual absl::StatusOr<std::optional<pki::SecretString>> LoadSecret(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> SecretNames() = 0;
   // Durable when it returns OK; on error nothing of the batch is written.
   virtual absl::Status Commit(const Batch& batch) = 0;
 };

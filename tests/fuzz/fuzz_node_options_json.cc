@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,8 @@ struct Disk {
   std::optional<Identity> identity;
   std::optional<arraykit::failover::HardState> hard_state;
   arraykit::replication::Durable durable;
+  std::map<std::string, arraykit::pki::SecretString> secrets;  // the member's keys
+  std::map<std::string, CertificateStatus> certificates;
 };
 
 class MemoryStorage : public Storage {
@@ -65,9 +68,35 @@ class MemoryStorage : public Storage {
     return disk_->durable;
   }
   absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() override {
-    return std::vector<CertificateStatus>{};
+    std::vector<CertificateStatus> out;
+    for (const auto& [name, certificate] : disk_->certificates) out.push_back(certificate);
+    return out;
+  }
+  absl::StatusOr<std::optional<arraykit::pki::SecretString>> LoadSecret(
+      const std::string& name) override {
+    auto it = disk_->secrets.find(name);
+    if (it == disk_->secrets.end()) return std::optional<arraykit::pki::SecretString>();
+    return std::optional<arraykit::pki::SecretString>(it->second.Clone());
+  }
+  absl::StatusOr<std::vector<std::string>> SecretNames() override {
+    std::vector<std::string> names;
+    for (const auto& [name, secret] : disk_->secrets) names.push_back(name);
+    return names;
   }
   absl::Status Commit(const Batch& batch) override {
+    if (batch.credentials) {
+      for (const auto& [name, secret] : batch.credentials->put_secrets) {
+        disk_->secrets.insert_or_assign(name, secret.Clone());
+      }
+      for (const std::string& name : batch.credentials->delete_secrets) disk_->secrets.erase(name);
+      for (const CertificateStatus& c : batch.credentials->put_certificates) {
+        disk_->certificates.insert_or_assign(c.name, c);
+      }
+      for (const std::string& name : batch.credentials->delete_certificates) {
+        disk_->certificates.erase(name);
+      }
+      if (batch.credentials->reset_repository) disk_->durable = {};
+    }
     if (batch.identity) disk_->identity = batch.identity;
     if (batch.hard_state) disk_->hard_state = batch.hard_state;
     if (batch.replication != nullptr) {

@@ -82,8 +82,12 @@ def test_bad_input_is_refused_with_reasons(tmp_path):
         arraykit.Node(str(tmp_path / "a"), name=A, network=net, member={"rols": ["backend"]})
     assert e.value.reason == "unknown_field"
     with arraykit.Node(str(tmp_path / "a"), name=A, network=net) as a:
-        with pytest.raises(arraykit.InvalidArgumentError):
+        with pytest.raises(arraykit.InvalidArgumentError) as e:
             a.put("sessions", "k", 1, wait="everyone")
+        assert e.value.reason == "invalid_value"
+        with pytest.raises(arraykit.InvalidArgumentError) as e:
+            a.put("sessions", "arraykit.member/x", 1)
+        assert e.value.reason == "reserved_key"
         with pytest.raises(arraykit.InvalidArgumentError) as e:
             a.create_array(description(primary=B) | {"members": [dict(member(2), name=B)],
                                                      "backup_primaries": []})
@@ -169,6 +173,60 @@ def test_restart_from_the_data_directory(array):
     nodes.pop(A)
     a = open_member(A, 1)
     assert a.get("sessions", "k") == "v"
+
+
+def test_a_data_dir_whose_parent_is_missing_is_named(tmp_path):
+    net = arraykit.MemoryNetwork()
+    with pytest.raises(arraykit.NotFoundError) as e:
+        arraykit.Node(str(tmp_path / "missing" / "a"), name=A, network=net)
+    assert "data_dir" in str(e.value)
+
+
+def test_join_with_token_and_fingerprint(tmp_path):
+    net = arraykit.MemoryNetwork(seed=2)
+    nodes = {}
+
+    def open_member(name, roles):
+        nodes[name] = arraykit.Node(str(tmp_path / name), name=name, network=net,
+                                    member={"roles": roles, "rack": name})
+        return nodes[name]
+
+    try:
+        a = open_member(A, ["frontend", "backend"])
+        b = open_member(B, ["frontend"])
+        c = open_member(C, ["frontend"])
+        a.create_array({"members": [{"name": A, "roles": ["frontend", "backend"], "rack": A}],
+                        "primary": A, "resilience": {"monitor_interval_s": 0.05}})
+        status = a.status()
+        assert [c["role"] for c in status["certificates"]] == ["ca", "peer"]
+        assert all("renewal_at" in c and "expires_at" in c for c in status["certificates"])
+        assert "PRIVATE" not in str(status)
+        b.put("sessions", "standalone", 1)
+
+        token = b.join_token(ttl_s=60)
+        assert token.startswith("AKJT-")
+        with pytest.raises(arraykit.Error) as e:  # c's CA is not the one confirmed for b
+            a.join(B, fingerprint=c.ca_fingerprint(), token=token)
+        assert e.value.reason == "fingerprint_mismatch"
+        with pytest.raises(arraykit.PermissionDeniedError) as e:
+            a.join(B, fingerprint=b.ca_fingerprint(), token=c.join_token())
+        assert e.value.reason == "token_invalid"
+        with pytest.raises(ValueError):
+            b.join_token(ttl_s=0)
+
+        result = a.join(B, fingerprint=b.ca_fingerprint(), token=token, timeout_s=20)
+        assert result["joined"] == B and result["members"] == [A, B]
+        assert b.ca_fingerprint() == a.ca_fingerprint()
+        a.put("sessions", "k", "v", wait="all")
+        assert b.get("sessions", "k") == "v"
+        with pytest.raises(arraykit.NotFoundError):
+            b.get("sessions", "standalone")  # b's standalone repository was replaced
+        with pytest.raises(arraykit.Error) as e:
+            b.join(C, fingerprint=c.ca_fingerprint(), token=c.join_token())
+        assert e.value.reason == "not_primary"
+    finally:
+        for node in nodes.values():
+            node.close()
 
 
 def test_events_and_the_example(tmp_path):

@@ -204,4 +204,52 @@ TEST_CASE("ak_node: bad options are refused") {
   CHECK(ak_node_options_init(&init, 0) == AK_INVALID_ARGUMENT);
 }
 
+TEST_CASE("ak_node_join: a token and a fingerprint on the joiner, join on the primary") {
+  arraykit::Network net(4);
+  json own{{"members", {{{"name", kA}, {"roles", {"frontend", "backend"}}}}},
+           {"primary", kA},
+           {"resilience", {{"monitor_interval_s", 0.05}}}};
+  arraykit::Node a(kA, Dir("join-a"), net, R"({"roles": ["frontend", "backend"]})");
+  arraykit::Node b(kB, Dir("join-b"), net, R"({"roles": ["frontend"]})");
+  a.create_array(own.dump());
+  const std::string token = b.join_token(60);
+  CHECK(token.rfind("AKJT-", 0) == 0);
+  const std::string b_fp = b.ca_fingerprint();
+  const std::string a_fp = a.ca_fingerprint();
+  CHECK(b_fp.size() == 95);
+
+  // The C calls: bad input, then a refusal with its reason, then the join.
+  char* out = nullptr;
+  CHECK(ak_node_join_token(&out, a.get(), 86401) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "invalid_ttl");
+  CHECK(out == nullptr);
+  CHECK(ak_node_join(nullptr, a.get(), kB, b_fp.c_str(), token.c_str(), R"({"timeout": 1})") ==
+        AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "unknown_field");
+  CHECK(ak_node_join(nullptr, a.get(), kB, a_fp.c_str(), token.c_str(), nullptr) ==
+        AK_EFINGERPRINT);
+  CHECK(std::string(ak_last_error_reason()) == "fingerprint_mismatch");
+  CHECK(ak_node_join(nullptr, a.get(), kB, b_fp.c_str(), "AKJT-NOPE", nullptr) ==
+        AK_PERMISSION_DENIED);
+  CHECK(std::string(ak_last_error_reason()) == "token_invalid");
+  CHECK(ak_node_join(nullptr, a.get(), kB, nullptr, token.c_str(), nullptr) ==
+        AK_INVALID_ARGUMENT);
+
+  REQUIRE(ak_node_join(&out, a.get(), kB, b_fp.c_str(), token.c_str(),
+                       R"({"timeout_s": 20})") == AK_OK);
+  json result = json::parse(Take(out));
+  CHECK(result["joined"] == kB);
+  CHECK(result["members"] == json::array({kA, kB}));
+  CHECK(b.ca_fingerprint() == a_fp);
+  a.put("sessions", "k", "1", R"({"wait": "all"})");
+  CHECK(b.get("sessions", "k") == "1");
+  try {
+    a.join(kB, b_fp, token);
+    FAIL("joined twice");
+  } catch (const arraykit::Error& e) {
+    CHECK(e.code() == AK_ALREADY_EXISTS);
+    CHECK(e.reason() == "name_taken");
+  }
+}
+
 }  // namespace

@@ -84,6 +84,10 @@ class HookedStorage final : public Storage {
   absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() override {
     return inner_->LoadCertificates();
   }
+  absl::StatusOr<std::optional<pki::SecretString>> LoadSecret(const std::string& name) override {
+    return inner_->LoadSecret(name);
+  }
+  absl::StatusOr<std::vector<std::string>> SecretNames() override { return inner_->SecretNames(); }
   absl::Status Commit(const Batch& batch) override {
     hooks_->WaitWhileHeld();
     if (hooks_->fail_next.exchange(false)) {
@@ -217,6 +221,12 @@ class LoggingStorage final : public Storage {
   }
   absl::StatusOr<std::vector<CertificateStatus>> LoadCertificates() override {
     return std::vector<CertificateStatus>{};
+  }
+  absl::StatusOr<std::optional<pki::SecretString>> LoadSecret(const std::string&) override {
+    return std::optional<pki::SecretString>();
+  }
+  absl::StatusOr<std::vector<std::string>> SecretNames() override {
+    return std::vector<std::string>{};
   }
   absl::Status Commit(const Batch&) override {
     hooks_->WaitWhileHeld();

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/pki/pki.h"
 #include "core/status.h"
 #include "node/memory_network.h"
 
@@ -344,6 +345,50 @@ TEST_CASE("link options are validated") {
         absl::StatusCode::kInvalidArgument);
   CHECK(net->SetLink("a", "b", {.reorder = 0.5, .reorder_window = absl::ZeroDuration()}).code() ==
         absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a pinned send reaches only a member presenting the expected CA") {
+  auto net = MemoryNetwork::Create();
+  const absl::Time now = absl::Now();
+  auto ca_b = pki::CertificateAuthority::Create(pki::CaOptions{}, now).value();
+  auto ca_other = pki::CertificateAuthority::Create(pki::CaOptions{}, now).value();
+  Inbox a, b;
+  auto ta = net->Attach("a", a.receiver()).value();
+  auto tb = net->Attach("b", b.receiver(), ca_b.certificate_pem()).value();
+  CHECK_FALSE(net->Attach("c", [](Envelope) {}, "not a certificate").ok());
+
+  // The expected CA, in lower case without colons: delivered.
+  std::string fp;
+  for (char ch : ca_b.fingerprint()) {
+    if (ch != ':') fp += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  ta->SendPinned("b", fp, Probe(1));
+  REQUIRE(b.WaitFor(1) == 1);
+
+  // Another CA expected: b gets nothing; a learns what b presented.
+  ta->SendPinned("b", ca_other.fingerprint(), Probe(2));
+  REQUIRE(a.WaitFor(1) == 1);
+  Envelope error = a.got()[0];
+  CHECK(error.from == "b");
+  REQUIRE(std::holds_alternative<LinkError>(error.payload));
+  CHECK(std::get<LinkError>(error.payload).reason == "fingerprint_mismatch");
+  CHECK(std::get<LinkError>(error.payload).presented_ca_fingerprint == ca_b.fingerprint());
+
+  // b presents another CA from now on (it joined an array).
+  REQUIRE(tb->PresentCa(ca_other.certificate_pem()).ok());
+  ta->SendPinned("b", ca_other.fingerprint(), Probe(3));
+  REQUIRE(b.WaitFor(2) == 2);
+
+  // Unreachable: a partition, or nobody attached, answers not_contactable (never cut itself).
+  net->Isolate("b");
+  ta->SendPinned("b", ca_other.fingerprint(), Probe(4));
+  ta->SendPinned("nobody", ca_other.fingerprint(), Probe(5));
+  REQUIRE(a.WaitFor(3) == 3);
+  for (std::size_t i = 1; i < 3; ++i) {
+    CHECK(std::get<LinkError>(a.got()[i].payload).reason == "not_contactable");
+  }
+  Drain(*net);
+  CHECK(b.got().size() == 2);
 }
 
 }  // namespace
