@@ -413,6 +413,13 @@ void MemberMachine::AdoptFormation(Formation formation, std::uint64_t epoch) {
   hard_.uncontactable.clear();
   ResetVolatile();
   writable_ = role() == Role::kPrimary && !quorum();
+  KeepMonitorWithinInterval();
+}
+
+void MemberMachine::KeepMonitorWithinInterval() {
+  // The schedule was made with the old interval: a shorter one takes effect now, not after the
+  // old one ran out (a joiner would otherwise not probe its new array for a whole minute).
+  next_monitor_ = std::min(next_monitor_, now_.mono + resilience().monitor_interval);
 }
 
 void MemberMachine::BecomeSearching(const std::string& reason, bool stand_now) {

@@ -227,6 +227,8 @@ class MemberMachine {
   // Installs `formation` at `epoch` (never lower than the current one) and resets everything
   // volatile that belonged to the old formation.
   void AdoptFormation(Formation formation, std::uint64_t epoch);
+  // Brings the next monitor tick within the current monitor interval (after it shrank).
+  void KeepMonitorWithinInterval();
 
   void MonitorTick();
   void PrimaryMonitor();

@@ -89,6 +89,7 @@ absl::Status MemberMachine::ProposeChange(const FormationChange& change) {
   }
   if (change.resilience.has_value()) {
     hard_.formation.resilience = *change.resilience;
+    KeepMonitorWithinInterval();
     summary.push_back("resilience settings");
   }
   ++hard_.formation.version;

@@ -123,6 +123,7 @@ void MemberMachine::OnProbeAck(const Message& m) {
   }
   if (m.formation != nullptr && *m.formation != hard_.formation && m.formation->Contains(self_)) {
     hard_.formation = *m.formation;
+    KeepMonitorWithinInterval();
     changed = true;
   }
   if (changed) Persist();

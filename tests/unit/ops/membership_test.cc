@@ -202,6 +202,37 @@ TEST_CASE("a joiner's log starts over: a voter never refuses the array for its o
   CHECK(net["d"].hard_state().promise_to == "a");
 }
 
+TEST_CASE("a joiner and a config edit use a shorter monitor interval at once") {
+  HardState array = Configured({"a", "b"});
+  array.formation.resilience.monitor_interval = absl::Milliseconds(20);
+  HardState alone = Standalone("d");
+  alone.formation.resilience.monitor_interval = absl::Seconds(60);
+  Net net;
+  net.Add("a", array);
+  net.Add("b", array);
+  net.Add("d", alone);
+  net.RunTo(1);
+  REQUIRE(net["d"].NextWakeup() > absl::Seconds(2));  // its own array's minute
+  REQUIRE(net["a"].AddMember("d", /*voter=*/false, net["d"].epoch()).ok());
+  REQUIRE(net["d"].JoinArray(net["a"].hard_state().formation, net["a"].epoch()).ok());
+  CHECK(net["d"].NextWakeup() <= absl::Seconds(1) + absl::Milliseconds(20));
+
+  // A config edit that shortens the interval on a primary probing every minute.
+  Net slow;
+  HardState minute = Configured({"a", "b"});
+  minute.formation.resilience.monitor_interval = absl::Seconds(60);
+  slow.Add("a", minute);
+  slow.Add("b", minute);
+  slow.RunTo(1);
+  REQUIRE(slow["a"].NextWakeup() > absl::Seconds(2));
+  arraykit::failover::FormationChange change;
+  auto faster = minute.formation.resilience;
+  faster.monitor_interval = absl::Milliseconds(50);
+  change.resilience = faster;
+  REQUIRE(slow["a"].ProposeChange(change).ok());
+  CHECK(slow["a"].NextWakeup() <= absl::Seconds(1) + absl::Milliseconds(50));
+}
+
 TEST_CASE("detach: the member leaves the formation and becomes standalone") {
   Net net;
   net.Add("a", Configured());
