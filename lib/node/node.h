@@ -1,14 +1,14 @@
 // Node: one array member running inside a host process (DESIGN.md §10).
 //
-// Threads. One loop thread owns all core state: the failover machine, the replicator and the
-// store. It sleeps until the earlier of the machines' NextWakeup, an inbound message or a host
-// request; then it ticks both machines with Clock{steady_clock, system_clock}, steps the
-// messages and requests, and handles the Ready of both in order: ONE store transaction with
-// everything persisted in that iteration (HardState + replication) → send messages → complete
-// host calls and post events → Advance both → tell the machine the log position and the
-// replicator the machine's view. Host calls (Put, Get, Status, ...) post a request to the loop
-// and block on its answer, with a timeout. Event callbacks run on a separate dispatcher thread,
-// never under a lock of the node, so they may call back into the node (except to close it).
+// Threads. One loop thread owns all core state: the failover machine and the replicator. It
+// sleeps until the earlier of the machines' NextWakeup, an inbound message or a host request;
+// then it ticks both machines with Clock{steady_clock, system_clock}, steps the messages and
+// requests, and gathers the Ready of both into ONE store batch per iteration (HardState,
+// replication, credentials). A store thread commits a batch while the loop steps the next, then
+// releases what waited for it — messages, write answers, events — in order (docs/node.md "The
+// loop"). Host calls (Put, Get, Status, ...) post a request to the loop and block on its
+// answer, with a timeout. Event callbacks run on a separate dispatcher thread, never under a
+// lock of the node, so they may call back into the node (except to close it).
 //
 // Every host call is thread-safe.
 #ifndef ARRAYKIT_NODE_NODE_H_

@@ -3,7 +3,8 @@
 // written once per loop iteration in one transaction (group commit).
 //
 // The interface follows lib/store's Store (SQLite), which is the default behind it
-// (sqlite_storage.h); the node is the only caller, from its loop thread.
+// (sqlite_storage.h); the node is the only caller, from its loop thread
+// or its store thread, one at a time.
 #ifndef ARRAYKIT_NODE_STORAGE_H_
 #define ARRAYKIT_NODE_STORAGE_H_
 
