@@ -315,7 +315,7 @@ absl::Duration MemberMachine::NextWakeup() const {
       }
       break;
     case Stage::kElecting:
-      next = std::min(next, election_->deadline);
+      next = std::min({next, election_->deadline, election_->next_ask});
       break;
     case Stage::kCleaning:
       next = std::min(next, contact_clean_->deadline);
@@ -498,7 +498,11 @@ void MemberMachine::Tick(const Clock& now) {
       if (now_.mono >= contact_clean_->deadline) FinishContactClean();
       break;
     case Stage::kElecting:
-      if (now_.mono >= election_->deadline) EndElection(false);
+      if (now_.mono >= election_->deadline) {
+        EndElection(false);
+      } else if (now_.mono >= election_->next_ask) {
+        AskVoters();
+      }
       break;
     case Stage::kRecovering:
       if (now_.mono >= recovery_deadline_) {

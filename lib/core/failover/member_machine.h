@@ -177,6 +177,7 @@ class MemberMachine {
     std::uint64_t epoch = 0;
     absl::Duration sent_at;
     absl::Duration deadline;
+    absl::Duration next_ask;  // voters that refused (a lease still binding them) are asked again
     std::vector<std::string> granted;
     std::vector<std::pair<std::string, std::uint64_t>> waiting;  // requesters (name, id)
     std::string reason;                                          // why this member stood
@@ -242,6 +243,8 @@ class MemberMachine {
   void NextCandidate();
   void StandAsCandidate(const std::string& reason);
   void StartElection(const std::string& reason);
+  // Asks every voter that has not granted yet (itself included) for the election's epoch.
+  void AskVoters();
   void EndElection(bool won);
   void UpdateWritable();
   void RequestLeases();

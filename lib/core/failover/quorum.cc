@@ -172,24 +172,40 @@ void MemberMachine::StartElection(const std::string& reason) {
   Election election;
   election.epoch = NextEpoch();
   election.sent_at = now_.mono;
-  election.deadline = now_.mono + resilience().FindNewPrimaryTimeout();
+  // A lost primary's leases still bind its voters for a while (this member's own promise says
+  // how long, theirs end about then): the election lasts that much longer, and the voters that
+  // refused are asked again every monitor interval, so a failover detected just before the
+  // leases ran out is not lost for it.
+  absl::Duration bound = absl::ZeroDuration();
+  if (!hard_.promise_to.empty() && hard_.promise_to != self_ && hard_.promise_until > now_.mono) {
+    bound = hard_.promise_until - now_.mono;
+  }
+  election.deadline = now_.mono + bound + resilience().FindNewPrimaryTimeout();
   election.reason = reason;
   const std::uint64_t epoch = election.epoch;
   election_ = std::move(election);
   Become(Stage::kElecting, "election_started",
          absl::StrCat(self_, " asks the voters for epoch ", epoch, ": ", reason));
-  if (IsVoter(self_) && Grant(self_, epoch, hard_.log, /*vote=*/true)) {
-    election_->granted.push_back(self_);
+  AskVoters();
+}
+
+void MemberMachine::AskVoters() {
+  AK_CHECK(stage_ == Stage::kElecting, self_, " asks for votes in stage ", std::string(ToString(stage_)));
+  Election& election = *election_;
+  election.next_ask = now_.mono + resilience().monitor_interval;
+  if (IsVoter(self_) && !Has(election.granted, self_) &&
+      Grant(self_, election.epoch, hard_.log, /*vote=*/true)) {
+    election.granted.push_back(self_);
   }
   for (const std::string& voter : hard_.formation.voters) {
-    if (voter == self_) continue;
+    if (voter == self_ || Has(election.granted, voter)) continue;
     Message request = NewMessage(MessageType::kVoteRequest, voter);
-    request.epoch = epoch;
+    request.epoch = election.epoch;
     request.id = next_id_++;
     request.log = hard_.log;
     Send(std::move(request));
   }
-  if (election_->granted.size() >= Majority()) EndElection(true);
+  if (election.granted.size() >= Majority()) EndElection(true);
 }
 
 void MemberMachine::EndElection(bool won) {

@@ -512,6 +512,57 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   CHECK(d.hard_state().voted_epoch == 4);
 }
 
+// A failover detected while the lost primary's lease still binds the voters (the candidate's
+// own promise included): the election lasts until the promise ran out plus the find-new-primary
+// timeout, and asks the voters that refused again every monitor interval.
+TEST_CASE("an election started under the lost primary's lease asks again once it ran out") {
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  b.Tick(At(0));
+  Drain(b);
+  Message lease;
+  lease.type = MessageType::kLeaseRequest;
+  lease.from = "a";
+  lease.to = "b";
+  lease.id = 1;
+  lease.epoch = 1;
+  b.Step(lease);
+  Drain(b);
+  REQUIRE(b.hard_state().promise_to == "a");
+  const absl::Duration promised = b.hard_state().promise_until;
+  // a is gone: b misses its probes, walks the list and stands (it is first) while its promise
+  // to a still binds it, so it cannot vote for itself yet.
+  double t = 0;
+  while (b.stage() != arraykit::failover::Stage::kElecting && t < 2000) {
+    t += 60;
+    b.Tick(At(t));
+    Drain(b);
+  }
+  REQUIRE(b.stage() == arraykit::failover::Stage::kElecting);
+  REQUIRE(absl::Seconds(t) < promised);
+  CHECK(b.hard_state().voted_for != "b");
+  const std::uint64_t epoch = b.hard_state().voted_epoch + 1;
+  // Once the promise ran out, b asks again: its own vote, and c once more.
+  b.Tick(Clock{promised + absl::Seconds(1), absl::UnixEpoch() + promised + absl::Seconds(1)});
+  Ready ready = Drain(b);
+  CHECK(b.hard_state().voted_for == "b");
+  bool asked_c = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kVoteRequest && m.to == "c") asked_c = true;
+  }
+  REQUIRE(asked_c);
+  REQUIRE(b.stage() == arraykit::failover::Stage::kElecting);
+  Message vote;
+  vote.type = MessageType::kVoteReply;
+  vote.from = "c";
+  vote.to = "b";
+  vote.ok = true;
+  vote.epoch = b.hard_state().voted_epoch;
+  CHECK(vote.epoch >= epoch);
+  b.Step(vote);
+  Drain(b);
+  CHECK(b.role() == Role::kPrimary);
+}
+
 TEST_CASE("persisted state from a host is validated, never trusted") {
   using arraykit::failover::ValidateHardState;
   CHECK(MemberMachine::Create("b", Configured(), At(0)).ok());
