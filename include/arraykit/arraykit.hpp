@@ -425,6 +425,15 @@ class Node {
   std::string events() {
     return detail::CallForString([this](char** out) { return ak_node_events(out, handle_); });
   }
+  // Resource files (docs/resources.md): the daily sync's options document; one sync now (its
+  // report, JSON).
+  void configure_resources(const std::string& options_json) {
+    detail::Check(ak_node_configure_resources(handle_, options_json.c_str()));
+  }
+  std::string sync_resources() {
+    return detail::CallForString(
+        [this](char** out) { return ak_node_sync_resources(out, handle_); });
+  }
   ak_node* get() const noexcept { return handle_; }
 
  private:
