@@ -271,7 +271,7 @@ void RegisterNode(py::module_& m) {
             arraykit::Node& node = self.node();
             CallVoid([&] { node.configure_resources(text); });
           },
-          py::arg("directory"), py::arg("sync_at"), py::kw_only(), py::arg("zone") = py::none(),
+          py::arg("directory"), py::arg("sync_at"), py::arg("zone") = py::none(),
           py::arg("state_file") = py::none(),
           "Starts (or replaces) the daily resource-file sync at sync_at ('HH:MM', in zone or "
           "the local zone).")

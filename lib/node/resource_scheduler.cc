@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/model/array_json.h"
@@ -36,6 +37,16 @@ absl::StatusOr<std::string> ReadPath(const json& object, std::string_view field)
   auto text = ji::ReadString(*value, path, kMaxPathBytes, /*allow_empty=*/false);
   if (!text.ok()) return Invalid(text.status());
   return text;
+}
+
+// An IANA name ("Europe/Berlin", "Etc/GMT+1", "UTC"), never a path: the zone database reads
+// files by name.
+bool IsZoneName(std::string_view name) {
+  if (name.front() == '/' || name.find("..") != std::string_view::npos) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
+           c == '-' || c == '+';
+  });
 }
 
 std::string Names(const std::vector<std::string>& names) {
@@ -77,7 +88,7 @@ absl::StatusOr<ResourceConfig> ResourceConfigFromJson(std::string_view options_j
   if (const json* zone = ji::Find(*doc, "zone"); zone != nullptr) {
     auto name = ji::ReadString(*zone, "resources.zone", 256, /*allow_empty=*/false);
     if (!name.ok()) return Invalid(name.status());
-    if (!absl::LoadTimeZone(*name, &config.zone)) {
+    if (!IsZoneName(*name) || !absl::LoadTimeZone(*name, &config.zone)) {
       return MakeError(absl::StatusCode::kInvalidArgument, "invalid_value",
                        absl::StrCat("resources.zone: ", ji::Quoted(*name),
                                     " is not a known IANA time zone"));

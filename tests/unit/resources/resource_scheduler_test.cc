@@ -87,6 +87,13 @@ TEST_CASE("the options document is strict") {
   CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": 330})") == "invalid_time");
   CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": "03:30", "zone": "Mars/Olympus"})") ==
         "invalid_value");
+  CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": "03:30", "zone": "/etc/localtime"})") ==
+        "invalid_value");
+  CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": "03:30", "zone": "../zoneinfo/UTC"})") ==
+        "invalid_value");
+  CHECK(ResourceConfigFromJson(R"({"directory": "r", "sync_at": "03:30", "zone": "Etc/GMT+1"})",
+                               "")
+            .ok());
   CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": "03:30", "zone": ""})") ==
         "invalid_value");
   CHECK(ReasonOfConfig(R"({"directory": "r", "sync_at": "03:30", "state_file": ""})") ==
