@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bindings.h"
@@ -295,7 +296,31 @@ void RegisterNode(py::module_& m) {
           "The events posted since the last call (list of dicts, oldest first).")
       .def("close", &PyNode::Close, "Stops the member; Node(same data_dir) restarts it.")
       .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](PyNode& self, const py::args&) { self.Close(); });
+      .def("__exit__", [](PyNode& self, const py::args&) { self.Close(); })
+      .def(
+          "configure_resources",
+          [](PyNode& self, const std::string& directory, const std::string& sync_at,
+             const std::optional<std::string>& zone, const std::optional<std::string>& state_file) {
+            py::dict options;
+            options["directory"] = directory;
+            options["sync_at"] = sync_at;
+            if (zone) options["zone"] = *zone;
+            if (state_file) options["state_file"] = *state_file;
+            std::string text = ToJsonText(options, "options");
+            arraykit::Node& node = self.node();
+            CallVoid([&] { node.configure_resources(text); });
+          },
+          py::arg("directory"), py::arg("sync_at"), py::arg("zone") = py::none(),
+          py::arg("state_file") = py::none(),
+          "Starts (or replaces) the daily resource-file sync at sync_at ('HH:MM', in zone or "
+          "the local zone).")
+      .def(
+          "sync_resources",
+          [](PyNode& self) {
+            arraykit::Node& node = self.node();
+            return CallJson([&] { return node.sync_resources(); });
+          },
+          "Runs one resource-file sync now; its report (dict).");
 }
 
 }  // namespace arraykit::python

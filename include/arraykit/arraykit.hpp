@@ -447,6 +447,15 @@ class Node {
         joiner.c_str(), fingerprint.c_str(), token.c_str(),
         options_json.empty() ? nullptr : options_json.c_str());
   }
+  // Resource files (docs/resources.md): the daily sync's options document; one sync now (its
+  // report, JSON).
+  void configure_resources(const std::string& options_json) {
+    detail::Check(ak_node_configure_resources(handle_, options_json.c_str()));
+  }
+  std::string sync_resources() {
+    return detail::CallForString(
+        [this](char** out) { return ak_node_sync_resources(out, handle_); });
+  }
   ak_node* get() const noexcept { return handle_; }
 
  private:

@@ -215,6 +215,19 @@ AK_API ak_status ak_node_status(char **out_status, ak_node *node);
  * the node keeps at most 10,000). */
 AK_API ak_status ak_node_events(char **out_events, ak_node *node);
 
+/* Resource files (docs/resources.md): starts (or replaces) the daily sync of this member's
+ * resource directory. options_json: {"directory": "...", "sync_at": "HH:MM", "zone":
+ * "Europe/Berlin" (optional; the process's local zone), "state_file": "..." (optional;
+ * DATA_DIR/resources-state.json)}. Refusals: "unknown_field", "invalid_value", "invalid_time",
+ * "duplicate_key", "invalid_json". Each sync posts "resources_synced" (or
+ * "resources_sync_failed") and "resource_overwritten" events; ak_node_close stops it first. */
+AK_API ak_status ak_node_configure_resources(ak_node *node, const char *options_json);
+
+/* Runs one resource-file sync now; *out_report_json: its report (docs/resources.md), free
+ * with ak_free. Refusals: "not_configured" (no ak_node_configure_resources yet),
+ * "not_writable" (a primary that is not writable). */
+AK_API ak_status ak_node_sync_resources(char **out_report_json, ak_node *node);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

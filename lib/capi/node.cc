@@ -427,4 +427,22 @@ AK_API ak_status ak_node_events(char** out_events, ak_node* node) {
   });
 }
 
+AK_API ak_status ak_node_configure_resources(ak_node* node, const char* options_json) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(options_json, "options_json"); !s.ok()) return s;
+    return node->node->ConfigureResources(options_json);
+  });
+}
+
+AK_API ak_status ak_node_sync_resources(char** out_report_json, ak_node* node) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_report_json, "out_report_json"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    auto report = node->node->SyncResources();
+    if (!report.ok()) return report.status();
+    return capi::ReturnString(out_report_json, *report);
+  });
+}
+
 }  // extern "C"

@@ -31,6 +31,7 @@
 #include "nlohmann/json.hpp"
 #include "node/commit_worker.h"
 #include "node/credentials.h"
+#include "node/resource_scheduler.h"
 #include "node/sqlite_storage.h"
 
 namespace arraykit::node {
@@ -253,6 +254,9 @@ class Node::Impl {
       std::string_view what);
   const std::string& name() const { return options_.name; }
   absl::Duration call_timeout() const { return options_.call_timeout; }
+  const std::string& data_dir() const { return options_.data_dir; }
+  bool OnDispatcher() const { return std::this_thread::get_id() == dispatcher_id_; }
+  void PostEventJson(std::string text);  // an event made elsewhere (resource files)
 
  private:
   void Receive(Envelope envelope);
@@ -1526,8 +1530,10 @@ void Node::Impl::TransferPrimary(const std::string& name, const std::shared_ptr<
 
 // ---- Node --------------------------------------------------------------------------------------
 
-Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::Node(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), resources_(std::make_unique<ResourceHost>()) {}
 Node::~Node() {
+  if (resources_) resources_->Stop();  // before the loop stops
   if (impl_) impl_->Close().IgnoreError();
 }
 
@@ -1537,7 +1543,10 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
-absl::Status Node::Close() { return impl_->Close(); }
+absl::Status Node::Close() {
+  if (!impl_->OnDispatcher()) resources_->Stop();  // before the loop stops
+  return impl_->Close();
+}
 const std::string& Node::name() const { return impl_->name(); }
 
 absl::Status Node::CreateArray(std::string_view description_json) {
@@ -1733,5 +1742,26 @@ absl::StatusOr<std::string> Node::List(std::string_view category) {
   r.category = std::string(category);
   return impl_->Submit(std::move(r), impl_->call_timeout(), "list");
 }
+
+// ---- Resource files ----------------------------------------------------------------------------
+
+void Node::Impl::PostEventJson(std::string text) {
+  {
+    std::lock_guard lock(events_mu_);
+    kept_.push_back(text);
+    if (kept_.size() > kMaxKeptEvents) kept_.pop_front();
+    if (options_.on_event) to_dispatch_.push_back(std::move(text));
+  }
+  events_cv_.notify_one();
+}
+
+absl::Status Node::ConfigureResources(std::string_view options_json) {
+  return resources_->Configure(*this, options_json, impl_->data_dir(),
+                               [impl = impl_.get()](std::string event) {
+                                 impl->PostEventJson(std::move(event));
+                               });
+}
+
+absl::StatusOr<std::string> Node::SyncResources() { return resources_->SyncNow(name()); }
 
 }  // namespace arraykit::node

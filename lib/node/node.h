@@ -143,10 +143,23 @@ class Node {
   // keys left out; {} when none). Any member. INVALID_ARGUMENT `unknown_category`.
   absl::StatusOr<std::string> List(std::string_view category);
 
+  // Resource files (docs/resources.md; lib/node/resource_scheduler.h). Starts (or replaces) the
+  // daily sync of this member's resource directory: {"directory": "...", "sync_at": "HH:MM",
+  // "zone": "Europe/Berlin" (optional; the process's local zone), "state_file": "..." (optional;
+  // DATA_DIR/resources-state.json)}. Strict: `unknown_field`, `invalid_value`, `invalid_time`.
+  // Each sync posts `resources_synced` (or `resources_sync_failed`) and `resource_overwritten`
+  // events. Close stops it before the loop stops.
+  absl::Status ConfigureResources(std::string_view options_json);
+  // Runs one sync now and answers its report (docs/resources.md); FAILED_PRECONDITION
+  // `not_configured` before ConfigureResources, and ResourceSync's refusals (`not_writable`).
+  absl::StatusOr<std::string> SyncResources();
+
  private:
   class Impl;
   explicit Node(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  class ResourceHost;  // lib/node/resource_scheduler.h
+  std::unique_ptr<ResourceHost> resources_;
 };
 
 // Options for Put and Delete as a JSON document: {"wait": "primary" | "all"} (strict; another

@@ -3,7 +3,8 @@
 // (NodeOptions::member_json), the latter through Node::Open itself: on a first start (the
 // fields given by the host) and on a restart (the fields read back from a store, with none
 // given). The node runs on an in-memory storage and a MemoryNetwork, so an input costs a few
-// threads, not a database.
+// threads, not a database. And the resource-file options (Node::ConfigureResources,
+// node::ResourceConfigFromJson).
 //
 // Invariants: every refusal is INVALID_ARGUMENT with a message and a reason word; accepted
 // write options name one wait that reads back; a node that opens stores its identity as the
@@ -22,6 +23,7 @@
 #include "core/replication/replicator.h"
 #include "core/status.h"
 #include "node/node.h"
+#include "node/resource_scheduler.h"
 #include "node/storage.h"
 
 namespace {
@@ -180,11 +182,30 @@ void FuzzMemberFields(std::string_view text) {
   }
 }
 
+// Accepted resource options read back the same from their canonical form.
+void FuzzResourceOptions(std::string_view text) {
+  auto config = arraykit::node::ResourceConfigFromJson(text, "/data");
+  if (!config.ok()) return CheckRefusal(config.status());
+  Require(!config->directory.empty() && !config->state_file.empty(),
+          "accepted resource options name a directory and a state file");
+  json canonical{{"directory", config->directory},
+                 {"sync_at", arraykit::resources::FormatDailyTime(config->sync_at)},
+                 {"state_file", config->state_file}};
+  if (!config->zone_name.empty()) canonical["zone"] = config->zone_name;
+  auto again = arraykit::node::ResourceConfigFromJson(canonical.dump(), "/elsewhere");
+  Require(again.ok(), "canonical resource options are accepted");
+  Require(again->directory == config->directory && again->sync_at == config->sync_at &&
+              again->state_file == config->state_file && again->zone_name == config->zone_name &&
+              again->zone == config->zone,
+          "resource options read back the same");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   FuzzWaitOptions(text);
   FuzzMemberFields(text);
+  FuzzResourceOptions(text);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -250,6 +251,77 @@ TEST_CASE("ak_node_join: a token and a fingerprint on the joiner, join on the pr
     CHECK(e.code() == AK_ALREADY_EXISTS);
     CHECK(e.reason() == "name_taken");
   }
+}
+
+TEST_CASE("ak_node: resource files are configured and synchronized, bad options refused") {
+  ak_network* net = nullptr;
+  REQUIRE(ak_network_new(&net, 1) == AK_OK);
+  ak_node_options opts;
+  REQUIRE(ak_node_options_init(&opts, AK_NODE_OPTIONS_VERSION) == AK_OK);
+  std::string dir = Dir("resources");
+  opts.name = kA;
+  opts.data_dir = dir.c_str();
+  opts.network = net;
+  ak_node* node = nullptr;
+  REQUIRE(ak_node_open(&node, &opts) == AK_OK);
+  ak_network_free(net);
+
+  char* report = nullptr;
+  CHECK(ak_node_sync_resources(&report, node) == AK_FAILED_PRECONDITION);
+  CHECK(report == nullptr);
+  CHECK(std::string(ak_last_error_reason()) == "not_configured");
+
+  const std::string resources = dir + "-files";
+  struct Bad {
+    std::string options;
+    ak_status code;
+    const char* reason;
+  };
+  const std::vector<Bad> bad = {
+      {R"({"directory": "r", "sync_at": "03:30", "sync": 1})", AK_INVALID_ARGUMENT,
+       "unknown_field"},
+      {R"({"directory": "r", "sync_at": "3:30"})", AK_INVALID_ARGUMENT, "invalid_time"},
+      {R"({"directory": "r", "sync_at": "12:60"})", AK_INVALID_ARGUMENT, "invalid_time"},
+      {R"({"directory": "", "sync_at": "03:30"})", AK_INVALID_ARGUMENT, "invalid_value"},
+      {R"({"sync_at": "03:30"})", AK_INVALID_ARGUMENT, "invalid_value"},
+      {R"({"directory": "r", "sync_at": "03:30", "zone": "Nowhere/City"})", AK_INVALID_ARGUMENT,
+       "invalid_value"},
+      {R"({"directory": "r", "sync_at": "03:30", "sync_at": "04:00"})", AK_INVALID_ARGUMENT,
+       "duplicate_key"},
+      {"{nope", AK_INVALID_ARGUMENT, "invalid_json"},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.options);
+    CHECK(ak_node_configure_resources(node, b.options.c_str()) == b.code);
+    CHECK(std::string(ak_last_error_reason()) == b.reason);
+  }
+  CHECK(ak_node_configure_resources(node, nullptr) == AK_INVALID_ARGUMENT);
+  CHECK(ak_node_configure_resources(nullptr, "{}") == AK_INVALID_ARGUMENT);
+  CHECK(ak_node_sync_resources(nullptr, node) == AK_INVALID_ARGUMENT);
+  CHECK(ak_node_sync_resources(&report, node) == AK_FAILED_PRECONDITION);  // still none
+
+  const json options{{"directory", resources}, {"sync_at", "04:15"}, {"zone", "UTC"}};
+  REQUIRE(ak_node_configure_resources(node, options.dump().c_str()) == AK_OK);
+  std::filesystem::create_directories(resources + "/scripts");
+  { std::ofstream(resources + "/scripts/login.sh") << "echo hi\n"; }
+  REQUIRE(ak_node_sync_resources(&report, node) == AK_OK);
+  const json r = json::parse(Take(report));
+  CHECK(r["role"] == "primary");
+  CHECK(r["put"] == json{"scripts/login.sh"});
+  char* value = nullptr;
+  REQUIRE(ak_node_get(&value, node, "resource_files", "scripts/login.sh") == AK_OK);
+  CHECK(json::parse(Take(value))["size"] == 8);
+  char* events = nullptr;
+  REQUIRE(ak_node_events(&events, node) == AK_OK);
+  bool synced = false;
+  for (const json& e : json::parse(Take(events))) {
+    synced = synced || (e["event"] == "resources_synced" && e["put"] == 1);
+  }
+  CHECK(synced);
+
+  REQUIRE(ak_node_close(node) == AK_OK);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(resources);
 }
 
 }  // namespace
