@@ -87,6 +87,7 @@ struct CommitCounts {
   std::mutex mu;
   std::vector<double> commit_ms;  // each commit's duration, while `record` is set
   std::atomic<bool> record{false};
+  std::vector<double> snapshot_ms;  // each commit that installed a snapshot (under mu)
 };
 
 // The default SQLite storage, counting its commits (the node calls Commit from one thread at a
@@ -120,6 +121,10 @@ class CountingStorage final : public Storage {
     if (counts_->record && !batch.empty()) {
       std::lock_guard lock(counts_->mu);
       counts_->commit_ms.push_back(took_ms);
+    }
+    if (batch.replication != nullptr && batch.replication->snapshot) {
+      std::lock_guard lock(counts_->mu);
+      counts_->snapshot_ms.push_back(took_ms);
     }
     if (status.ok() && !batch.empty()) {
       counts_->commits.fetch_add(1, std::memory_order_relaxed);
@@ -367,13 +372,20 @@ void JoinInto(const std::string& root, int entries, int rounds) {
   std::filesystem::create_directories(root);
   auto net = MemoryNetwork::Create(7);
   // The primary is the one back-end (placement: 1 or 3); the others are front-ends.
-  auto open = [&](const std::string& name, int rack) {
+  auto open = [&](const std::string& name, int rack,
+                  std::shared_ptr<CommitCounts> counts = std::make_shared<CommitCounts>()) {
     NodeOptions o;
     o.name = name;
     o.data_dir = root + "/" + name;
     const json roles = rack == 1 ? json{"frontend", "backend"} : json{"frontend"};
     o.member_json = json{{"roles", roles}, {"rack", absl::StrCat("r", rack)}}.dump();
     o.attach = AttachTo(net);
+    o.open_storage = [counts](const std::string& data_dir)
+        -> absl::StatusOr<std::unique_ptr<Storage>> {
+      auto inner = arraykit::node::OpenSqliteStorage(data_dir);
+      if (!inner.ok()) return inner.status();
+      return std::unique_ptr<Storage>(new CountingStorage(*std::move(inner), counts));
+    };
     auto node = Node::Open(std::move(o));
     if (!node.ok()) Fail("open " + name, node.status());
     return *std::move(node);
@@ -420,10 +432,13 @@ void JoinInto(const std::string& root, int entries, int rounds) {
   if (auto synced = primary->WaitSynced(absl::Seconds(30)); !synced.ok()) {
     Fail("wait_synced", synced.status());
   }
-  std::vector<double> returned_ms, applied_ms;
+  std::vector<double> returned_ms, applied_ms, install_ms, commit_ms, commits, appended;
   for (int round = 0; round < rounds; ++round) {
     const std::string name = absl::StrCat("j", round, ".example.com");
-    std::unique_ptr<Node> joiner = open(name, 3 + round);
+    auto counts = std::make_shared<CommitCounts>();
+    std::unique_ptr<Node> joiner = open(name, 3 + round, counts);
+    const long busy_before = counts->busy_us, commits_before = counts->commits;
+    const long entries_before = counts->entries;
     const auto start = join(*primary, *joiner);
     returned_ms.push_back(Ms(Clock::now() - start));
     const auto last = position_of(*primary, "log");
@@ -434,6 +449,15 @@ void JoinInto(const std::string& root, int entries, int rounds) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     applied_ms.push_back(Ms(Clock::now() - start));
+    commit_ms.push_back(static_cast<double>(counts->busy_us - busy_before) / 1000);
+    commits.push_back(static_cast<double>(counts->commits - commits_before));
+    appended.push_back(static_cast<double>(counts->entries - entries_before));
+    {
+      std::lock_guard lock(counts->mu);
+      double installing = 0;
+      for (double ms : counts->snapshot_ms) installing += ms;
+      install_ms.push_back(installing);
+    }
     const auto detach_start = Clock::now();
     for (absl::Status s = primary->Detach(name); !s.ok(); s = primary->Detach(name)) {
       if (Clock::now() - detach_start > std::chrono::seconds(10)) Fail("detach " + name, s);
@@ -443,11 +467,15 @@ void JoinInto(const std::string& root, int entries, int rounds) {
   }
   std::printf("join into %d entries (3 members after), Join to the joiner applying the primary's "
               "last position: p50 %.1f ms  max %.1f ms  (%d rounds; Join returned at p50 %.1f ms "
-              " max %.1f ms)\n",
+              " max %.1f ms)\n"
+              "  the joiner: in Store::Commit p50 %.1f ms (installing a snapshot p50 %.1f ms), "
+              "p50 %.0f commits appending %.0f entries\n",
               entries, Percentile(applied_ms, 0.5),
               *std::max_element(applied_ms.begin(), applied_ms.end()), rounds,
               Percentile(returned_ms, 0.5),
-              *std::max_element(returned_ms.begin(), returned_ms.end()));
+              *std::max_element(returned_ms.begin(), returned_ms.end()),
+              Percentile(commit_ms, 0.5), Percentile(install_ms, 0.5), Percentile(commits, 0.5),
+              Percentile(appended, 0.5));
   secondary->Close().IgnoreError();
   primary->Close().IgnoreError();
   std::filesystem::remove_all(root);
