@@ -1,7 +1,7 @@
 // End-to-end timings of the node in one process (issue 9's bench): three members over the
 // in-memory network, each with its durable SQLite store in its own data directory.
 //
-//   node_bench [--rounds N] [--dir DIR] [--only fsync,seq,seq1,tput,catchup,failover]
+//   node_bench [--rounds N] [--dir DIR] [--only fsync,seq,seq1,tput,catchup,join,failover]
 //
 // Measures, in one run (the machine is noisy; compare figures of one run, and read the node's
 // figures against the raw device flush measured in the same run and directory):
@@ -14,7 +14,9 @@
 //      commits per second and entries per commit of the primary and of a secondary;
 //   3. a member restarting into an array that holds 10,000 entries: from its Open to
 //      "applied the primary's last position" (the catch-up the join of a member also pays);
-//   4. failover at 20 ms × 3 probes: from the primary's Close to the first Put the new primary
+//   4. the join of a fresh member into an array (primary + secondary) holding 10,000 entries:
+//      from Join on the primary to the joiner applying the primary's last position (rounds);
+//   5. failover at 20 ms × 3 probes: from the primary's Close to the first Put the new primary
 //      accepts (rounds of a fresh array each).
 // Prints one line per figure; docs/PERFORMANCE.md records them with this command.
 #include <fcntl.h>
@@ -85,6 +87,7 @@ struct CommitCounts {
   std::mutex mu;
   std::vector<double> commit_ms;  // each commit's duration, while `record` is set
   std::atomic<bool> record{false};
+  std::vector<double> snapshot_ms;  // each commit that installed a snapshot (under mu)
 };
 
 // The default SQLite storage, counting its commits (the node calls Commit from one thread at a
@@ -118,6 +121,10 @@ class CountingStorage final : public Storage {
     if (counts_->record && !batch.empty()) {
       std::lock_guard lock(counts_->mu);
       counts_->commit_ms.push_back(took_ms);
+    }
+    if (batch.replication != nullptr && batch.replication->snapshot) {
+      std::lock_guard lock(counts_->mu);
+      counts_->snapshot_ms.push_back(took_ms);
     }
     if (status.ok() && !batch.empty()) {
       counts_->commits.fetch_add(1, std::memory_order_relaxed);
@@ -352,6 +359,128 @@ void CatchUp(const std::string& root, int entries) {
               Ms(Clock::now() - start));
 }
 
+// Issue 9's join figure. A primary a (standalone first start, so it holds the array's CA) with
+// one secondary b and 10,000 entries; each round a fresh standalone member j<round> starts,
+// makes a token and reads its CA fingerprint, then the clock runs from `Join` on the primary
+// until the joiner's own status shows it applied the primary's last position (read on the
+// primary once Join returned: the 10,000 entries, the members' descriptions and the join's own
+// entries). The joiner's status is polled every 0.5 ms. Also printed: when Join returned (the
+// joiner confirmed its admission; its catch-up starts then). The joiner is detached and closed
+// after each round, so the array is back to two members when the next one joins.
+void JoinInto(const std::string& root, int entries, int rounds) {
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  auto net = MemoryNetwork::Create(7);
+  // The primary is the one back-end (placement: 1 or 3); the others are front-ends.
+  auto open = [&](const std::string& name, int rack,
+                  std::shared_ptr<CommitCounts> counts = std::make_shared<CommitCounts>()) {
+    NodeOptions o;
+    o.name = name;
+    o.data_dir = root + "/" + name;
+    const json roles = rack == 1 ? json{"frontend", "backend"} : json{"frontend"};
+    o.member_json = json{{"roles", roles}, {"rack", absl::StrCat("r", rack)}}.dump();
+    o.attach = AttachTo(net);
+    o.open_storage = [counts](const std::string& data_dir)
+        -> absl::StatusOr<std::unique_ptr<Storage>> {
+      auto inner = arraykit::node::OpenSqliteStorage(data_dir);
+      if (!inner.ok()) return inner.status();
+      return std::unique_ptr<Storage>(new CountingStorage(*std::move(inner), counts));
+    };
+    auto node = Node::Open(std::move(o));
+    if (!node.ok()) Fail("open " + name, node.status());
+    return *std::move(node);
+  };
+  auto position_of = [](Node& node, const char* which) {
+    auto status = node.Status();
+    if (!status.ok()) Fail("status", status.status());
+    const json p = json::parse(*status)[which];
+    return std::pair<long, long>(p["epoch"].get<long>(), p["index"].get<long>());
+  };
+  auto join = [](Node& primary, Node& joiner) {
+    auto token = joiner.JoinToken(absl::Minutes(10));
+    if (!token.ok()) Fail("join_token", token.status());
+    auto fingerprint = joiner.CaFingerprint();
+    if (!fingerprint.ok()) Fail("ca_fingerprint", fingerprint.status());
+    const auto start = Clock::now();
+    auto joined = primary.Join(joiner.name(), *fingerprint, *token, absl::Seconds(30));
+    if (!joined.ok()) Fail("join " + joiner.name(), joined.status());
+    return start;
+  };
+  std::unique_ptr<Node> primary = open(kNames[0], 1);
+  // Failover off; the replicator retries at a fifth of the 50 ms monitor interval.
+  const json own = {{"members", {{{"name", kNames[0]},
+                                  {"roles", {"frontend", "backend"}},
+                                  {"rack", "r1"}}}},
+                    {"primary", kNames[0]},
+                    {"resilience", {{"monitor_interval_s", 0.05}}}};
+  if (absl::Status s = primary->CreateArray(own.dump()); !s.ok()) Fail("create_array", s);
+  std::unique_ptr<Node> secondary = open(kNames[1], 2);
+  join(*primary, *secondary);
+  {
+    std::vector<std::thread> threads;
+    std::atomic<int> next{0};
+    for (int w = 0; w < 64; ++w) {
+      threads.emplace_back([&] {
+        for (int i = next++; i < entries; i = next++) {
+          auto position = primary->Put("local_repository", absl::StrCat("k", i), Value(i));
+          if (!position.ok()) Fail("put", position.status());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  if (auto synced = primary->WaitSynced(absl::Seconds(30)); !synced.ok()) {
+    Fail("wait_synced", synced.status());
+  }
+  std::vector<double> returned_ms, applied_ms, install_ms, commit_ms, commits, appended;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string name = absl::StrCat("j", round, ".example.com");
+    auto counts = std::make_shared<CommitCounts>();
+    std::unique_ptr<Node> joiner = open(name, 3 + round, counts);
+    const long busy_before = counts->busy_us, commits_before = counts->commits;
+    const long entries_before = counts->entries;
+    const auto start = join(*primary, *joiner);
+    returned_ms.push_back(Ms(Clock::now() - start));
+    const auto last = position_of(*primary, "log");
+    while (position_of(*joiner, "applied") < last) {
+      if (Clock::now() - start > std::chrono::seconds(30)) {
+        Fail("join", absl::DeadlineExceededError("the joiner did not catch up within 30 s"));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    applied_ms.push_back(Ms(Clock::now() - start));
+    commit_ms.push_back(static_cast<double>(counts->busy_us - busy_before) / 1000);
+    commits.push_back(static_cast<double>(counts->commits - commits_before));
+    appended.push_back(static_cast<double>(counts->entries - entries_before));
+    {
+      std::lock_guard lock(counts->mu);
+      double installing = 0;
+      for (double ms : counts->snapshot_ms) installing += ms;
+      install_ms.push_back(installing);
+    }
+    const auto detach_start = Clock::now();
+    for (absl::Status s = primary->Detach(name); !s.ok(); s = primary->Detach(name)) {
+      if (Clock::now() - detach_start > std::chrono::seconds(10)) Fail("detach " + name, s);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (absl::Status s = joiner->Close(); !s.ok()) Fail("close " + name, s);
+  }
+  std::printf("join into %d entries (3 members after), Join to the joiner applying the primary's "
+              "last position: p50 %.1f ms  max %.1f ms  (%d rounds; Join returned at p50 %.1f ms "
+              " max %.1f ms)\n"
+              "  the joiner: in Store::Commit p50 %.1f ms (installing a snapshot p50 %.1f ms), "
+              "p50 %.0f commits appending %.0f entries\n",
+              entries, Percentile(applied_ms, 0.5),
+              *std::max_element(applied_ms.begin(), applied_ms.end()), rounds,
+              Percentile(returned_ms, 0.5),
+              *std::max_element(returned_ms.begin(), returned_ms.end()),
+              Percentile(commit_ms, 0.5), Percentile(install_ms, 0.5), Percentile(commits, 0.5),
+              Percentile(appended, 0.5));
+  secondary->Close().IgnoreError();
+  primary->Close().IgnoreError();
+  std::filesystem::remove_all(root);
+}
+
 void Failover(const std::string& root, int rounds) {
   // As an operator would: the array forms with failover off, then config edit turns it on at
   // 20 ms x 3 probes (find-new-primary 20 ms x 3).
@@ -400,12 +529,13 @@ void Failover(const std::string& root, int rounds) {
 int main(int argc, char** argv) {
   int rounds = 10;
   std::string dir = (std::filesystem::temp_directory_path() / "arraykit-node-bench").string();
-  const std::set<std::string> kFigures = {"fsync", "seq", "seq1", "tput", "catchup", "failover"};
+  const std::set<std::string> kFigures = {"fsync",   "seq",  "seq1",    "tput",
+                                          "catchup", "join", "failover"};
   std::set<std::string> only = kFigures;
   auto usage = [] {
     std::fprintf(stderr,
                  "usage: node_bench [--rounds N] [--dir DIR] "
-                 "[--only fsync,seq,seq1,tput,catchup,failover]\n");
+                 "[--only fsync,seq,seq1,tput,catchup,join,failover]\n");
     return 2;
   };
   if (argc % 2 == 0) return usage();
@@ -449,6 +579,7 @@ int main(int argc, char** argv) {
   }
   if (only.count("tput")) Throughput(dir + "/tput", 64, 3);
   if (only.count("catchup")) CatchUp(dir + "/catchup", 10000);
+  if (only.count("join")) JoinInto(dir + "/join", 10000, rounds);
   if (only.count("failover")) Failover(dir + "/failover", rounds);
   if (only.count("fsync")) FlushLatency(dir + "/flush", 1, 2000, "end");
   std::filesystem::remove_all(dir);

@@ -87,12 +87,16 @@ absl::Status DeepCopy(const absl::Status& status) {
 // One host call waiting for the loop's answer.
 class Call {
  public:
+  // Notifies after unlocking, so the woken host thread does not block on mu_ again. The one
+  // finishing holds a shared_ptr to the call, so it outlives the notify.
   void Finish(absl::Status status, std::string result = "") {
-    std::lock_guard lock(mu_);
-    if (done_) return;
-    done_ = true;
-    status_ = std::move(status);
-    result_ = std::move(result);
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return;
+      done_ = true;
+      status_ = std::move(status);
+      result_ = std::move(result);
+    }
     cv_.notify_all();
   }
   absl::StatusOr<std::string> Wait(absl::Duration timeout, std::string_view what) {
