@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/x509.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/pki/ossl.h"
@@ -169,6 +171,79 @@ absl::StatusOr<NewCredentials> AdoptArrayCredentials(const Credentials& current,
   change.put_certificates.push_back(*std::move(peer_stored));
   change.reset_repository = true;
 
+  out.credentials.ca_certificate_pem = ca_certificate_pem;
+  out.credentials.ca_fingerprint = *std::move(fingerprint);
+  out.credentials.peer_key_pem = std::move(peer_key_pem);
+  out.credentials.peer_certificate_pem = certificate_pem;
+  return out;
+}
+
+absl::StatusOr<NewCa> MakeArrayCa(const std::string& primary, absl::Time now) {
+  auto authority = pki::CertificateAuthority::Create(OwnCaOptions(primary), now);
+  if (!authority.ok()) return authority.status();
+  auto ca_key = authority->PrivateKeyPem();
+  if (!ca_key.ok()) return ca_key.status();
+  auto stored = StoredCertificateOf(kCaCertificatePrefix + authority->fingerprint(), "ca",
+                                    authority->certificate_pem());
+  if (!stored.ok()) return stored.status();
+  CredentialChange change;
+  change.put_secrets.emplace_back(kCaKeySecretPrefix + authority->fingerprint(),
+                                  *std::move(ca_key));
+  change.put_certificates.push_back(*std::move(stored));
+  return NewCa{*std::move(authority), std::move(change)};
+}
+
+absl::StatusOr<CredentialChange> TrustCa(const std::string& fingerprint,
+                                         const std::string& ca_certificate_pem) {
+  auto actual = pki::Fingerprint(ca_certificate_pem);
+  if (!actual.ok()) return actual.status();
+  if (*actual != fingerprint) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "fingerprint_mismatch",
+                     absl::StrCat("the CA certificate has fingerprint ", *actual, ", not ",
+                                  fingerprint));
+  }
+  pki::Truststore trust;
+  if (auto added = trust.Add(ca_certificate_pem); !added.ok()) return added.status();
+  auto stored = StoredCertificateOf(kCaCertificatePrefix + fingerprint, "ca", ca_certificate_pem);
+  if (!stored.ok()) return stored.status();
+  CredentialChange change;
+  change.put_certificates.push_back(*std::move(stored));
+  return change;
+}
+
+absl::StatusOr<NewCredentials> AdoptReissuedCertificate(const std::string& name,
+                                                        const std::string& ca_certificate_pem,
+                                                        pki::SecretString peer_key_pem,
+                                                        const std::string& certificate_pem,
+                                                        absl::Time now) {
+  pki::Truststore trust;
+  if (auto added = trust.Add(ca_certificate_pem); !added.ok()) return added.status();
+  pki::VerifyOptions options;
+  options.expected_name = name;
+  options.role = pki::Role::kClient;
+  options.at = now;
+  if (absl::Status s = pki::VerifyPeerCertificate(certificate_pem, trust, options).ToStatus();
+      !s.ok()) {
+    return s;
+  }
+  // The certificate must be for the key this member made (a late answer to an earlier CSR is
+  // for another key).
+  auto cert = pki::internal::ParseCertificate(certificate_pem);
+  if (!cert.ok()) return cert.status();
+  auto key = pki::internal::ParsePrivateKey(peer_key_pem.view());
+  if (!key.ok()) return key.status();
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    pki::internal::DrainErrors();
+    return MakeError(absl::StatusCode::kPermissionDenied, "key_mismatch",
+                     "the certificate is not for the key this member's request was made with");
+  }
+  auto fingerprint = pki::Fingerprint(ca_certificate_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
+  auto peer_stored = StoredCertificateOf(kPeerCertificate, "peer", certificate_pem);
+  if (!peer_stored.ok()) return peer_stored.status();
+  NewCredentials out;
+  out.change.put_secrets.emplace_back(kPeerKeySecret, peer_key_pem.Clone());
+  out.change.put_certificates.push_back(*std::move(peer_stored));
   out.credentials.ca_certificate_pem = ca_certificate_pem;
   out.credentials.ca_fingerprint = *std::move(fingerprint);
   out.credentials.peer_key_pem = std::move(peer_key_pem);

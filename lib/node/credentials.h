@@ -5,9 +5,12 @@
 //   secret "peer_key"            the member's private key (PKCS#8 PEM)
 //   secret "ca_key:<fp>"         the key of CA <fp>, when this member holds that CA
 //   certificate "peer"           its peer certificate, signed by its array's CA
-//   certificate "ca:<fp>"        the CA certificate it trusts (and presents to pinned senders)
+//   certificate "ca:<fp>"        a CA certificate it trusts; the one its peer certificate chains
+//                                to is the one it presents to pinned senders
 // A standalone member is the primary of its own one-member array: it holds its own CA. A member
-// that joined an array trusts the array's CA and holds no CA key (its own CA was retired).
+// that joined an array trusts the array's CA and holds no CA key (its own CA was retired). During
+// a CA rollover (docs/node.md) a member trusts two CAs, and the new primary holds the new CA's
+// key beside the one its certificate chains to until it is reissued.
 #ifndef ARRAYKIT_NODE_CREDENTIALS_H_
 #define ARRAYKIT_NODE_CREDENTIALS_H_
 
@@ -59,6 +62,29 @@ absl::StatusOr<NewCredentials> AdoptArrayCredentials(const Credentials& current,
                                                      pki::SecretString peer_key_pem,
                                                      const std::string& certificate_pem,
                                                      absl::Time now);
+
+// create_ca of the CA rollover (docs/node.md): a new CA for the array of primary `primary`, with
+// the store changes that keep its key (secret "ca_key:<fp>") and trust it ("ca:<fp>").
+struct NewCa {
+  pki::CertificateAuthority authority;
+  CredentialChange change;
+};
+absl::StatusOr<NewCa> MakeArrayCa(const std::string& primary, absl::Time now);
+
+// The store change that trusts the CA certificate `ca_certificate_pem` ("ca:<fp>"); the
+// fingerprint must be `fingerprint`, else INVALID_ARGUMENT (`fingerprint_mismatch`).
+absl::StatusOr<CredentialChange> TrustCa(const std::string& fingerprint,
+                                         const std::string& ca_certificate_pem);
+
+// issue_certificate of the CA rollover: the member's new key and the certificate the next CA
+// signed for it replace its key and certificate; it presents that CA from then on. The trusted
+// CAs are unchanged (the previous one goes at untrust_ca). The certificate must chain to the CA,
+// name `name` and be valid at `now`, else PERMISSION_DENIED with the verification's reason.
+absl::StatusOr<NewCredentials> AdoptReissuedCertificate(const std::string& name,
+                                                        const std::string& ca_certificate_pem,
+                                                        pki::SecretString peer_key_pem,
+                                                        const std::string& certificate_pem,
+                                                        absl::Time now);
 
 // How a certificate is stored (DER, validity, renewal at two thirds of its lifetime).
 absl::StatusOr<CertificateStatus> StoredCertificateOf(const std::string& name,

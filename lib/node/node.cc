@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -166,6 +167,46 @@ std::string CertificateKey(const std::string& name) {
 // A revoked certificate serial: {"member", "revoked_at"}.
 constexpr absl::string_view kRevokedKeyPrefix = "arraykit.revoked/";
 
+// The CA rollover's records (docs/node.md "CA rollover"): the array's next CA while the rollover
+// runs, and its current CA once one was activated: {"fingerprint", "certificate", "created_by"}.
+constexpr const char* kNextCaKey = "arraykit.ca/next";
+constexpr const char* kCurrentCaKey = "arraykit.ca/current";
+// A member asks again for its certificate when no answer came within this.
+constexpr absl::Duration kCsrRetry = absl::Milliseconds(500);
+
+struct CaRecord {
+  std::string fingerprint;
+  std::string certificate_pem;
+  std::string created_by;
+};
+
+std::optional<CaRecord> ReadCaRecord(const replication::Repository& repository,
+                                     const char* key) {
+  auto it = repository.records.find(replication::Key{kDescriptionCategory, key});
+  if (it == repository.records.end() || it->second.deleted) return std::nullopt;
+  json doc = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("fingerprint") || !doc["fingerprint"].is_string() ||
+      !doc.contains("certificate") || !doc["certificate"].is_string()) {
+    return std::nullopt;
+  }
+  CaRecord out;
+  out.fingerprint = doc["fingerprint"].get<std::string>();
+  out.certificate_pem = doc["certificate"].get<std::string>();
+  if (doc.contains("created_by") && doc["created_by"].is_string()) {
+    out.created_by = doc["created_by"].get<std::string>();
+  }
+  return out;
+}
+
+// The CA that issued the certificate the primary recorded for `name` ("" when none is named).
+std::string IssuingCaOf(const replication::Repository& repository, const std::string& name) {
+  auto it = repository.records.find(replication::Key{kDescriptionCategory, CertificateKey(name)});
+  if (it == repository.records.end() || it->second.deleted) return "";
+  json doc = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("ca") || !doc["ca"].is_string()) return "";
+  return doc["ca"].get<std::string>();
+}
+
 // The serials the array revoked (replicated: every member lists them).
 json RevokedSerials(const replication::Repository& repository) {
   json out = json::array();
@@ -315,6 +356,28 @@ class Node::Impl {
   std::optional<model::Member> DescriptionOf(const std::string& name) const;
   void WriteDescriptions(const std::vector<model::Member>& members);
   void PostJoinEvent(std::string_view event, const std::string& reason, const absl::Status& why);
+  // The CA rollover of a new primary (pki::PlanNewPrimary, docs/node.md "CA rollover"), driven
+  // by the replicated records: run on the loop after each iteration's messages and requests.
+  void ReconcileCa();
+  const pki::CertificateAuthority* HeldCa(const std::string& fingerprint) const;
+  void CreateNextCa();
+  void PublishNextCa();
+  void TrustRecordedCa(const CaRecord& record);
+  void RequestCertificate(const CaRecord& next);
+  void IssueOwnCertificate(const CaRecord& next);
+  void ActivateNextCa(const CaRecord& next);
+  void UntrustPreviousCas(const CaRecord& current, const std::optional<CaRecord>& next);
+  // Signs `csr_pem` for `member` with the held next CA and records the issued serial.
+  absl::StatusOr<std::string> SignRolloverCsr(const std::string& member,
+                                              const std::string& csr_pem,
+                                              const std::string& ca_fingerprint);
+  absl::Status InstallReissued(const CaRecord& ca, pki::SecretString key,
+                               const std::string& certificate_pem);
+  void OnCsrRequest(const std::string& from, const CsrRequest& request);
+  void OnCsrReply(const std::string& from, const CsrReply& reply);
+  void PostCaEvent(std::string_view event, const std::string& reason);
+  json RolloverJson() const;
+  bool IsWritablePrimary() const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
   // joiner's transaction).
@@ -360,6 +423,26 @@ class Node::Impl {
     pki::SecretString key;
   };
   std::optional<PendingHello> hello_;
+  // CA rollover state (loop thread). The fingerprints of the CA certificates the store trusts;
+  // the CA keys held besides credentials_.authority (a created next CA, a previous one until
+  // it is retired); the CSR this member sent for the next CA (its key stays here); the records
+  // this primary wrote that may not be applied yet.
+  std::set<std::string> trusted_cas_;
+  std::map<std::string, pki::CertificateAuthority> held_cas_;
+  struct PendingCsr {
+    std::string ca_fingerprint;
+    std::string primary;
+    pki::SecretString key;
+    absl::Duration sent_at;
+    bool answered = false;  // its certificate is installed
+  };
+  std::optional<PendingCsr> csr_;
+  std::string created_next_;      // the next CA this primary created
+  std::string activated_;         // the CA this primary marked current
+  // When the primary writes a rollover record again if it was not applied by then.
+  absl::Duration publish_at_ = -absl::InfiniteDuration();
+  absl::Duration own_issue_at_ = -absl::InfiniteDuration();
+  absl::Duration activate_at_ = -absl::InfiniteDuration();
   std::map<std::uint64_t, std::shared_ptr<Call>> pending_;  // replicator request id -> call
   std::uint64_t next_request_ = 1;
   absl::Status failed_;  // a store failure stops the member
@@ -474,6 +557,29 @@ absl::Status Node::Impl::Start() {
     credentials_to_persist_ = std::move(made->change);
   }
 
+  // The trusted CAs, and the keys of CAs held besides the presented one (a rollover under way).
+  auto stored_certificates = storage_->LoadCertificates();
+  if (!stored_certificates.ok()) return stored_certificates.status();
+  for (const CertificateStatus& c : *stored_certificates) {
+    if (!absl::StartsWith(c.name, kCaCertificatePrefix)) continue;
+    std::string fingerprint = c.name.substr(std::string_view(kCaCertificatePrefix).size());
+    trusted_cas_.insert(fingerprint);
+    if (fingerprint == credentials_.ca_fingerprint) continue;
+    auto key = storage_->LoadSecret(kCaKeySecretPrefix + fingerprint);
+    if (!key.ok()) return key.status();
+    if (!key->has_value()) continue;
+    auto pem = pki::CertificateAsPem(c.der);
+    if (!pem.ok()) return pem.status();
+    auto authority = pki::CertificateAuthority::Load(*pem, (*key)->view());
+    if (!authority.ok()) {
+      return MakeError(absl::StatusCode::kDataLoss, "corrupt_state",
+                       absl::StrCat("the store's credentials: the key of CA ", fingerprint,
+                                    " does not belong to its certificate"));
+    }
+    held_cas_.emplace(fingerprint, *std::move(authority));
+  }
+  if (!credentials_.ca_fingerprint.empty()) trusted_cas_.insert(credentials_.ca_fingerprint);
+
   TakeOwnCaIfStandalone();  // it became standalone but stopped before its new CA was written
 
   auto transport = options_.attach(
@@ -579,6 +685,7 @@ void Node::Impl::Loop() {
                commit_done_;
       };
       absl::Duration next = std::min(machine_->NextWakeup(), replicator_->NextWakeup());
+      if (csr_.has_value()) next = std::min(next, csr_->sent_at + kCsrRetry);
       // A machine asking again for a time it was already ticked at is ticked again at most
       // every millisecond: the loop never spins.
       if (next <= last_tick_) next = last_tick_ + kMinRetick;
@@ -622,6 +729,7 @@ void Node::Impl::Loop() {
       Execute(r);
     }
     requests.clear();
+    ReconcileCa();
     more_ready = HandleReady();
   }
   // A last round: what was stepped is persisted, sent and reported before the loop ends.
@@ -651,6 +759,10 @@ void Node::Impl::Deliver(Envelope& envelope) {
     OnJoinAdmitted(envelope.from, *admitted);
   } else if (auto* error = std::get_if<LinkError>(&envelope.payload)) {
     OnLinkError(envelope.from, *error);
+  } else if (auto* csr = std::get_if<CsrRequest>(&envelope.payload)) {
+    OnCsrRequest(envelope.from, *csr);
+  } else if (auto* issued = std::get_if<CsrReply>(&envelope.payload)) {
+    OnCsrReply(envelope.from, *issued);
   }
 }
 
@@ -1024,9 +1136,16 @@ json Node::Impl::StatusJson() {
     members.push_back(std::move(member));
   }
   json certificates = json::array();
+  json trusted = json::array();  // the trusted CAs: fingerprint, expiry, renewal
   auto stored = storage_->LoadCertificates();
   if (stored.ok()) {
     for (const CertificateStatus& c : *stored) {
+      if (absl::StartsWith(c.name, kCaCertificatePrefix)) {
+        trusted.push_back(
+            json{{"fingerprint", c.name.substr(std::string_view(kCaCertificatePrefix).size())},
+                 {"expires_at", ji::FormatRfc3339(c.not_after)},
+                 {"renewal_at", ji::FormatRfc3339(c.renewal_at)}});
+      }
       certificates.push_back(json{{"name", c.name},
                                   {"role", c.role},
                                   {"not_before", ji::FormatRfc3339(c.not_before)},
@@ -1056,6 +1175,11 @@ json Node::Impl::StatusJson() {
       {"ca_fingerprint", credentials_.ca_fingerprint},
       {"revoked_serials", RevokedSerials(r.repository())},
       {"holds_ca_key", credentials_.authority.has_value()},
+      {"ca_current", ReadCaRecord(r.repository(), kCurrentCaKey).has_value()
+                         ? ReadCaRecord(r.repository(), kCurrentCaKey)->fingerprint
+                         : credentials_.ca_fingerprint},
+      {"trusted_cas", std::move(trusted)},
+      {"ca_rollover", RolloverJson()},
   };
 }
 
@@ -1137,6 +1261,9 @@ void Node::Impl::StartJoin(ops::JoinRequest request, absl::Time deadline,
   ops::PrimaryView view = PrimaryViewNow();
   if (join_.has_value()) {
     view.busy_reason = absl::StrCat("the join of ", join_->request.joiner, " is under way");
+  } else if (auto next = ReadCaRecord(replicator_->repository(), kNextCaKey); next.has_value()) {
+    view.busy_reason = absl::StrCat("the CA rollover to ", next->fingerprint,
+                                    " is under way (a member joins once it is activated)");
   }
   absl::Status checked = ops::CheckJoinRequest(view, request);
   if (checked.ok() && !credentials_.authority.has_value()) {
@@ -1393,6 +1520,10 @@ void Node::Impl::OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit) {
   join_tokens_ = std::move(tokens);
   credentials_ = std::move(adopted->credentials);
   credentials_to_persist_ = std::move(adopted->change);
+  // It trusts the array's CA only; its own CA was retired with its key.
+  trusted_cas_ = {credentials_.ca_fingerprint};
+  held_cas_.clear();
+  csr_.reset();
   if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
     Fail(s);
     return;
@@ -1455,13 +1586,19 @@ void Node::Impl::TakeOwnCaIfStandalone() {
     return;
   }
   CredentialChange change = std::move(made->change);
-  const std::string old = credentials_.ca_fingerprint;
-  if (!old.empty() && old != made->credentials.ca_fingerprint) {
-    // The array's CA is no longer trusted; its key was never here.
-    change.delete_certificates.push_back(kCaCertificatePrefix + old);
+  std::set<std::string> old = trusted_cas_;
+  if (!credentials_.ca_fingerprint.empty()) old.insert(credentials_.ca_fingerprint);
+  for (const std::string& fingerprint : old) {
+    if (fingerprint == made->credentials.ca_fingerprint) continue;
+    // The array's CAs are no longer trusted; a key of one (a rollover's) goes with it.
+    change.delete_certificates.push_back(kCaCertificatePrefix + fingerprint);
+    change.delete_secrets.push_back(kCaKeySecretPrefix + fingerprint);
   }
   AddCredentialChange(std::move(change));
   credentials_ = std::move(made->credentials);
+  trusted_cas_ = {credentials_.ca_fingerprint};
+  held_cas_.clear();
+  csr_.reset();
   if (transport_) {
     if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
       Fail(s);
@@ -1530,6 +1667,278 @@ void Node::Impl::TransferPrimary(const std::string& name, const std::shared_ptr<
   absl::Status transferred = machine_->MakePrimary(name);
   replicator_->SetView(replication::ViewOf(*machine_));
   call->Finish(transferred);
+}
+
+// ---- the new primary's CA rollover (docs/node.md "CA rollover"; pki::PlanNewPrimary) ----------
+
+bool Node::Impl::IsWritablePrimary() const {
+  return machine_->role() == failover::Role::kPrimary && machine_->writable();
+}
+
+const pki::CertificateAuthority* Node::Impl::HeldCa(const std::string& fingerprint) const {
+  if (fingerprint.empty()) return nullptr;
+  if (credentials_.authority.has_value() && credentials_.authority->fingerprint() == fingerprint) {
+    return &*credentials_.authority;
+  }
+  auto it = held_cas_.find(fingerprint);
+  return it == held_cas_.end() ? nullptr : &it->second;
+}
+
+void Node::Impl::PostCaEvent(std::string_view event, const std::string& reason) {
+  failover::TimelineEntry entry;
+  entry.member = options_.name;
+  entry.event = std::string(event);
+  entry.epoch = machine_->epoch();
+  entry.reason = reason;
+  PostEvent(entry, absl::Now());
+}
+
+void Node::Impl::ReconcileCa() {
+  if (!failed_.ok()) return;
+  const failover::HardState& h = machine_->hard_state();
+  // A standalone member holds a CA of its own (TakeOwnCaIfStandalone).
+  if (h.formation.members.size() < 2) return;
+  const replication::Repository& repository = replicator_->repository();
+  const std::optional<CaRecord> next = ReadCaRecord(repository, kNextCaKey);
+  const std::optional<CaRecord> current = ReadCaRecord(repository, kCurrentCaKey);
+  // trust_ca: the CAs the array names are trusted once this member applied their records.
+  if (current.has_value()) TrustRecordedCa(*current);
+  if (next.has_value()) TrustRecordedCa(*next);
+  // A member still needs a certificate of the next CA until it holds one and the primary's
+  // record of it is applied (a record the replicator refused is made again).
+  const bool needs_certificate =
+      next.has_value() && (credentials_.ca_fingerprint != next->fingerprint ||
+                           IssuingCaOf(repository, options_.name) != next->fingerprint);
+  const absl::Duration mono = Now().mono;
+  if (IsWritablePrimary()) {
+    // The array's current CA: the activated one, else the CA this member's certificate chains
+    // to (an array formed by joins has no record until its first rollover).
+    const std::string current_ca = current ? current->fingerprint : credentials_.ca_fingerprint;
+    const bool holds_next = next.has_value() && HeldCa(next->fingerprint) != nullptr;
+    // Records the replicator may still refuse right after a promotion are written again after
+    // kCsrRetry when they did not arrive.
+    if (!holds_next && HeldCa(current_ca) == nullptr) {
+      if (HeldCa(created_next_) == nullptr) {
+        CreateNextCa();  // create_ca (a next CA of an earlier primary is replaced)
+      } else if (mono >= publish_at_) {
+        PublishNextCa();
+      }
+    } else if (holds_next && needs_certificate) {
+      if (mono >= own_issue_at_) {
+        own_issue_at_ = mono + kCsrRetry;
+        IssueOwnCertificate(*next);  // issue_certificate for the primary itself
+      }
+    } else if (holds_next && mono >= activate_at_) {
+      ActivateNextCa(*next);  // once every member holds a certificate of the next CA
+    }
+  } else if (needs_certificate && trusted_cas_.contains(next->fingerprint)) {
+    RequestCertificate(*next);  // issue_certificate: a CSR to the primary, retried
+  }
+  // untrust_ca previous / retire_ca, once a CA was activated.
+  if (current.has_value()) UntrustPreviousCas(*current, next);
+}
+
+void Node::Impl::TrustRecordedCa(const CaRecord& record) {
+  if (trusted_cas_.contains(record.fingerprint)) return;
+  auto change = TrustCa(record.fingerprint, record.certificate_pem);
+  if (!change.ok()) return;  // a record that does not hold the CA it names is not trusted
+  AddCredentialChange(*std::move(change));
+  trusted_cas_.insert(record.fingerprint);
+}
+
+void Node::Impl::CreateNextCa() {
+  auto made = MakeArrayCa(options_.name, absl::Now());
+  if (!made.ok()) {
+    Fail(made.status());
+    return;
+  }
+  const std::string fingerprint = made->authority.fingerprint();
+  // The key and the trust go in this iteration's batch, with the record that publishes the CA.
+  AddCredentialChange(std::move(made->change));
+  trusted_cas_.insert(fingerprint);
+  held_cas_.emplace(fingerprint, std::move(made->authority));
+  created_next_ = fingerprint;
+  PublishNextCa();
+  PostCaEvent("ca_created", absl::StrCat(options_.name,
+                                         " is the primary without its array's CA key: it "
+                                         "created CA ",
+                                         fingerprint, " and every member is reissued by it"));
+}
+
+void Node::Impl::PublishNextCa() {
+  const pki::CertificateAuthority* ca = HeldCa(created_next_);
+  if (ca == nullptr) return;
+  WriteInternal(kNextCaKey, json{{"fingerprint", created_next_},
+                                 {"certificate", ca->certificate_pem()},
+                                 {"created_by", options_.name}}
+                                .dump());
+  publish_at_ = Now().mono + kCsrRetry;
+}
+
+absl::StatusOr<std::string> Node::Impl::SignRolloverCsr(const std::string& member,
+                                                        const std::string& csr_pem,
+                                                        const std::string& ca_fingerprint) {
+  const std::optional<CaRecord> next = ReadCaRecord(replicator_->repository(), kNextCaKey);
+  const pki::CertificateAuthority* ca = HeldCa(ca_fingerprint);
+  if (!next.has_value() || next->fingerprint != ca_fingerprint || ca == nullptr) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "no_ca_key",
+                     absl::StrCat(options_.name, " does not hold the key of CA ", ca_fingerprint,
+                                  " as the array's next CA"));
+  }
+  pki::PeerCertificateOptions options;
+  options.member_names = machine_->hard_state().formation.members;
+  options.expected_name = member;  // the sender as the transport names it
+  auto issued = ca->IssuePeerCertificate(csr_pem, options, absl::Now());
+  if (!issued.ok()) return issued.status();
+  WriteInternal(CertificateKey(member), json{{"serial", issued->info.serial_hex},
+                                             {"not_after", ji::FormatRfc3339(issued->info.not_after)},
+                                             {"ca", ca_fingerprint}}
+                                            .dump());
+  PostCaEvent("certificate_issued",
+              absl::StrCat("CA ", ca_fingerprint, " issued certificate ", issued->info.serial_hex,
+                           " to ", member));
+  return std::move(issued->pem);
+}
+
+absl::Status Node::Impl::InstallReissued(const CaRecord& ca, pki::SecretString key,
+                                         const std::string& certificate_pem) {
+  auto adopted = AdoptReissuedCertificate(options_.name, ca.certificate_pem, std::move(key),
+                                          certificate_pem, absl::Now());
+  if (!adopted.ok()) return adopted.status();
+  // A CA key this member held stays held (and stored) until that CA is retired.
+  if (credentials_.authority.has_value()) {
+    held_cas_.emplace(credentials_.ca_fingerprint, std::move(*credentials_.authority));
+    credentials_.authority.reset();
+  }
+  Credentials reissued = std::move(adopted->credentials);
+  if (auto it = held_cas_.find(reissued.ca_fingerprint); it != held_cas_.end()) {
+    reissued.authority.emplace(std::move(it->second));
+    held_cas_.erase(it);
+  }
+  credentials_ = std::move(reissued);
+  AddCredentialChange(std::move(adopted->change));
+  return transport_->PresentCa(credentials_.ca_certificate_pem);
+}
+
+void Node::Impl::IssueOwnCertificate(const CaRecord& next) {
+  auto request = pki::CreateKeyAndCsr(pki::KeyType::kEcdsaP256, options_.name);
+  if (!request.ok()) {
+    Fail(request.status());
+    return;
+  }
+  auto certificate = SignRolloverCsr(options_.name, request->csr_pem, next.fingerprint);
+  if (!certificate.ok()) {
+    Fail(certificate.status());
+    return;
+  }
+  if (absl::Status s =
+          InstallReissued(next, std::move(request->private_key_pem), *certificate);
+      !s.ok()) {
+    Fail(s);
+  }
+}
+
+void Node::Impl::RequestCertificate(const CaRecord& next) {
+  const std::string& primary = machine_->hard_state().formation.primary;
+  if (primary.empty() || CanonicalName(primary) == CanonicalName(options_.name)) return;
+  const absl::Duration now = Now().mono;
+  const bool same = csr_.has_value() && csr_->ca_fingerprint == next.fingerprint &&
+                    CanonicalName(csr_->primary) == CanonicalName(primary);
+  if (same && now < csr_->sent_at + kCsrRetry) return;  // answered soon, or asked again then
+  auto request = pki::CreateKeyAndCsr(pki::KeyType::kEcdsaP256, options_.name);
+  if (!request.ok()) return;  // asked again at the next iteration
+  // A fresh key per request: a late answer to an earlier one does not fit it and is dropped.
+  csr_ = PendingCsr{next.fingerprint, primary, std::move(request->private_key_pem), now, false};
+  // After this iteration's batch, which holds the trust of the next CA.
+  after_commit_.push_back(
+      Outgoing{primary, "", CsrRequest{std::move(request->csr_pem), next.fingerprint}});
+}
+
+void Node::Impl::OnCsrRequest(const std::string& from, const CsrRequest& request) {
+  absl::StatusOr<std::string> certificate = absl::UnknownError("not reached");
+  if (!IsWritablePrimary()) {
+    certificate = MakeError(ErrorCode::kNotPrimary,
+                            absl::StrCat(options_.name, " is not the writable primary"));
+  } else {
+    certificate = SignRolloverCsr(from, request.csr_pem, request.ca_fingerprint);
+  }
+  if (!certificate.ok()) {
+    // Refused at once; nothing was written.
+    transport_->Send(from, CsrReply{request.ca_fingerprint, "", ops::ToWire(certificate.status())});
+    return;
+  }
+  // The issued serial is recorded in this iteration's batch; the certificate leaves after it.
+  after_commit_.push_back(
+      Outgoing{from, "", CsrReply{request.ca_fingerprint, *std::move(certificate), {}}});
+}
+
+void Node::Impl::OnCsrReply(const std::string& from, const CsrReply& reply) {
+  if (!csr_.has_value() || reply.ca_fingerprint != csr_->ca_fingerprint ||
+      CanonicalName(from) != CanonicalName(csr_->primary)) {
+    return;  // not the answer to this member's request
+  }
+  // A refusal, or a certificate that does not fit: the request is made again on its timer.
+  if (!ops::FromWire(reply.status).ok()) return;
+  const std::optional<CaRecord> next = ReadCaRecord(replicator_->repository(), kNextCaKey);
+  if (!next.has_value() || next->fingerprint != reply.ca_fingerprint) return;
+  if (csr_->answered) return;  // installed already; its record is on its way
+  if (!InstallReissued(*next, csr_->key.Clone(), reply.certificate_pem).ok()) return;
+  // Kept (without its key) until the retry time: asked again only if the primary's record of
+  // this certificate does not arrive by then.
+  csr_->answered = true;
+  csr_->key = pki::SecretString();
+}
+
+void Node::Impl::ActivateNextCa(const CaRecord& next) {
+  const replication::Repository& repository = replicator_->repository();
+  for (const std::string& member : machine_->hard_state().formation.members) {
+    if (IssuingCaOf(repository, member) != next.fingerprint) return;
+  }
+  WriteInternal(kCurrentCaKey, json{{"fingerprint", next.fingerprint},
+                                    {"certificate", next.certificate_pem},
+                                    {"created_by", next.created_by}}
+                                   .dump());
+  DeleteInternal(kNextCaKey);
+  activate_at_ = Now().mono + kCsrRetry;
+  if (activated_ == next.fingerprint) return;  // written again: reported once
+  activated_ = next.fingerprint;
+  PostCaEvent("ca_activated", absl::StrCat("CA ", next.fingerprint,
+                                           " is the array's CA: every member holds a "
+                                           "certificate it issued"));
+}
+
+void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional<CaRecord>& next) {
+  std::vector<std::string> previous;
+  for (const std::string& fingerprint : trusted_cas_) {
+    if (fingerprint == current.fingerprint) continue;
+    if (next.has_value() && fingerprint == next->fingerprint) continue;
+    if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays
+    previous.push_back(fingerprint);
+  }
+  if (previous.empty()) return;
+  CredentialChange change;
+  for (const std::string& fingerprint : previous) {
+    change.delete_certificates.push_back(kCaCertificatePrefix + fingerprint);
+    change.delete_secrets.push_back(kCaKeySecretPrefix + fingerprint);
+    const bool held = held_cas_.erase(fingerprint) > 0;
+    trusted_cas_.erase(fingerprint);
+    PostCaEvent("ca_retired", absl::StrCat(options_.name, " no longer trusts CA ", fingerprint,
+                                           held ? " and deleted its key" : ""));
+  }
+  AddCredentialChange(std::move(change));
+}
+
+json Node::Impl::RolloverJson() const {
+  const replication::Repository& repository = replicator_->repository();
+  const std::optional<CaRecord> next = ReadCaRecord(repository, kNextCaKey);
+  if (!next.has_value()) return json();
+  json pending = json::array();
+  for (const std::string& member : machine_->hard_state().formation.members) {
+    if (IssuingCaOf(repository, member) != next->fingerprint) pending.push_back(member);
+  }
+  return json{{"next", next->fingerprint},
+              {"created_by", next->created_by},
+              {"pending", std::move(pending)}};
 }
 
 // ---- Node --------------------------------------------------------------------------------------

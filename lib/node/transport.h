@@ -40,11 +40,26 @@ struct LinkError {
   std::string presented_ca_fingerprint;
 };
 
+// The CA rollover of a new primary (docs/node.md "CA rollover"): a member that trusts the
+// array's next CA asks its primary for a certificate of that CA. The key stays on the member;
+// the primary signs only for the member the transport names as the sender.
+struct CsrRequest {  // member -> primary
+  std::string csr_pem;
+  std::string ca_fingerprint;  // the next CA the member asks to sign
+};
+struct CsrReply {  // primary -> member
+  std::string ca_fingerprint;   // as in the request
+  std::string certificate_pem;  // when status.code == 0
+  ops::WireStatus status;       // else why the primary refused
+};
+
 // Everything members send each other: the failover and replication messages, the join
-// protocol's (lib/core/ops/join.h) and the transport's own LinkError. New kinds are added as
-// further alternatives; a receiver that does not know a kind ignores it.
+// protocol's (lib/core/ops/join.h), the transport's own LinkError and the CA rollover's CSR
+// exchange. New kinds are added as further alternatives; a receiver that does not know a kind
+// ignores it.
 using Payload = std::variant<failover::Message, replication::Message, ops::JoinHello,
-                             ops::JoinReply, ops::JoinAdmit, ops::JoinAdmitted, LinkError>;
+                             ops::JoinReply, ops::JoinAdmit, ops::JoinAdmitted, LinkError,
+                             CsrRequest, CsrReply>;
 
 struct Envelope {
   std::string from;  // set by the transport from the link, never by the sender
