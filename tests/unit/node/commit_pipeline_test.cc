@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "node/commit_worker.h"
 #include "node/node.h"
+#include "node/node_test_util.h"
 #include "node/sqlite_storage.h"
 
 namespace arraykit::node {
@@ -28,9 +29,9 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kA = "a.example.com";
-const std::string kB = "b.example.com";
-const std::string kC = "c.example.com";
+using test::kA;
+using test::kB;
+using test::kC;
 
 // What a test does to one member's store: count its commits, hold a commit until released,
 // fail the next commit.
@@ -103,10 +104,7 @@ class HookedStorage final : public Storage {
 };
 
 std::string DataDir(const std::string& test, const std::string& member) {
-  static std::atomic<int> run{0};
-  return (std::filesystem::temp_directory_path() /
-          absl::StrCat("arraykit-pipeline-test-", ::getpid(), "-", run++, "-", test, "-", member))
-      .string();
+  return test::TempDataDir("pipeline-test", test, member);
 }
 
 std::string MemberJson(int rack) {

@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "node/node.h"
+#include "node/node_test_util.h"
 
 namespace arraykit::node {
 namespace {
@@ -25,9 +26,9 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kA = "a.example.com";
-const std::string kB = "b.example.com";
-const std::string kC = "c.example.com";
+using test::kA;
+using test::kB;
+using test::kC;
 
 std::string MemberJson(int rack) {
   return json{{"roles", {"frontend", "backend"}},
@@ -87,13 +88,8 @@ class Events {
   std::vector<json> events_;
 };
 
-// A data directory per test run (the default storage keys by path).
 std::string DataDir(const std::string& test, const std::string& member) {
-  static std::atomic<int> run{0};
-  static const int pid = static_cast<int>(::getpid());
-  return (std::filesystem::temp_directory_path() /
-          absl::StrCat("arraykit-node-test-", pid, "-", run++, "-", test, "-", member))
-      .string();
+  return test::TempDataDir("node-test", test, member);
 }
 
 struct Cluster {
@@ -173,14 +169,7 @@ json StatusOf(Node& node) {
 }
 
 // Polls `condition` (a status query) until it holds; for states no event announces.
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return condition();
-}
+using test::Eventually;
 
 TEST_CASE("a first start is a standalone, writable primary; put, get and delete") {
   Cluster c("standalone");

@@ -20,6 +20,7 @@
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "node/node.h"
+#include "node/node_test_util.h"
 #include "node/sqlite_storage.h"
 
 namespace arraykit::node {
@@ -28,33 +29,20 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kA = "a.example.com";
-const std::string kB = "b.example.com";
-const std::string kC = "c.example.com";
-const std::string kD = "d.example.com";
+using test::kA;
+using test::kB;
+using test::kC;
+using test::kD;
 
 std::string DataDir(const std::string& test, const std::string& member) {
-  static std::atomic<int> run{0};
-  static const int pid = static_cast<int>(::getpid());
-  return (std::filesystem::temp_directory_path() /
-          absl::StrCat("arraykit-rollover-test-", pid, "-", run++, "-", test, "-", member))
-      .string();
+  return test::TempDataDir("rollover-test", test, member);
 }
 
-std::string Frontend(int rack) {
-  return json{{"roles", {"frontend"}}, {"rack", absl::StrCat("r", rack)}}.dump();
-}
-std::string Backend(int rack) {
-  return json{{"roles", {"frontend", "backend"}}, {"rack", absl::StrCat("r", rack)}}.dump();
-}
+using test::Backend;
+using test::Frontend;
 
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 15s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
+  return test::Eventually(condition, timeout, 5ms);
 }
 
 struct Members {
