@@ -53,9 +53,8 @@ constexpr std::size_t kCommitsHeld = 2;
 // Log entries in a batch the loop commits itself when the store thread is idle.
 constexpr std::size_t kInlineEntries = 1;
 
-failover::Clock Now() {
-  return failover::Clock{
-      absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch()), absl::Now()};
+absl::Duration MonotonicNow() {
+  return absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
 }
 
 std::chrono::steady_clock::time_point SteadyAt(absl::Duration mono) {
@@ -173,6 +172,10 @@ constexpr const char* kNextCaKey = "arraykit.ca/next";
 constexpr const char* kCurrentCaKey = "arraykit.ca/current";
 // A member asks again for its certificate when no answer came within this.
 constexpr absl::Duration kCsrRetry = absl::Milliseconds(500);
+// How often an idle loop looks whether a certificate reached its renewal date.
+constexpr absl::Duration kRenewalCheck = absl::Minutes(1);
+// A renewal the member's own CA refused (an event says why) is tried again after this.
+constexpr absl::Duration kRenewalRetry = absl::Minutes(10);
 
 struct CaRecord {
   std::string fingerprint;
@@ -298,6 +301,10 @@ class Node::Impl {
       std::function<absl::StatusOr<std::string>(failover::MemberMachine&)> operation,
       std::string_view what);
   const std::string& name() const { return options_.name; }
+  // The wall clock (NodeOptions::wall_clock): certificate validity, tokens, the failback
+  // window, event times. The machines' intervals run on the monotonic clock.
+  absl::Time WallNow() const { return options_.wall_clock ? options_.wall_clock() : absl::Now(); }
+  failover::Clock Now() const { return failover::Clock{MonotonicNow(), WallNow()}; }
   absl::Duration call_timeout() const { return options_.call_timeout; }
   const std::string& data_dir() const { return options_.data_dir; }
   bool OnDispatcher() const { return std::this_thread::get_id() == dispatcher_id_; }
@@ -348,6 +355,7 @@ class Node::Impl {
   // A standalone member holds a CA of its own: one that became standalone without one (detached,
   // cleaned) wipes the array's credentials and makes a fresh key, CA and certificate.
   void TakeOwnCaIfStandalone();
+  void TakeOwnCa(const std::string& why);  // a fresh key, CA and certificate replace them all
   void AddCredentialChange(CredentialChange change);
   // The node's own repository entries (reserved keys), written without a waiting host call.
   void WriteInternal(std::string key, std::string value_json);
@@ -360,15 +368,23 @@ class Node::Impl {
   // by the replicated records: run on the loop after each iteration's messages and requests.
   void ReconcileCa();
   const pki::CertificateAuthority* HeldCa(const std::string& fingerprint) const;
-  void CreateNextCa();
+  void CreateNextCa(const std::string& why);
   void PublishNextCa();
   void TrustRecordedCa(const CaRecord& record);
-  void RequestCertificate(const CaRecord& next);
-  void IssueOwnCertificate(const CaRecord& next);
+  void RequestCertificate(const CaRecord& ca);
+  // issue_certificate for the primary itself (a rollover's next CA, or a renewal by its CA).
+  absl::Status IssueOwnCertificate(const CaRecord& ca);
+  // Renewal at two thirds of the lifetime (DESIGN §6): the peer certificate through a CSR to
+  // the CA that issued it; a CA through a rollover (multi-member) or a fresh CA (standalone).
+  void RenewCertificates(const std::optional<CaRecord>& next);
+  absl::Time PeerRenewalAt();
+  absl::Time CaRenewalAt(const pki::CertificateAuthority& ca);
+  CaRecord PresentedCa() const;
   void ActivateNextCa(const CaRecord& next);
   void UntrustPreviousCas(const CaRecord& current, const std::optional<CaRecord>& next);
-  // Signs `csr_pem` for `member` with the held next CA and records the issued serial.
-  absl::StatusOr<std::string> SignRolloverCsr(const std::string& member,
+  // Signs `csr_pem` for `member` with the held CA `ca_fingerprint` and records the issued
+  // serial: the array's next CA during a rollover, else its current CA (a renewal).
+  absl::StatusOr<std::string> SignMemberCsr(const std::string& member,
                                               const std::string& csr_pem,
                                               const std::string& ca_fingerprint);
   absl::Status InstallReissued(const CaRecord& ca, pki::SecretString key,
@@ -443,6 +459,12 @@ class Node::Impl {
   absl::Duration publish_at_ = -absl::InfiniteDuration();
   absl::Duration own_issue_at_ = -absl::InfiniteDuration();
   absl::Duration activate_at_ = -absl::InfiniteDuration();
+  // Renewal: the renewal dates read from the certificates (the peer certificate's for the PEM
+  // it was read from; CAs' by fingerprint), and when a failed renewal is tried again.
+  std::string peer_renewal_of_;
+  absl::Time peer_renewal_at_;
+  std::map<std::string, absl::Time> ca_renewal_at_;
+  absl::Duration renew_again_at_ = -absl::InfiniteDuration();
   std::map<std::uint64_t, std::shared_ptr<Call>> pending_;  // replicator request id -> call
   std::uint64_t next_request_ = 1;
   absl::Status failed_;  // a store failure stops the member
@@ -551,7 +573,7 @@ absl::Status Node::Impl::Start() {
   if (credentials->has_value()) {
     credentials_ = std::move(**credentials);
   } else {
-    auto made = MakeStandaloneCredentials(options_.name, absl::Now());
+    auto made = MakeStandaloneCredentials(options_.name, WallNow());
     if (!made.ok()) return made.status();
     credentials_ = std::move(made->credentials);
     credentials_to_persist_ = std::move(made->change);
@@ -686,6 +708,7 @@ void Node::Impl::Loop() {
       };
       absl::Duration next = std::min(machine_->NextWakeup(), replicator_->NextWakeup());
       if (csr_.has_value()) next = std::min(next, csr_->sent_at + kCsrRetry);
+      next = std::min(next, last_tick_ + kRenewalCheck);  // certificates due (wall clock)
       // A machine asking again for a time it was already ticked at is ticked again at most
       // every millisecond: the loop never spins.
       if (next <= last_tick_) next = last_tick_ + kMinRetick;
@@ -895,7 +918,7 @@ void Node::Impl::CreateArray(Request& r) {
   entry.epoch = state.epoch;
   entry.reason = absl::StrCat("array of ", state.formation.members.size(),
                               " members configured with primary ", state.formation.primary);
-  PostEvent(entry, absl::Now());
+  PostEvent(entry, WallNow());
   answers_after_commit_.emplace_back(r.call, std::string());
 }
 
@@ -921,7 +944,7 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
       std::string to = m.to;
       node_->transport_->Send(to, std::move(m));
     }
-    absl::Time at = absl::Now();
+    absl::Time at = node_->WallNow();
     for (auto& [call, completion] : completions) {
       const failover::LogPosition& p = completion.position;
       call->Finish(std::move(completion.status),
@@ -1067,7 +1090,7 @@ void Node::Impl::Fail(const absl::Status& status) {
   entry.event = "store_failed";
   entry.epoch = machine_->epoch();
   entry.reason = std::string(status.message());
-  PostEvent(entry, absl::Now());
+  PostEvent(entry, WallNow());
 }
 
 void Node::Impl::PostEvent(const failover::TimelineEntry& e, absl::Time at) {
@@ -1193,7 +1216,7 @@ void Node::Impl::PostJoinEvent(std::string_view event, const std::string& reason
   entry.epoch = machine_->epoch();
   entry.reason = reason;
   if (!why.ok()) entry.code = ReasonOf(why);
-  PostEvent(entry, absl::Now());
+  PostEvent(entry, WallNow());
 }
 
 std::optional<model::Member> Node::Impl::DescriptionOf(const std::string& name) const {
@@ -1241,7 +1264,7 @@ void Node::Impl::IssueJoinToken(absl::Duration ttl, const std::shared_ptr<Call>&
     return;
   }
   auto token = join_tokens_.Issue(
-      std::string_view(reinterpret_cast<const char*>(random), sizeof(random)), absl::Now(), ttl);
+      std::string_view(reinterpret_cast<const char*>(random), sizeof(random)), WallNow(), ttl);
   OPENSSL_cleanse(random, sizeof(random));
   if (!token.ok()) {
     call->Finish(token.status());
@@ -1256,8 +1279,9 @@ void Node::Impl::ReportCaFingerprint(const std::shared_ptr<Call>& call) {
 
 void Node::Impl::StartJoin(ops::JoinRequest request, absl::Time deadline,
                            const std::shared_ptr<Call>& call) {
-  const absl::Time now = absl::Now();
-  if (join_.has_value() && now >= join_->deadline) join_.reset();  // its caller gave up
+  const absl::Time now = WallNow();
+  // The host call's deadline is on the real clock.
+  if (join_.has_value() && absl::Now() >= join_->deadline) join_.reset();  // its caller gave up
   ops::PrimaryView view = PrimaryViewNow();
   if (join_.has_value()) {
     view.busy_reason = absl::StrCat("the join of ", join_->request.joiner, " is under way");
@@ -1333,8 +1357,8 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
       CanonicalName(from) != CanonicalName(join_->request.joiner)) {
     return;  // not the answer to the join under way
   }
-  const absl::Time now = absl::Now();
-  if (now >= join_->deadline) {
+  const absl::Time now = WallNow();
+  if (absl::Now() >= join_->deadline) {
     join_.reset();  // its caller already gave up: nothing is written
     return;
   }
@@ -1434,7 +1458,7 @@ void Node::Impl::OnJoinAdmitted(const std::string& from, const ops::JoinAdmitted
 
 void Node::Impl::OnJoinHello(const std::string& from, ops::JoinHello& hello) {
   hello.primary = from;  // the transport names the sender
-  const absl::Time now = absl::Now();
+  const absl::Time now = WallNow();
   const ops::JoinerView view = ops::ViewOfJoiner(*machine_, self_member_);
   absl::Status checked = ops::CheckJoinHello(view, hello, now, join_tokens_);
   ops::JoinReply reply;
@@ -1461,7 +1485,7 @@ void Node::Impl::RefuseAdmit(const std::string& to, const absl::Status& why) {
 }
 
 void Node::Impl::OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = WallNow();
   if (!hello_.has_value()) {
     RefuseAdmit(from, MakeError(absl::StatusCode::kFailedPrecondition, "no_join_pending",
                                 absl::StrCat("join refused: ", options_.name,
@@ -1580,7 +1604,13 @@ void Node::Impl::TakeOwnCaIfStandalone() {
       credentials_.authority.has_value()) {
     return;
   }
-  auto made = MakeStandaloneCredentials(options_.name, absl::Now());
+  TakeOwnCa(absl::StrCat(options_.name,
+                         " is standalone: the array's key, certificate and CA are wiped; a "
+                         "new key and a CA of its own replace them"));
+}
+
+void Node::Impl::TakeOwnCa(const std::string& why) {
+  auto made = MakeStandaloneCredentials(options_.name, WallNow());
   if (!made.ok()) {
     Fail(made.status());
     return;
@@ -1609,10 +1639,8 @@ void Node::Impl::TakeOwnCaIfStandalone() {
   entry.member = options_.name;
   entry.event = "own_ca_created";
   entry.epoch = machine_->epoch();
-  entry.reason = absl::StrCat(options_.name,
-                              " is standalone: the array's key, certificate and CA are wiped; a "
-                              "new key and a CA of its own replace them");
-  PostEvent(entry, absl::Now());
+  entry.reason = why;
+  PostEvent(entry, WallNow());
 }
 
 void Node::Impl::DetachMember(const std::string& name, const std::shared_ptr<Call>& call) {
@@ -1642,7 +1670,7 @@ void Node::Impl::DetachMember(const std::string& name, const std::shared_ptr<Cal
         json issued = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
         if (issued.is_object() && issued.contains("serial") && issued["serial"].is_string()) {
           WriteInternal(absl::StrCat(kRevokedKeyPrefix, issued["serial"].get<std::string>()),
-                        json{{"member", name}, {"revoked_at", ji::FormatRfc3339(absl::Now())}}
+                        json{{"member", name}, {"revoked_at", ji::FormatRfc3339(WallNow())}}
                             .dump());
         }
       }
@@ -1690,14 +1718,17 @@ void Node::Impl::PostCaEvent(std::string_view event, const std::string& reason) 
   entry.event = std::string(event);
   entry.epoch = machine_->epoch();
   entry.reason = reason;
-  PostEvent(entry, absl::Now());
+  PostEvent(entry, WallNow());
 }
 
 void Node::Impl::ReconcileCa() {
   if (!failed_.ok()) return;
   const failover::HardState& h = machine_->hard_state();
   // A standalone member holds a CA of its own (TakeOwnCaIfStandalone).
-  if (h.formation.members.size() < 2) return;
+  if (h.formation.members.size() < 2) {
+    RenewCertificates(std::nullopt);
+    return;
+  }
   const replication::Repository& repository = replicator_->repository();
   const std::optional<CaRecord> next = ReadCaRecord(repository, kNextCaKey);
   const std::optional<CaRecord> current = ReadCaRecord(repository, kCurrentCaKey);
@@ -1714,28 +1745,94 @@ void Node::Impl::ReconcileCa() {
     // The array's current CA: the activated one, else the CA this member's certificate chains
     // to (an array formed by joins has no record until its first rollover).
     const std::string current_ca = current ? current->fingerprint : credentials_.ca_fingerprint;
+    const pki::CertificateAuthority* current_key = HeldCa(current_ca);
     const bool holds_next = next.has_value() && HeldCa(next->fingerprint) != nullptr;
+    // A rollover is due when this primary lacks the current CA's key (a new primary), when
+    // the next CA is one whose key it does not hold (an earlier primary's: replaced), or when
+    // the current CA reached its renewal date.
+    const bool ca_due = current_key != nullptr && WallNow() >= CaRenewalAt(*current_key);
+    const bool roll_over = current_key == nullptr || next.has_value() || ca_due;
     // Records the replicator may still refuse right after a promotion are written again after
     // kCsrRetry when they did not arrive.
-    if (!holds_next && HeldCa(current_ca) == nullptr) {
+    if (!holds_next && roll_over) {
       if (HeldCa(created_next_) == nullptr) {
-        CreateNextCa();  // create_ca (a next CA of an earlier primary is replaced)
+        CreateNextCa(ca_due ? "the array's CA reached its renewal date"
+                            : "it is the primary without its array's CA key");  // create_ca
       } else if (mono >= publish_at_) {
         PublishNextCa();
       }
     } else if (holds_next && needs_certificate) {
       if (mono >= own_issue_at_) {
         own_issue_at_ = mono + kCsrRetry;
-        IssueOwnCertificate(*next);  // issue_certificate for the primary itself
+        // issue_certificate for the primary itself
+        if (absl::Status s = IssueOwnCertificate(*next); !s.ok()) Fail(s);
       }
     } else if (holds_next && mono >= activate_at_) {
       ActivateNextCa(*next);  // once every member holds a certificate of the next CA
+    } else if (!next.has_value()) {
+      RenewCertificates(next);
     }
   } else if (needs_certificate && trusted_cas_.contains(next->fingerprint)) {
     RequestCertificate(*next);  // issue_certificate: a CSR to the primary, retried
+  } else if (!next.has_value()) {
+    RenewCertificates(next);
   }
   // untrust_ca previous / retire_ca, once a CA was activated.
   if (current.has_value()) UntrustPreviousCas(*current, next);
+}
+
+absl::Time Node::Impl::PeerRenewalAt() {
+  if (peer_renewal_of_ != credentials_.peer_certificate_pem) {
+    auto info = pki::InspectCertificate(credentials_.peer_certificate_pem);
+    // A certificate that cannot be read (never the case for one the store accepted) is renewed.
+    peer_renewal_at_ = info.ok() ? pki::RenewalTime(info->not_before, info->not_after)
+                                 : absl::InfinitePast();
+    peer_renewal_of_ = credentials_.peer_certificate_pem;
+  }
+  return peer_renewal_at_;
+}
+
+absl::Time Node::Impl::CaRenewalAt(const pki::CertificateAuthority& ca) {
+  auto [it, added] = ca_renewal_at_.try_emplace(ca.fingerprint());
+  if (added) {
+    auto info = pki::InspectCertificate(ca.certificate_pem());
+    it->second =
+        info.ok() ? pki::RenewalTime(info->not_before, info->not_after) : absl::InfinitePast();
+  }
+  return it->second;
+}
+
+CaRecord Node::Impl::PresentedCa() const {
+  return CaRecord{credentials_.ca_fingerprint, credentials_.ca_certificate_pem, ""};
+}
+
+void Node::Impl::RenewCertificates(const std::optional<CaRecord>& next) {
+  if (next.has_value()) return;  // a rollover reissues every certificate anyway
+  const absl::Time now = WallNow();
+  const absl::Duration mono = Now().mono;
+  const bool standalone = machine_->hard_state().formation.members.size() < 2;
+  if (standalone && credentials_.authority.has_value() &&
+      now >= CaRenewalAt(*credentials_.authority)) {
+    // Nobody else trusts a standalone member's CA: a fresh one replaces it.
+    TakeOwnCa(absl::StrCat("the CA of standalone ", options_.name,
+                           " reached its renewal date: a new key and CA replace it"));
+    return;
+  }
+  if (now < PeerRenewalAt() || mono < renew_again_at_) return;
+  const CaRecord issuer = PresentedCa();
+  if (HeldCa(issuer.fingerprint) != nullptr) {
+    if (!standalone && !IsWritablePrimary()) return;  // it signs once it is writable again
+    if (absl::Status s = IssueOwnCertificate(issuer); !s.ok()) {
+      renew_again_at_ = mono + kRenewalRetry;
+      PostCaEvent("certificate_renewal_failed",
+                  absl::StrCat(options_.name, " could not renew its certificate with CA ",
+                               issuer.fingerprint, " (tried again in 10 minutes): ",
+                               s.message()));
+    }
+    return;
+  }
+  if (standalone) return;  // unreachable: a standalone member holds its CA (TakeOwnCa...)
+  RequestCertificate(issuer);  // to the primary, which holds the array's CA; retried
 }
 
 void Node::Impl::TrustRecordedCa(const CaRecord& record) {
@@ -1746,8 +1843,8 @@ void Node::Impl::TrustRecordedCa(const CaRecord& record) {
   trusted_cas_.insert(record.fingerprint);
 }
 
-void Node::Impl::CreateNextCa() {
-  auto made = MakeArrayCa(options_.name, absl::Now());
+void Node::Impl::CreateNextCa(const std::string& why) {
+  auto made = MakeArrayCa(options_.name, WallNow());
   if (!made.ok()) {
     Fail(made.status());
     return;
@@ -1759,9 +1856,7 @@ void Node::Impl::CreateNextCa() {
   held_cas_.emplace(fingerprint, std::move(made->authority));
   created_next_ = fingerprint;
   PublishNextCa();
-  PostCaEvent("ca_created", absl::StrCat(options_.name,
-                                         " is the primary without its array's CA key: it "
-                                         "created CA ",
+  PostCaEvent("ca_created", absl::StrCat(options_.name, ": ", why, "; it created CA ",
                                          fingerprint, " and every member is reissued by it"));
 }
 
@@ -1775,20 +1870,30 @@ void Node::Impl::PublishNextCa() {
   publish_at_ = Now().mono + kCsrRetry;
 }
 
-absl::StatusOr<std::string> Node::Impl::SignRolloverCsr(const std::string& member,
+absl::StatusOr<std::string> Node::Impl::SignMemberCsr(const std::string& member,
                                                         const std::string& csr_pem,
                                                         const std::string& ca_fingerprint) {
-  const std::optional<CaRecord> next = ReadCaRecord(replicator_->repository(), kNextCaKey);
+  const replication::Repository& repository = replicator_->repository();
+  const bool standalone = machine_->hard_state().formation.members.size() < 2;
+  const std::optional<CaRecord> next =
+      standalone ? std::nullopt : ReadCaRecord(repository, kNextCaKey);
+  const std::optional<CaRecord> current =
+      standalone ? std::nullopt : ReadCaRecord(repository, kCurrentCaKey);
+  // During a rollover only the next CA signs; otherwise the current one (renewals).
+  const std::string signer = next.has_value()      ? next->fingerprint
+                             : current.has_value() ? current->fingerprint
+                                                   : credentials_.ca_fingerprint;
   const pki::CertificateAuthority* ca = HeldCa(ca_fingerprint);
-  if (!next.has_value() || next->fingerprint != ca_fingerprint || ca == nullptr) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, "no_ca_key",
-                     absl::StrCat(options_.name, " does not hold the key of CA ", ca_fingerprint,
-                                  " as the array's next CA"));
+  if (ca_fingerprint != signer || ca == nullptr) {
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, "no_ca_key",
+        absl::StrCat(options_.name, " does not hold the key of CA ", ca_fingerprint, " as the array's ",
+                     next.has_value() ? "next" : "current", " CA"));
   }
   pki::PeerCertificateOptions options;
   options.member_names = machine_->hard_state().formation.members;
   options.expected_name = member;  // the sender as the transport names it
-  auto issued = ca->IssuePeerCertificate(csr_pem, options, absl::Now());
+  auto issued = ca->IssuePeerCertificate(csr_pem, options, WallNow());
   if (!issued.ok()) return issued.status();
   WriteInternal(CertificateKey(member), json{{"serial", issued->info.serial_hex},
                                              {"not_after", ji::FormatRfc3339(issued->info.not_after)},
@@ -1803,7 +1908,7 @@ absl::StatusOr<std::string> Node::Impl::SignRolloverCsr(const std::string& membe
 absl::Status Node::Impl::InstallReissued(const CaRecord& ca, pki::SecretString key,
                                          const std::string& certificate_pem) {
   auto adopted = AdoptReissuedCertificate(options_.name, ca.certificate_pem, std::move(key),
-                                          certificate_pem, absl::Now());
+                                          certificate_pem, WallNow());
   if (!adopted.ok()) return adopted.status();
   // A CA key this member held stays held (and stored) until that CA is retired.
   if (credentials_.authority.has_value()) {
@@ -1815,27 +1920,25 @@ absl::Status Node::Impl::InstallReissued(const CaRecord& ca, pki::SecretString k
     reissued.authority.emplace(std::move(it->second));
     held_cas_.erase(it);
   }
+  const bool renewal = reissued.ca_fingerprint == credentials_.ca_fingerprint;
   credentials_ = std::move(reissued);
   AddCredentialChange(std::move(adopted->change));
+  if (renewal) {
+    auto info = pki::InspectCertificate(credentials_.peer_certificate_pem);
+    PostCaEvent("certificate_renewed",
+                absl::StrCat(options_.name, " renewed its certificate with CA ",
+                             credentials_.ca_fingerprint, info.ok() ? "; it expires " : "",
+                             info.ok() ? ji::FormatRfc3339(info->not_after) : ""));
+  }
   return transport_->PresentCa(credentials_.ca_certificate_pem);
 }
 
-void Node::Impl::IssueOwnCertificate(const CaRecord& next) {
+absl::Status Node::Impl::IssueOwnCertificate(const CaRecord& ca) {
   auto request = pki::CreateKeyAndCsr(pki::KeyType::kEcdsaP256, options_.name);
-  if (!request.ok()) {
-    Fail(request.status());
-    return;
-  }
-  auto certificate = SignRolloverCsr(options_.name, request->csr_pem, next.fingerprint);
-  if (!certificate.ok()) {
-    Fail(certificate.status());
-    return;
-  }
-  if (absl::Status s =
-          InstallReissued(next, std::move(request->private_key_pem), *certificate);
-      !s.ok()) {
-    Fail(s);
-  }
+  if (!request.ok()) return request.status();
+  auto certificate = SignMemberCsr(options_.name, request->csr_pem, ca.fingerprint);
+  if (!certificate.ok()) return certificate.status();
+  return InstallReissued(ca, std::move(request->private_key_pem), *certificate);
 }
 
 void Node::Impl::RequestCertificate(const CaRecord& next) {
@@ -1860,7 +1963,7 @@ void Node::Impl::OnCsrRequest(const std::string& from, const CsrRequest& request
     certificate = MakeError(ErrorCode::kNotPrimary,
                             absl::StrCat(options_.name, " is not the writable primary"));
   } else {
-    certificate = SignRolloverCsr(from, request.csr_pem, request.ca_fingerprint);
+    certificate = SignMemberCsr(from, request.csr_pem, request.ca_fingerprint);
   }
   if (!certificate.ok()) {
     // Refused at once; nothing was written.
@@ -1879,10 +1982,17 @@ void Node::Impl::OnCsrReply(const std::string& from, const CsrReply& reply) {
   }
   // A refusal, or a certificate that does not fit: the request is made again on its timer.
   if (!ops::FromWire(reply.status).ok()) return;
+  // The rollover's next CA, or (a renewal) the CA this member's certificate chains to.
   const std::optional<CaRecord> next = ReadCaRecord(replicator_->repository(), kNextCaKey);
-  if (!next.has_value() || next->fingerprint != reply.ca_fingerprint) return;
+  std::optional<CaRecord> issuer;
+  if (next.has_value() && next->fingerprint == reply.ca_fingerprint) {
+    issuer = next;
+  } else if (!next.has_value() && reply.ca_fingerprint == credentials_.ca_fingerprint) {
+    issuer = PresentedCa();
+  }
+  if (!issuer.has_value()) return;
   if (csr_->answered) return;  // installed already; its record is on its way
-  if (!InstallReissued(*next, csr_->key.Clone(), reply.certificate_pem).ok()) return;
+  if (!InstallReissued(*issuer, csr_->key.Clone(), reply.certificate_pem).ok()) return;
   // Kept (without its key) until the retry time: asked again only if the primary's record of
   // this certificate does not arrive by then.
   csr_->answered = true;

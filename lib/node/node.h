@@ -53,6 +53,10 @@ struct NodeOptions {
   std::function<void(const std::string&)> on_event;  // event JSON; on the dispatcher thread
   OpenStorageFn open_storage;                       // empty: the default storage
   absl::Duration call_timeout = absl::Seconds(10);  // how long a host call waits for the loop
+  // The wall clock for certificate validity and renewal, join tokens and hellos, the failback
+  // window and event times; empty: absl::Now. Tests move it (the machines' intervals and host
+  // call deadlines run on the monotonic clock and are not affected).
+  std::function<absl::Time()> wall_clock;
 };
 
 class Node {

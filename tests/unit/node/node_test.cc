@@ -329,17 +329,23 @@ TEST_CASE("replication survives loss, reordering and duplication") {
   CHECK(n.reordered > 0);
 }
 
-TEST_CASE("failover at 20 ms intervals when the primary is closed") {
-  Cluster c("failover");
-  // The array forms with failover off; then config edit turns on 20 ms failover, so no member
-  // fails over while the others are still being configured.
+TEST_CASE("failover at 20 ms and 10 ms intervals when the primary is closed") {
+  const int interval_ms = GENERATE(20, 10);
+  INFO("monitor interval " << interval_ms << " ms");
+  Cluster c(absl::StrCat("failover-", interval_ms));
+  // The array forms with failover off; then config edit turns on 20 ms (10 ms) failover, so no
+  // member fails over while the others are still being configured.
   c.Create(Description(kA));
   REQUIRE(c[kA].WaitSynced(absl::Seconds(5)).ok());
+  const double interval_s = interval_ms / 1000.0;
   REQUIRE(c[kA]
-              .ConfigEdit(R"({"array-failoverenabled": true, "array-monitortime": 0.02,
-                              "array-maxmonitors": 3, "array-resubmitfindprimarywait": 0.02,
-                              "array-resubmitfindprimarymax": 3,
-                              "array-primaryreturnaction": "none"})")
+              .ConfigEdit(json{{"array-failoverenabled", true},
+                               {"array-monitortime", interval_s},
+                               {"array-maxmonitors", 3},
+                               {"array-resubmitfindprimarywait", interval_s},
+                               {"array-resubmitfindprimarymax", 3},
+                               {"array-primaryreturnaction", "none"}}
+                              .dump())
               .ok());
   REQUIRE(Eventually([&] {
     for (const std::string& name : {kB, kC}) {

@@ -53,6 +53,9 @@ struct Members {
   std::map<std::string, std::unique_ptr<Node>> nodes;
   std::vector<std::string> events;  // every member's, "name event-json"
   std::mutex events_mu;
+  // Every member's wall clock runs this far ahead of the real one (certificate renewal).
+  std::shared_ptr<std::atomic<std::int64_t>> clock_ahead_s =
+      std::make_shared<std::atomic<std::int64_t>>(0);
 
   explicit Members(std::string t) : test(std::move(t)) {}
   ~Members() {
@@ -69,6 +72,7 @@ struct Members {
     o.data_dir = dirs[name];
     o.member_json = descriptions[name];
     o.attach = AttachTo(net);
+    o.wall_clock = [ahead = clock_ahead_s] { return absl::Now() + absl::Seconds(ahead->load()); };
     o.on_event = [this, name](const std::string& e) {
       std::lock_guard lock(events_mu);
       events.push_back(name + " " + e);
@@ -372,6 +376,107 @@ TEST_CASE("a failover promotion rolls the CA over") {
   CHECK(StatusOf(m[kB])["holds_ca_key"] == true);
   CHECK(StatusOf(m[kC])["ca_fingerprint"] == fp);
   CheckNoKeyMaterial(m, {kB, kC});
+}
+
+// ---- renewal at two thirds of the lifetime (DESIGN §6; docs/node.md "Certificate renewal") -----
+
+// The expiry of the member's peer certificate, as status shows it.
+std::string PeerExpiry(Node& node) {
+  const json status = StatusOf(node);
+  for (const json& c : status["certificates"]) {
+    if (c["name"] == "peer") return c["expires_at"].get<std::string>();
+  }
+  return "";
+}
+
+constexpr std::int64_t kDay = 24 * 3600;
+
+TEST_CASE("peer certificates are renewed by the array's CA at two thirds of their lifetime") {
+  Members m("renew-peer");
+  const std::string fp = FormByJoin(m);
+  std::map<std::string, std::string> expiry;
+  for (const std::string& name : {kA, kB, kC}) expiry[name] = PeerExpiry(m[name]);
+  // Peer certificates live 90 days: 61 days on, every one is past its renewal date.
+  m.clock_ahead_s->store(61 * kDay);
+  bool renewed = Eventually([&] {
+    for (const std::string& name : {kA, kB, kC}) {
+      if (m.EventsOf(name, "certificate_renewed").empty()) return false;
+    }
+    return true;
+  });
+  if (!renewed) {
+    for (const std::string& name : {kA, kB, kC}) WARN(StatusOf(m[name]).dump());
+  }
+  REQUIRE(renewed);
+  // The primary signed each member's CSR with the array's CA, which did not change.
+  std::this_thread::sleep_for(300ms);
+  for (const std::string& name : {kA, kB, kC}) {
+    INFO(name);
+    CHECK(m.EventsOf(name, "certificate_renewed").size() == 1);  // once, not per iteration
+    json st = StatusOf(m[name]);
+    CHECK(st["ca_fingerprint"] == fp);
+    CHECK(st["ca_rollover"].is_null());
+    CHECK(PeerExpiry(m[name]) > expiry[name]);  // RFC 3339 in UTC compares as text
+  }
+  CHECK(m.EventsOf(kA, "certificate_issued").size() >= 3);
+  CHECK(m.EventsOf(kA, "ca_created").empty());
+  // The array still replicates.
+  REQUIRE(m[kA].Put("sessions", "after-renewal", "1", replication::Wait::kAll).ok());
+  CHECK(m[kC].Get("sessions", "after-renewal").value() == "1");
+  CheckNoKeyMaterial(m, {kA, kB, kC});
+  // A restart keeps the renewed certificate.
+  const std::string renewed_b = PeerExpiry(m[kB]);
+  m.Close(kB);
+  CHECK(PeerExpiry(m.Open(kB)) == renewed_b);
+}
+
+TEST_CASE("a CA at two thirds of its lifetime is rolled over to a new one") {
+  Members m("renew-ca");
+  const std::string old_fp = FormByJoin(m);
+  // The array's CA lives 5 years: 41 months on it is past its renewal date (and the peer
+  // certificates long expired: the rollover reissues them).
+  m.clock_ahead_s->store(41 * 30 * kDay);
+  bool done = Eventually([&] {
+    std::string fp = m[kA].CaFingerprint().value();
+    return fp != old_fp && RolledOverTo(m, {kA, kB, kC}, fp);
+  });
+  if (!done) {
+    for (const std::string& name : {kA, kB, kC}) WARN(StatusOf(m[name]).dump());
+  }
+  REQUIRE(done);
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(m.EventsOf(kA, "ca_created").size() == 1);  // the new CA is not due: one rollover
+  CHECK(m.EventsOf(kA, "ca_created")[0]["reason"].get<std::string>().find("renewal date") !=
+        std::string::npos);
+  CHECK(StatusOf(m[kA])["holds_ca_key"] == true);
+  for (const std::string& name : {kB, kC}) CHECK(m.EventsOf(name, "ca_retired").size() == 1);
+  CheckNoKeyMaterial(m, {kA, kB, kC});
+}
+
+TEST_CASE("a standalone member renews its certificate, and its CA by making a new one") {
+  Members m("renew-standalone");
+  Node& a = m.Open(kA, Backend(1));
+  const std::string fp = a.CaFingerprint().value();
+  const std::string expiry = PeerExpiry(a);
+  m.clock_ahead_s->store(61 * kDay);
+  REQUIRE(Eventually([&] { return PeerExpiry(a) > expiry; }));
+  CHECK(a.CaFingerprint().value() == fp);
+  CHECK(m.EventsOf(kA, "certificate_renewed").size() == 1);
+
+  m.clock_ahead_s->store(41 * 30 * kDay);
+  REQUIRE(Eventually([&] { return a.CaFingerprint().value() != fp; }));
+  REQUIRE(m.EventsOf(kA, "own_ca_created").size() == 1);
+  CHECK(m.EventsOf(kA, "own_ca_created")[0]["reason"].get<std::string>().find("renewal date") !=
+        std::string::npos);
+  json st = StatusOf(a);
+  CHECK(st["holds_ca_key"] == true);
+  CHECK(TrustedCas(st) == std::set<std::string>{a.CaFingerprint().value()});
+  // Still writable, and a member can join it with its new fingerprint.
+  REQUIRE(a.Put("sessions", "k", "1", replication::Wait::kPrimary).ok());
+  m.Close(kA);
+  auto [secrets, certificates] = StoreOf(m.dirs[kA]);
+  CHECK_FALSE(secrets.contains("ca_key:" + fp));
+  CHECK_FALSE(certificates.contains("ca:" + fp));
 }
 
 }  // namespace
