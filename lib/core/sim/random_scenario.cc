@@ -1,6 +1,7 @@
 #include "core/sim/random_scenario.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,10 @@ void Shuffle(Rng& rng, std::vector<T>& items) {
     std::swap(items[i - 1], items[rng.Below(i)]);
   }
 }
+
+// Members' clocks are off by at most this much, and drift at most this fast.
+constexpr int kMaxOffsetS = 100;
+constexpr int kMaxDriftPpm = 500;
 
 struct Generated {
   json scenario;
@@ -74,8 +79,8 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
   json clocks = json::object();
   for (const std::string& name : names) {
     if (rng.Below(2) == 0) continue;
-    clocks[name] =
-        json{{"offset_s", Between(rng, -100, 100)}, {"drift_ppm", Between(rng, -500, 500)}};
+    clocks[name] = json{{"offset_s", Between(rng, -kMaxOffsetS, kMaxOffsetS)},
+                        {"drift_ppm", Between(rng, -kMaxDriftPpm, kMaxDriftPpm)}};
   }
   auto random_network = [&rng]() {
     return json{{"delay_s", static_cast<double>(rng.Below(500)) / 1000},
@@ -208,9 +213,14 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
   // fault meets a failback that waits (DESIGN §5.1 rule 5), and the run goes on long enough
   // after the window opens for the failback to finish, so the original formation must be back.
   if (std::string(action) == "accept" && rng.Below(4) == 0) {
-    // Clock offsets are at most 100 s: three minutes of margin keep every member's wall clock
-    // outside the window until the faults have settled.
+    // Clock offsets are at most kMaxOffsetS: three minutes of margin keep every member's wall
+    // clock outside the window until the faults have settled.
     const int open_minute = static_cast<int>((horizon + settle) / 60) + 3;
+    // The window opens on each member's own clock: a member whose clock is behind sees it open
+    // up to kMaxOffsetS (plus its drift) later, and the failback it runs then needs the
+    // settling time too (seed 106625: a repaired primary 93 s behind saw the window open after
+    // the run had ended).
+    const double latest_open = (open_minute * 60.0 + kMaxOffsetS) / (1.0 - kMaxDriftPpm / 1e6) + 1;
     const auto hhmm = [](int minute) {
       minute %= 24 * 60;
       return absl::StrCat(minute / 60 < 10 ? "0" : "", minute / 60, ":",
@@ -219,7 +229,7 @@ Generated Generate(std::uint64_t seed, const RandomOptions& options) {
     out.scenario["resilience"]["failback_window"] =
         json{{"start", hhmm(open_minute)}, {"end", hhmm(open_minute + 60)}};
     out.scenario["start_clock"] = "2026-01-01T00:00:00Z";
-    out.scenario["until_s"] = open_minute * 60.0 + settle;
+    out.scenario["until_s"] = std::ceil(latest_open) + settle;
   }
   return out;
 }

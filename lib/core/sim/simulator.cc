@@ -71,6 +71,9 @@ Simulator::Simulator(Scenario scenario, SimOptions options)
     Slot slot;
     slot.name = member.name;
     slot.disk.formation = formation;
+    // Every member starts in the configured array (lineage 0), following its primary.
+    slot.following = formation.primary;
+    slot.following_version = formation.version;
     if (auto it = scenario_.clocks.find(member.name); it != scenario_.clocks.end()) {
       slot.clock = it->second;
     }
@@ -324,12 +327,26 @@ absl::Status Simulator::Drain(std::size_t i) {
     if (!machine.HasReady() && !slot.replicator->HasReady()) break;
   }
   // A member that takes a formation from another primary (joins, follows a redirect, learns a
-  // change) belongs to that primary's array from then on.
-  if (const Formation& formation = machine.hard_state().formation;
-      formation.primary != slot.following || formation.version != slot.following_version) {
+  // change) belongs to the array that formation was made in from then on: the lineage its
+  // primary had when it held that formation. The primary may have cleaned itself into a new
+  // array since (a reply sent before the clean, a formation persisted before a crash); its new
+  // lineage is not the follower's. A formation its primary has not held yet (it learns it from
+  // another member) is in the primary's current lineage.
+  const Formation& formation = machine.hard_state().formation;
+  if (formation.primary == slot.name) {
+    lineage_of_formation_.insert_or_assign(std::make_pair(slot.name, formation.version),
+                                           slot.lineage);
+  }
+  if (formation.primary != slot.following || formation.version != slot.following_version) {
     slot.following = formation.primary;
     slot.following_version = formation.version;
-    if (formation.primary != slot.name) slot.lineage = slots_[IndexOf(formation.primary)].lineage;
+    if (formation.primary != slot.name) {
+      auto made_in =
+          lineage_of_formation_.find(std::make_pair(formation.primary, formation.version));
+      slot.lineage = made_in != lineage_of_formation_.end()
+                         ? made_in->second
+                         : slots_[IndexOf(formation.primary)].lineage;
+    }
   }
   slot.wake_us = std::max(
       VirtualFor(slot, std::min(machine.NextWakeup(), slot.replicator->NextWakeup())), now_us_);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -84,6 +85,9 @@ class Simulator {
   const failover::MemberMachine* machine(std::size_t index) const;
   const replication::Replicator* replicator(std::size_t index) const;
   std::size_t member_count() const { return slots_.size(); }
+  // The array a member belongs to for the quorum invariants (0: the configured one; a finished
+  // clean or detach starts a new one, which the members that take its formation join).
+  int lineage(std::size_t index) const { return slots_[index].lineage; }
 
  private:
   struct Slot {
@@ -177,6 +181,8 @@ class Simulator {
   // Quorum invariants, per array (lineage).
   int next_lineage_ = 0;
   absl::flat_hash_map<int, absl::flat_hash_map<std::uint64_t, std::string>> writer_of_epoch_;
+  // The lineage each primary had while it held a formation, by (primary, formation version).
+  absl::flat_hash_map<std::pair<std::string, std::uint64_t>, int> lineage_of_formation_;
   // Writes asked for in the scenario (by request id - 1), the entries rolled back.
   std::vector<WriteRecord> writes_;
   std::vector<std::pair<std::string, replication::Entry>> rolled_back_;
