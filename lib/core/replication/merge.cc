@@ -3,8 +3,9 @@
 // primary (origin "writer@epoch.index"); keys the primary's side also wrote after the common
 // prefix keep the primary's value and get a conflict record. A write reported twice (two
 // followers of the same side, a resend) is merged once.
-#include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,10 +16,6 @@ namespace arraykit::replication {
 namespace {
 
 constexpr std::size_t kMaxNamedKeys = 10;
-
-std::string OriginOf(const Entry& e) {
-  return e.origin.empty() ? absl::StrCat(e.writer, "@", e.epoch, ".", e.index) : e.origin;
-}
 
 std::string Names(const std::vector<std::string>& keys, std::size_t total) {
   return absl::StrCat(absl::StrJoin(keys, ", "),
@@ -69,33 +66,49 @@ void Replicator::OnDivergent(const Message& m) {
   // starts after it: we installed a snapshot or compacted since) the repository decides.
   const bool anchored = common >= base_index_ && common <= last_index() &&
                         ChainAt(common) == m.prev_chain;
-  // Decide against the repository as it was before this merge. Anchored: did our side write
-  // the key after the common prefix? Not anchored: do we hold a different value for it (a
-  // conflict record then keeps the other one: never a silent loss, at worst one record too
-  // many)?
-  std::map<Key, bool> ours;
-  std::map<Key, bool> same;
-  for (const Entry& e : m.entries) {
+  // Every entry is decided against the repository as it was before this merge (the merge's
+  // own entries are applied as they are appended). Anchored: did our side write the key after
+  // the common prefix? Not anchored, entry by entry: a value equal to ours is skipped; a key we
+  // lack is kept; a key whose current record the report already showed (the other side held
+  // our value, then wrote over it) is kept too; any other value differs from one our side may
+  // have written: a conflict record keeps it (never a silent loss, at worst one record too
+  // many).
+  enum class Outcome { kSkip, kKeep, kConflict };
+  std::vector<Outcome> outcomes(m.entries.size(), Outcome::kSkip);
+  std::set<Key> overwritten;  // not anchored: keys whose current record the report held first
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.kind == EntryKind::kBarrier) continue;
     const Key key{e.category, e.key};
-    if (ours.contains(key)) continue;
+    const std::string origin = OriginOf(e);
     auto it = repo_.records.find(key);
     const bool have = it != repo_.records.end();
-    const bool equal = have && it->second.deleted == (e.kind == EntryKind::kDelete) &&
-                       it->second.value == e.value;
-    ours[key] = anchored ? have && it->second.index > common : have && !equal;
-    same[key] = !anchored && equal;
+    if (!anchored && have && e.kind != EntryKind::kConflict &&
+        origin == OriginOf(it->second)) {
+      overwritten.insert(key);
+    }
+    if (HaveOrigin(origin) || !seen.insert(origin).second) continue;
+    if (e.kind == EntryKind::kConflict) {
+      outcomes[i] = Outcome::kConflict;
+    } else if (anchored) {
+      outcomes[i] = have && it->second.index > common ? Outcome::kConflict : Outcome::kKeep;
+    } else if (have && it->second.deleted == (e.kind == EntryKind::kDelete) &&
+               it->second.value == e.value) {
+      outcomes[i] = Outcome::kSkip;  // its effect stands already
+    } else {
+      outcomes[i] = !have || overwritten.contains(key) ? Outcome::kKeep : Outcome::kConflict;
+    }
   }
-  std::set<std::string> seen;
   std::vector<std::string> merged_keys;
   std::vector<std::string> conflict_keys;
   std::size_t merged = 0;
   std::size_t conflicts = 0;
   std::size_t duplicates = 0;
-  for (const Entry& e : m.entries) {
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
     if (e.kind == EntryKind::kBarrier) continue;
-    const std::string origin = OriginOf(e);
-    if (HaveOrigin(origin) || !seen.insert(origin).second ||
-        (e.kind != EntryKind::kConflict && same[Key{e.category, e.key}])) {
+    if (outcomes[i] == Outcome::kSkip) {
       ++duplicates;
       continue;
     }
@@ -105,9 +118,9 @@ void Replicator::OnDivergent(const Message& m) {
     out.category = e.category;
     out.key = e.key;
     out.value = e.value;
-    out.origin = origin;
+    out.origin = OriginOf(e);
     const std::string name = absl::StrCat(e.category, "/", e.key);
-    if (e.kind == EntryKind::kConflict || ours[Key{e.category, e.key}]) {
+    if (outcomes[i] == Outcome::kConflict) {
       out.kind = EntryKind::kConflict;  // value: the losing value ("" for a lost delete)
       if (conflict_keys.size() < kMaxNamedKeys) conflict_keys.push_back(name);
       ++conflicts;

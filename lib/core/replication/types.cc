@@ -1,5 +1,6 @@
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/check.h"
 #include "core/replication/types.h"
@@ -43,6 +44,18 @@ std::uint64_t Chain(std::uint64_t previous_chain, const Entry& entry) {
   Mix(h, entry.value);
   Mix(h, entry.origin);
   return h;
+}
+
+std::string OriginOf(const Entry& entry) {
+  return entry.origin.empty()
+             ? absl::StrCat(entry.writer, "@", entry.epoch, ".", entry.index)
+             : entry.origin;
+}
+
+std::string OriginOf(const Record& record) {
+  return record.origin.empty()
+             ? absl::StrCat(record.writer, "@", record.epoch, ".", record.index)
+             : record.origin;
 }
 
 void Repository::Apply(const Entry& entry) {

@@ -89,6 +89,10 @@ struct Conflict {
   bool operator==(const Conflict&) const = default;
 };
 
+// The write an entry or record is, or was merged from: its origin, else "writer@epoch.index".
+std::string OriginOf(const Entry& entry);
+std::string OriginOf(const Record& record);
+
 using Key = std::pair<std::string, std::string>;  // (category, key)
 
 // The state machine the log builds. Applying the same entries in the same order gives the same

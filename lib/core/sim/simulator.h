@@ -11,6 +11,7 @@
 #define ARRAYKIT_CORE_SIM_SIMULATOR_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -150,6 +151,8 @@ class Simulator {
   absl::Status DrainMachine(std::size_t i);
   absl::Status DrainReplicator(std::size_t i);
   absl::Status Drain(std::size_t i);
+  void NoteOverwrites(const Slot& slot, const replication::Ready& ready);
+  bool OverwrittenWithin(const std::string& origin, const std::set<std::string>& history) const;
   absl::Status Enqueue(std::size_t from, const std::string& to, failover::Message message,
                        std::optional<replication::Message> replication);
   absl::Status ApplyEvent(const ScenarioEvent& event);
@@ -186,6 +189,9 @@ class Simulator {
   // Writes asked for in the scenario (by request id - 1), the entries rolled back.
   std::vector<WriteRecord> writes_;
   std::vector<std::pair<std::string, replication::Entry>> rolled_back_;
+  // Origin -> the host writes applied over it (on any member): a write replaced in its own
+  // array's history is not lost when a later merge carries only the newer write.
+  std::map<std::string, std::set<std::string>> overwritten_by_;
   // Array mode is not consensus: a member that left may still be listed by its old primary
   // until that primary's grace period runs out. Since when each member has been claimed by
   // more than one primary (absent = by at most one).

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/str_cat.h"
+
 #include "core/replication/replicator.h"
 #include "core/status.h"
 
@@ -711,4 +713,49 @@ TEST_CASE("a hello from a member holding writes the primary lacks still gets the
   net.Settle();
   CHECK(net["a"].repository().records.contains({"global_configuration", "only_b"}));
   CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
+}
+
+// Seeds 177250, 333856, 651253, 776247, 946970: a primary whose log no longer reaches the common
+// prefix merges by value. c held a's writes as merged copies, then wrote over two of the keys;
+// b, holding a's originals, leads c. c reports the copies (equal to b's values), then its own
+// writes. The merge decided every key by its first reported entry, skipped c's writes as
+// "equal", and c's snapshot install dropped them. They are c's side's newer writes of keys b's
+// side left as they were: kept.
+TEST_CASE("array mode: a merge by value keeps a write over a value both sides held") {
+  Net net({"a", "b", "c"});
+  net.nodes.at("b").options.retain_entries = 1;  // b's log soon starts after the split
+  net.Restart("b");
+  net.Isolate("c");
+  net.Formation("a", {"a", "b"}, 1);
+  net.Formation("c", {"c"}, 2);
+  net.Put("a", "k", "\"a\"");
+  net.Put("a", "d", "\"a\"");
+  net.Put("a", "l", "\"a\"");
+  net.Settle();
+  REQUIRE(net["b"].repository().applied_index == 3);
+  REQUIRE_FALSE(net["b"].EntryAt(1).has_value());  // compacted
+  // c takes a in: a's writes become c's merged copies; then c writes over k and deletes d.
+  net.Heal();
+  net.Isolate("b");
+  net.Formation("c", {"a", "c"}, 3);
+  for (int i = 0; i < 4; ++i) net.Pass(absl::Seconds(1));
+  REQUIRE(net["c"].repository().records.at({"global_configuration", "k"}).origin == "a@1.1");
+  const std::uint64_t k_index = net["c"].last_position().index + 1;
+  net.Put("c", "k", "\"c\"");
+  net.nodes.at("c").r->Delete(++net.next_request, "global_configuration", "d", Wait::kPrimary);
+  net.Drain("c");
+  net.Settle();
+  // b leads b and c: its log starts after their common prefix (index 0).
+  net.Heal();
+  net.Isolate("a");
+  net.Formation("b", {"b", "c"}, 4);
+  for (int i = 0; i < 4; ++i) net.Pass(absl::Seconds(1));
+  const Repository& repo = net["b"].repository();
+  const auto& k = repo.records.at({"global_configuration", "k"});
+  CHECK(k.value == "\"c\"");
+  CHECK(k.origin == absl::StrCat("c@3.", k_index));
+  CHECK(repo.records.at({"global_configuration", "d"}).deleted);
+  CHECK(repo.records.at({"global_configuration", "l"}).value == "\"a\"");
+  CHECK(repo.conflicts.empty());
+  CHECK(net["c"].repository().Digest() == repo.Digest());
 }
