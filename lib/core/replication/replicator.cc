@@ -33,6 +33,7 @@ bool ViewMatches(const failover::MemberMachine& machine, const View& view) {
   const failover::HardState& hard = machine.hard_state();
   if (view.epoch != hard.epoch || view.writable != machine.writable() ||
       view.primary_contact != machine.primary_contacts() ||
+      view.voted_epoch != hard.voted_epoch ||
       view.quorum != (hard.formation.resilience.mode == model::ResilienceMode::kQuorum) ||
       view.monitor_interval != hard.formation.resilience.monitor_interval ||
       view.primary != hard.formation.primary || view.members != hard.formation.members ||
@@ -68,6 +69,7 @@ void FillView(const failover::MemberMachine& machine, View& view) {
   view.voters = hard.formation.voters;
   view.monitor_interval = hard.formation.resilience.monitor_interval;
   view.primary_contact = machine.primary_contacts();
+  view.voted_epoch = hard.voted_epoch;
 }
 
 absl::Status ValidateDurable(const Durable& durable) {
@@ -484,14 +486,19 @@ void Replicator::AdvanceCommit() {
     ApplyThrough(commit_);
     return;
   }
+  // A voter that voted for a newer epoch counts for nothing: the candidate it elected may lack
+  // what it took since (seed 559648).
   std::vector<std::uint64_t> matches;
   for (const std::string& voter : view_.voters) {
     if (voter == self_) {
-      matches.push_back(last_index());  // persisted in this Ready, before any ack is delivered
+      // persisted in this Ready, before any ack is delivered
+      matches.push_back(view_.voted_epoch > view_.epoch ? 0 : last_index());
       continue;
     }
     auto it = progress_.find(voter);
-    matches.push_back(it == progress_.end() ? 0 : std::min(it->second.match, last_index()));
+    matches.push_back(it == progress_.end() || it->second.voted_epoch > view_.epoch
+                          ? 0
+                          : std::min(it->second.match, last_index()));
   }
   if (matches.empty()) return;
   std::sort(matches.begin(), matches.end(), std::greater<>());
@@ -556,6 +563,7 @@ Message Replicator::NewMessage(MessageType type, const std::string& to) {
   m.to = to;
   m.epoch = view_.epoch;
   m.id = next_id_++;
+  m.voted_epoch = view_.voted_epoch;
   return m;
 }
 
@@ -673,6 +681,12 @@ void Replicator::Advance() {
 // ---- receiving ------------------------------------------------------------------------------
 
 void Replicator::Step(const Message& m) {
+  if (leading_ && m.voted_epoch > 0) {  // never forgotten while leading: replies may reorder
+    auto it = progress_.find(m.from);
+    if (it != progress_.end()) {
+      it->second.voted_epoch = std::max(it->second.voted_epoch, m.voted_epoch);
+    }
+  }
   switch (m.type) {
     case MessageType::kAppend:
       return OnAppend(m);

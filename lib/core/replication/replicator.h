@@ -105,6 +105,7 @@ class Replicator {
     bool needs_snapshot = false;
     bool awaiting_merge = false;  // it reported divergence; wait for its kDivergent
     std::uint64_t sent_commit = 0;
+    std::uint64_t voted_epoch = 0;  // the highest epoch it said it voted in (quorum mode)
     absl::Duration sent_at = absl::InfiniteDuration() * -1;
   };
   struct Pending {

@@ -164,6 +164,7 @@ struct Message {
   // distances back from its last entry, so the primary finds the common prefix in one round.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> probes;
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot (immutable, shared between copies)
+  std::uint64_t voted_epoch = 0;  // the sender's View::voted_epoch
 };
 
 // What a host asked for.
@@ -217,6 +218,10 @@ struct View {
   // Secondary: how many times its failover probe was answered after a miss (contact with the
   // primary re-established); a change makes the replicator say kHello to its primary.
   std::uint64_t primary_contact = 0;
+  // Quorum mode: the highest epoch this member voted in (HardState::voted_epoch). Its messages
+  // carry it: a voter that voted for epoch E counts toward no commit of an older epoch's primary
+  // (the Raft term rule), since the candidate it elected may lack what that primary sends now.
+  std::uint64_t voted_epoch = 0;
   bool operator==(const View&) const = default;
 };
 

@@ -306,6 +306,96 @@ TEST_CASE("quorum: commit needs a majority and an entry of the primary's epoch")
   CHECK(net["c"].applied_position().index == 0);
 }
 
+// Seed 559648: voter b voted for c in epoch 2 (c's log then lacked what a sends next) but never
+// learned whether c won, so its view still names a, the primary of epoch 1. Had a counted b's
+// acknowledgement of its write, {a, b} would make a majority and the write would be
+// acknowledged, and c, elected by b's vote, would lead epoch 2 without it (the Raft term rule:
+// a vote for epoch 2 is a promise to help no primary of an older epoch commit).
+TEST_CASE("quorum: a voter that voted in a newer epoch counts for no older primary's commit") {
+  using arraykit::failover::Clock;
+  using arraykit::failover::HardState;
+  using arraykit::failover::MemberMachine;
+  Net net({"a", "b", "c"});
+  net.voters = {"a", "b", "c"};
+  net.Formation("a", {"a", "b", "c"}, 1, /*quorum=*/true);
+  net.Settle();
+  REQUIRE(net["b"].last_position() == LogPosition{1, 1});  // a's barrier
+
+  // b's failover machine: a voter following a at epoch 1 grants c its vote for epoch 2.
+  HardState state;
+  state.formation.primary = "a";
+  state.formation.members = {"a", "b", "c"};
+  state.formation.backup_primaries = {"b", "c"};
+  state.formation.voters = {"a", "b", "c"};
+  state.formation.resilience.failover_enabled = true;
+  state.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  state.formation.version = 1;
+  state.log = net["b"].last_position();
+  const Clock at{absl::Seconds(1), absl::UnixEpoch() + absl::Seconds(1)};
+  MemberMachine machine("b", state, at);
+  const View before = arraykit::replication::ViewOf(machine);
+  CHECK(before.voted_epoch == 0);
+  arraykit::failover::Message ask;
+  ask.type = arraykit::failover::MessageType::kVoteRequest;
+  ask.from = "c";
+  ask.to = "b";
+  ask.epoch = 2;
+  ask.id = 1;
+  ask.log = net["b"].last_position();
+  machine.Step(ask);
+  REQUIRE(machine.hard_state().voted_epoch == 2);
+  CHECK_FALSE(arraykit::replication::ViewMatches(machine, before));
+  View of_b = arraykit::replication::ViewOf(machine);
+  CHECK(of_b.primary == "a");
+  CHECK(of_b.epoch == 1);
+  CHECK(of_b.voted_epoch == 2);
+  CHECK(arraykit::replication::ViewMatches(machine, of_b));
+  net.SetView("b", of_b);
+
+  net.Isolate("c");  // c campaigns elsewhere; a reaches only b
+  const std::uint64_t id = net.Put("a", "k", "1", Wait::kPrimary, "sessions");
+  for (int i = 0; i < 3; ++i) net.Pass(absl::Seconds(1));
+  CHECK(net["b"].last_position() == LogPosition{1, 2});  // b holds it...
+  CHECK_FALSE(net.completions.contains(id));             // ...but a acknowledges nothing
+  CHECK(net["a"].commit_index() == 1);
+  CHECK(net["b"].applied_position().index == 1);
+
+  // c won epoch 2 without the write: b turns to it and rolls back what was never acknowledged.
+  net.Heal();
+  View of_c = net.nodes.at("c").view;
+  of_c.primary = "c";
+  of_c.epoch = 2;
+  of_c.writable = true;
+  of_c.voted_epoch = 2;
+  of_c.contactable = {"a", "b", "c"};
+  net.SetView("c", of_c);
+  of_b.primary = "c";
+  of_b.epoch = 2;
+  net.SetView("b", of_b);
+  net.Pass(absl::Seconds(1));
+  CHECK(net["b"].last_position() == LogPosition{2, 2});  // c's barrier replaced a's write
+  CHECK_FALSE(net["b"].repository().records.contains({"sessions", "k"}));
+  CHECK(net["c"].commit_index() == 2);
+}
+
+TEST_CASE("quorum: a primary that voted in a newer epoch does not count itself") {
+  Net net({"a", "b", "c"});
+  net.voters = {"a", "b", "c"};
+  net.Formation("a", {"a", "b", "c"}, 1, /*quorum=*/true);
+  net.Settle();
+  View of_a = net.nodes.at("a").view;
+  of_a.voted_epoch = 2;  // a voted for another candidate's epoch 2
+  net.SetView("a", of_a);
+  net.Isolate("c");
+  const std::uint64_t id = net.Put("a", "k", "1");
+  net.Pass(absl::Seconds(1));
+  CHECK(net["b"].last_position().index == 2);
+  CHECK_FALSE(net.completions.contains(id));  // {a, b} is no majority: a does not count
+  net.Heal();
+  net.Pass(absl::Seconds(1));
+  CHECK(Done(net, id));  // b and c
+}
+
 TEST_CASE("quorum: a new primary rolls back what it does not have, found in one probe round") {
   Net net({"a", "b", "c"});
   net.voters = {"a", "b", "c"};

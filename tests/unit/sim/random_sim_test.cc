@@ -67,6 +67,15 @@ TEST_CASE("the million-seed soak's convergence seeds keep every write") {
   }
 }
 
+// Seed 559648 (quorum mode): voter m3 voted for m0 in epoch 2, never learned that m0 won, and
+// acknowledged m1's (epoch 1) write; m1 must not count it, or m0, elected by m3's earlier vote,
+// leads epoch 2 without an acknowledged write.
+TEST_CASE("a voter that voted in a newer epoch helps no older primary acknowledge a write") {
+  const absl::Status status = arraykit::sim::RunRandomSeed(559648);
+  CHECK(status.ok());
+  if (!status.ok()) FAIL_CHECK(status.message());
+}
+
 TEST_CASE("a random seed replays exactly") {
   for (std::uint64_t seed : {7ULL, 1234ULL}) {
     const auto scenario = arraykit::sim::RandomScenario(seed);
