@@ -42,6 +42,12 @@ namespace arraykit::store {
 // The schema this build writes. Older databases are migrated when opened; newer ones refused.
 inline constexpr int kSchemaVersion = 4;
 
+// Applied entries reach the records table when the log is compacted past them, or once they
+// are more than kRecordsLag entries behind the applied index (then kRecordsSlice at a time, or
+// the whole excess when one batch applies more).
+inline constexpr std::uint64_t kRecordsLag = 16384;
+inline constexpr std::uint64_t kRecordsSlice = 256;
+
 // File names inside the data directory.
 inline constexpr const char* kDatabaseFile = "store.db";
 inline constexpr const char* kLockFile = "store.lock";

@@ -200,8 +200,52 @@ TEST_CASE("applied entries reach the records table when the log is compacted pas
   reopen(store);
 }
 
-TEST_CASE("a records index outside the log, or a log that misses the applied position, is "
-          "corrupt_state") {
+TEST_CASE("the records follow the applied index at most kRecordsLag entries behind") {
+  using arraykit::store::kRecordsLag;
+  using arraykit::store::kRecordsSlice;
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  std::uint64_t next = 1;
+  auto apply = [&](std::uint64_t count) {
+    Ready ready;
+    for (std::uint64_t i = 0; i < count; ++i, ++next) {
+      ready.append.push_back(
+          next % 97 == 0
+              ? ConflictEntry(next, "sessions", "k" + std::to_string(next % 300), "lost", "w@1.1")
+              : Put(next, "sessions", "k" + std::to_string(next % 300), std::to_string(next)));
+    }
+    LinkTo(want, ready);
+    ready.apply = ready.append;
+    REQUIRE(Persist(**store, ready).ok());
+    ReferencePersist(want, ready);
+  };
+  auto records_index = [&] {
+    store->reset();
+    const std::int64_t index = QueryInt(dir, "SELECT records_idx FROM applied");
+    auto reopened = Store::Open(dir);
+    REQUIRE(reopened.ok());
+    *store = *std::move(reopened);
+    RequireEqual(Load(**store), want);
+    return static_cast<std::uint64_t>(index);
+  };
+  // A batch that takes the applied index past the lag writes its whole excess.
+  for (int i = 0; i < 16; ++i) apply(1024);
+  CHECK(records_index() == 0);
+  apply(kRecordsLag + 600 - 16 * 1024);
+  CHECK(records_index() == 600);
+  // Beyond that, a slice at a time.
+  apply(1);
+  CHECK(records_index() == 600 + kRecordsSlice);
+  apply(1);
+  CHECK(records_index() == 600 + kRecordsSlice);
+}
+
+TEST_CASE(
+    "a records index outside the log, or a log that misses the applied position, is "
+    "corrupt_state") {
   TempDir tmp;
   const std::string dir = tmp.Sub("m");
   {
