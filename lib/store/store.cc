@@ -218,6 +218,10 @@ bool Batch::empty() const {
            replication->apply.empty() && !replication->compact_through));
 }
 
+// A log row's columns, and the rows one insert statement writes when a batch appends many.
+constexpr std::size_t kLogColumns = 9;
+constexpr std::size_t kLogRowsPerInsert = 32;
+
 // Where the log and the repository stand; cached so Commit can check a batch without reading.
 struct Positions {
   std::uint64_t base_index = 0;  // entries through here were compacted away
@@ -265,6 +269,7 @@ class Store::Impl {
 
   struct Statements {
     Statement begin, commit, rollback;
+    Statement insert_log_rows;  // kLogRowsPerInsert rows
     Statement put_record, get_record, insert_conflict, insert_log, truncate_log, compact_log,
         get_log_position, read_log_after, set_applied, set_records_index, set_log_base,
         put_hard_state, put_identity, put_secret, delete_secret, put_certificate,
@@ -278,6 +283,17 @@ absl::Status Store::Impl::Prepare() {
     const char* sql;
   };
   Statements& s = statements_;
+  // One statement inserting kLogRowsPerInsert log rows: a catch-up's batch of thousands of
+  // entries runs a statement per 32 rows, not per row.
+  std::string insert_log_rows =
+      "INSERT INTO log(idx, epoch, chain, kind, writer, category, \"key\", value, origin) VALUES";
+  for (std::size_t row = 0; row < kLogRowsPerInsert; ++row) {
+    absl::StrAppend(&insert_log_rows, row == 0 ? "" : ",", "(");
+    for (std::size_t column = 1; column <= kLogColumns; ++column) {
+      absl::StrAppend(&insert_log_rows, column == 1 ? "?" : ", ?", row * kLogColumns + column);
+    }
+    absl::StrAppend(&insert_log_rows, ")");
+  }
   const StatementSql entries[] = {
       {&s.begin, "BEGIN IMMEDIATE"},
       {&s.commit, "COMMIT"},
@@ -294,6 +310,7 @@ absl::Status Store::Impl::Prepare() {
       {&s.insert_log,
        "INSERT INTO log(idx, epoch, chain, kind, writer, category, \"key\", value, origin) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+      {&s.insert_log_rows, insert_log_rows.c_str()},
       {&s.truncate_log, "DELETE FROM log WHERE idx > ?1"},
       {&s.compact_log, "DELETE FROM log WHERE idx <= ?1"},
       {&s.get_log_position, "SELECT chain, epoch FROM log WHERE idx = ?1"},
@@ -580,6 +597,7 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
     }
   }
 
+  // Checked first, then written kLogRowsPerInsert rows per statement.
   for (std::size_t i = 0; i < ready.append.size(); ++i) {
     const Entry& entry = ready.append[i];
     if (entry.index != p.last_index + 1 || entry.index > kMaxIndex) {
@@ -600,19 +618,27 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
                                        ", which does not link to the chain ", p.last_chain,
                                        " of entry ", p.last_index));
     }
-    Statement& s = statements_.insert_log;
-    s.Bind(1, ToSql(entry.index))
-        .Bind(2, ToSql(entry.epoch))
-        .Bind(3, ToSql(entry.chain))
-        .Bind(4, kind)
-        .BindText(5, entry.writer)
-        .BindText(6, entry.category)
-        .BindText(7, entry.key)
-        .BindText(8, entry.value)
-        .BindText(9, entry.origin);
-    if (absl::Status status = s.Run(); !status.ok()) return status;
     p.last_index = entry.index;
     p.last_chain = entry.chain;
+  }
+  for (std::size_t i = 0; i < ready.append.size();) {
+    const bool full = ready.append.size() - i >= kLogRowsPerInsert;
+    Statement& s = full ? statements_.insert_log_rows : statements_.insert_log;
+    const std::size_t rows = full ? kLogRowsPerInsert : 1;
+    for (std::size_t row = 0; row < rows; ++row, ++i) {
+      const Entry& entry = ready.append[i];
+      const int first = static_cast<int>(row * kLogColumns) + 1;
+      s.Bind(first, ToSql(entry.index))
+          .Bind(first + 1, ToSql(entry.epoch))
+          .Bind(first + 2, ToSql(entry.chain))
+          .Bind(first + 3, KindToSql(entry.kind))
+          .BindText(first + 4, entry.writer)
+          .BindText(first + 5, entry.category)
+          .BindText(first + 6, entry.key)
+          .BindText(first + 7, entry.value)
+          .BindText(first + 8, entry.origin);
+    }
+    if (absl::Status status = s.Run(); !status.ok()) return status;
   }
 
   // Applying moves the applied position only: the entries stay in the log, and the records
