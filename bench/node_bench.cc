@@ -502,21 +502,20 @@ void JoinInto(const std::string& root, int entries, int rounds) {
   }
   for (const bool poll_status : {false, true}) {
     const Figures& f = poll_status ? by_status : by_store;
-    std::printf("join into %d entries (3 members after), Join to the joiner %s the primary's "
-                "last position: p50 %.1f ms  max %.1f ms  (%d rounds; Join returned at p50 %.1f "
-                "ms  max %.1f ms)\n"
-                "  the joiner: in Store::Commit p50 %.1f ms (installing a snapshot p50 %.1f ms), "
-                "p50 %.0f commits appending %.0f entries; process CPU p50 %.1f ms\n",
-                entries,
-                poll_status ? "showing in its status (polled every 0.5 ms) that it applied"
-                            : "committing in its store that it applied",
-                Percentile(f.applied_ms, 0.5),
-                *std::max_element(f.applied_ms.begin(), f.applied_ms.end()), rounds,
-                Percentile(f.returned_ms, 0.5),
-                *std::max_element(f.returned_ms.begin(), f.returned_ms.end()),
-                Percentile(f.commit_ms, 0.5), Percentile(f.install_ms, 0.5),
-                Percentile(f.commits, 0.5), Percentile(f.appended, 0.5),
-                Percentile(f.cpu_ms, 0.5));
+    std::printf(
+        "join into %d entries (3 members after), Join to the joiner %s the primary's "
+        "last position: p50 %.1f ms  max %.1f ms  (%d rounds; Join returned at p50 %.1f "
+        "ms  max %.1f ms)\n"
+        "  the joiner: in Store::Commit p50 %.1f ms (installing a snapshot p50 %.1f ms), "
+        "p50 %.0f commits appending %.0f entries; process CPU p50 %.1f ms\n",
+        entries,
+        poll_status ? "showing in its status (polled every 0.5 ms) that it applied"
+                    : "committing in its store that it applied",
+        Percentile(f.applied_ms, 0.5), *std::max_element(f.applied_ms.begin(), f.applied_ms.end()),
+        rounds, Percentile(f.returned_ms, 0.5),
+        *std::max_element(f.returned_ms.begin(), f.returned_ms.end()), Percentile(f.commit_ms, 0.5),
+        Percentile(f.install_ms, 0.5), Percentile(f.commits, 0.5), Percentile(f.appended, 0.5),
+        Percentile(f.cpu_ms, 0.5));
   }
   secondary->Close().IgnoreError();
   primary->Close().IgnoreError();
