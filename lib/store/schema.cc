@@ -57,6 +57,16 @@ UPDATE records SET epoch = COALESCE((SELECT log.epoch FROM log WHERE log.idx = r
                                     (SELECT epoch FROM log_base WHERE id = 1), 0);
 )sql";
 
+// Schema 4: applied.records_idx, the index through which the records and conflicts tables hold
+// the repository. Applying an entry only moves the applied position; the entries after
+// records_idx are written into the records when the log is compacted past them, and replayed
+// from the log when the store is loaded. Schema 3 wrote every applied entry at once, so its
+// records hold the repository through the applied index.
+constexpr const char* kSchema4 = R"sql(
+ALTER TABLE applied ADD COLUMN records_idx INTEGER NOT NULL DEFAULT 0;
+UPDATE applied SET records_idx = idx;
+)sql";
+
 struct Migration {
   int from;
   const char* sql;
@@ -67,6 +77,7 @@ constexpr Migration kMigrations[] = {
     {0, kSchema1},
     {1, kSchema2},
     {2, kSchema3},
+    {3, kSchema4},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
               "one migration step per schema version");

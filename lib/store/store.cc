@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -184,13 +187,6 @@ std::string_view RoleToSql(CertificateRole role) {
   return role == CertificateRole::kCa ? "ca" : "peer";
 }
 
-// The writer of a lost write, from its origin "writer@epoch.index" (the whole origin when it
-// has no '@').
-std::string WriterOfOrigin(std::string_view origin) {
-  const std::size_t at = origin.rfind('@');
-  return std::string(at == std::string_view::npos ? origin : origin.substr(0, at));
-}
-
 absl::Status Inconsistent(absl::string_view message) {
   return MakeError(absl::StatusCode::kFailedPrecondition, "inconsistent_batch", message);
 }
@@ -222,6 +218,10 @@ bool Batch::empty() const {
            replication->apply.empty() && !replication->compact_through));
 }
 
+// A log row's columns, and the rows one insert statement writes when a batch appends many.
+constexpr std::size_t kLogColumns = 9;
+constexpr std::size_t kLogRowsPerInsert = 32;
+
 // Where the log and the repository stand; cached so Commit can check a batch without reading.
 struct Positions {
   std::uint64_t base_index = 0;  // entries through here were compacted away
@@ -232,6 +232,9 @@ struct Positions {
   std::uint64_t applied_index = 0;
   std::uint64_t applied_chain = 0;
   std::uint64_t applied_epoch = 0;
+  // The records and conflicts tables hold the repository through this index (base_index <=
+  // records_index <= applied_index); the applied entries after it are still in the log.
+  std::uint64_t records_index = 0;
 };
 
 class Store::Impl {
@@ -248,7 +251,8 @@ class Store::Impl {
   absl::Status Commit(const Batch& batch);
   absl::Status WriteBatch(const Batch& batch, Positions& positions);
   absl::Status WriteReplication(const replication::Ready& ready, Positions& positions);
-  absl::Status ApplyEntry(const Entry& entry);
+  absl::Status WriteRecordsThrough(std::uint64_t through, Positions& positions);
+  absl::StatusOr<Entry> ReadEntry(const Statement& row) const;
   absl::Status InsertRecord(const std::string& category, const std::string& key,
                             const replication::Record& record);
   absl::Status InsertConflict(const replication::Conflict& conflict);
@@ -265,9 +269,11 @@ class Store::Impl {
 
   struct Statements {
     Statement begin, commit, rollback;
+    Statement insert_log_rows;  // kLogRowsPerInsert rows
     Statement put_record, get_record, insert_conflict, insert_log, truncate_log, compact_log,
-        get_log_position, set_applied, set_log_base, put_hard_state, put_identity, put_secret,
-        delete_secret, put_certificate, delete_certificate;
+        get_log_position, read_log_after, set_applied, set_records_index, set_log_base,
+        put_hard_state, put_identity, put_secret, delete_secret, put_certificate,
+        delete_certificate;
   } statements_;
 };
 
@@ -277,6 +283,17 @@ absl::Status Store::Impl::Prepare() {
     const char* sql;
   };
   Statements& s = statements_;
+  // One statement inserting kLogRowsPerInsert log rows: a catch-up's batch of thousands of
+  // entries runs a statement per 32 rows, not per row.
+  std::string insert_log_rows =
+      "INSERT INTO log(idx, epoch, chain, kind, writer, category, \"key\", value, origin) VALUES";
+  for (std::size_t row = 0; row < kLogRowsPerInsert; ++row) {
+    absl::StrAppend(&insert_log_rows, row == 0 ? "" : ",", "(");
+    for (std::size_t column = 1; column <= kLogColumns; ++column) {
+      absl::StrAppend(&insert_log_rows, column == 1 ? "?" : ", ?", row * kLogColumns + column);
+    }
+    absl::StrAppend(&insert_log_rows, ")");
+  }
   const StatementSql entries[] = {
       {&s.begin, "BEGIN IMMEDIATE"},
       {&s.commit, "COMMIT"},
@@ -293,10 +310,15 @@ absl::Status Store::Impl::Prepare() {
       {&s.insert_log,
        "INSERT INTO log(idx, epoch, chain, kind, writer, category, \"key\", value, origin) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+      {&s.insert_log_rows, insert_log_rows.c_str()},
       {&s.truncate_log, "DELETE FROM log WHERE idx > ?1"},
       {&s.compact_log, "DELETE FROM log WHERE idx <= ?1"},
       {&s.get_log_position, "SELECT chain, epoch FROM log WHERE idx = ?1"},
+      {&s.read_log_after,
+       "SELECT idx, epoch, chain, kind, writer, category, \"key\", value, origin FROM log "
+       "WHERE idx > ?1 AND idx <= ?2 ORDER BY idx"},
       {&s.set_applied, "UPDATE applied SET idx = ?1, chain = ?2, epoch = ?3 WHERE id = 1"},
+      {&s.set_records_index, "UPDATE applied SET records_idx = ?1 WHERE id = 1"},
       {&s.set_log_base, "UPDATE log_base SET idx = ?1, chain = ?2, epoch = ?3 WHERE id = 1"},
       {&s.put_hard_state, "INSERT OR REPLACE INTO hard_state(id, json) VALUES(1, ?1)"},
       {&s.put_identity, "INSERT OR REPLACE INTO identity(id, name, member_json) VALUES(1, ?1, ?2)"},
@@ -329,7 +351,8 @@ absl::Status Store::Impl::LoadPositions() {
     p.base_epoch = q->U64(2);
   }
   {
-    absl::StatusOr<Statement> q = db_.Prepare("SELECT idx, chain, epoch FROM applied WHERE id = 1");
+    absl::StatusOr<Statement> q =
+        db_.Prepare("SELECT idx, chain, epoch, records_idx FROM applied WHERE id = 1");
     if (!q.ok()) return q.status();
     absl::StatusOr<bool> row = q->Step();
     if (!row.ok()) return row.status();
@@ -337,6 +360,7 @@ absl::Status Store::Impl::LoadPositions() {
     p.applied_index = q->U64(0);
     p.applied_chain = q->U64(1);
     p.applied_epoch = q->U64(2);
+    p.records_index = q->U64(3);
   }
   {
     absl::StatusOr<Statement> q = db_.Prepare("SELECT min(idx), max(idx), count(*) FROM log");
@@ -370,6 +394,11 @@ absl::Status Store::Impl::LoadPositions() {
     return db_.Corrupt(absl::StrCat("the applied index ", p.applied_index,
                                     " is outside the log (base ", p.base_index, ", last ",
                                     p.last_index, ")"));
+  }
+  if (p.records_index < p.base_index || p.records_index > p.applied_index) {
+    return db_.Corrupt(absl::StrCat("the records' index ", p.records_index,
+                                    " is outside the applied log (base ", p.base_index,
+                                    ", applied ", p.applied_index, ")"));
   }
   positions_ = p;
   {
@@ -414,43 +443,89 @@ absl::Status Store::Impl::InsertConflict(const replication::Conflict& conflict) 
   return s.Run();
 }
 
-// The meaning of replication::Repository::Apply, in SQL: a put upserts the record, a delete
-// leaves a tombstone (deleted, value empty, index kept), a conflict appends a conflict row whose
-// kept value is the record's current value, a barrier changes nothing but the applied position.
-absl::Status Store::Impl::ApplyEntry(const Entry& entry) {
-  switch (entry.kind) {
-    case EntryKind::kPut:
-    case EntryKind::kDelete: {
-      replication::Record record;
-      record.deleted = entry.kind == EntryKind::kDelete;
-      if (!record.deleted) record.value = entry.value;
-      record.index = entry.index;
-      record.epoch = entry.epoch;
-      record.writer = entry.writer;
-      record.origin = entry.origin;
-      return InsertRecord(entry.category, entry.key, record);
+absl::StatusOr<Entry> Store::Impl::ReadEntry(const Statement& row) const {
+  Entry entry;
+  entry.index = row.U64(0);
+  entry.epoch = row.U64(1);
+  entry.chain = row.U64(2);
+  std::optional<EntryKind> kind = KindFromSql(row.I64(3));
+  if (!kind.has_value()) {
+    return db_.Corrupt(absl::StrCat("log entry ", entry.index, " has an unknown kind"));
+  }
+  entry.kind = *kind;
+  entry.writer = std::string(row.Text(4));
+  entry.category = std::string(row.Text(5));
+  entry.key = std::string(row.Text(6));
+  entry.value = std::string(row.Text(7));
+  entry.origin = std::string(row.Text(8));
+  return entry;
+}
+
+// Brings the records and conflicts tables from positions.records_index to `through` (applied,
+// still in the log): the stored entries in between are applied with replication::Repository::
+// Apply to the records they touch (a conflict reads the record it conflicts with), then each
+// touched record is written once, in key order, and the new conflicts in entry order.
+absl::Status Store::Impl::WriteRecordsThrough(std::uint64_t through, Positions& p) {
+  if (through <= p.records_index) return absl::OkStatus();
+  std::vector<Entry> entries;
+  entries.reserve(through - p.records_index);
+  {
+    Statement& q = statements_.read_log_after;
+    q.Bind(1, ToSql(p.records_index)).Bind(2, ToSql(through));
+    while (true) {
+      absl::StatusOr<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      absl::StatusOr<Entry> entry = ReadEntry(q);
+      if (!entry.ok()) {
+        q.Reset();
+        return entry.status();
+      }
+      entries.push_back(*std::move(entry));
     }
-    case EntryKind::kConflict: {
-      replication::Conflict conflict;
-      conflict.index = entry.index;
-      conflict.category = entry.category;
-      conflict.key = entry.key;
+  }
+  replication::Repository changed;  // the records the entries touch, and the new conflicts
+  changed.applied_index = p.records_index;
+  std::set<replication::Key> written;
+  for (const Entry& entry : entries) {
+    if (entry.index != changed.applied_index + 1) {
+      return db_.Corrupt(absl::StrCat("log entry ", changed.applied_index + 1, " is missing"));
+    }
+    replication::Key key(entry.category, entry.key);
+    if (entry.kind == EntryKind::kConflict && !changed.records.contains(key)) {
       Statement& get = statements_.get_record;
-      get.BindText(1, entry.category).BindText(2, entry.key);
+      get.BindText(1, key.first).BindText(2, key.second);
       absl::StatusOr<bool> row = get.Step();
       if (!row.ok()) return row.status();
-      if (*row && get.I64(1) == 0) conflict.kept_value = std::string(get.Text(0));
-      get.Reset();
-      conflict.lost_value = entry.value;
-      conflict.lost_writer = WriterOfOrigin(entry.origin);
-      conflict.lost_origin = entry.origin;
-      return InsertConflict(conflict);
+      if (*row) {
+        replication::Record stored;
+        stored.value = std::string(get.Text(0));
+        stored.deleted = get.I64(1) != 0;
+        changed.records.emplace(key, std::move(stored));
+        get.Reset();
+      }
+    } else if (entry.kind == EntryKind::kPut || entry.kind == EntryKind::kDelete) {
+      written.insert(key);
     }
-    case EntryKind::kBarrier:
-      return absl::OkStatus();
+    changed.Apply(entry);
   }
-  return MakeError(absl::StatusCode::kInvalidArgument, "invalid_argument",
-                   absl::StrCat("apply: entry ", entry.index, " has an unknown kind"));
+  if (changed.applied_index != through) {
+    return db_.Corrupt(absl::StrCat("log entry ", changed.applied_index + 1, " is missing"));
+  }
+  for (const replication::Key& key : written) {
+    if (absl::Status status = InsertRecord(key.first, key.second, changed.records.at(key));
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const replication::Conflict& conflict : changed.conflicts) {
+    if (absl::Status status = InsertConflict(conflict); !status.ok()) return status;
+  }
+  Statement& s = statements_.set_records_index;
+  s.Bind(1, ToSql(through));
+  if (absl::Status status = s.Run(); !status.ok()) return status;
+  p.records_index = through;
+  return absl::OkStatus();
 }
 
 absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Positions& p) {
@@ -487,7 +562,10 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
         !status.ok()) {
       return status;
     }
-    p.base_index = p.applied_index = p.last_index = repo.applied_index;
+    Statement& s = statements_.set_records_index;
+    s.Bind(1, ToSql(repo.applied_index));
+    if (absl::Status status = s.Run(); !status.ok()) return status;
+    p.base_index = p.applied_index = p.last_index = p.records_index = repo.applied_index;
     p.base_chain = p.applied_chain = p.last_chain = repo.applied_chain;
     p.base_epoch = p.applied_epoch = repo.applied_epoch;
   }
@@ -519,6 +597,7 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
     }
   }
 
+  // Checked first, then written kLogRowsPerInsert rows per statement.
   for (std::size_t i = 0; i < ready.append.size(); ++i) {
     const Entry& entry = ready.append[i];
     if (entry.index != p.last_index + 1 || entry.index > kMaxIndex) {
@@ -539,21 +618,31 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
                                        ", which does not link to the chain ", p.last_chain,
                                        " of entry ", p.last_index));
     }
-    Statement& s = statements_.insert_log;
-    s.Bind(1, ToSql(entry.index))
-        .Bind(2, ToSql(entry.epoch))
-        .Bind(3, ToSql(entry.chain))
-        .Bind(4, kind)
-        .BindText(5, entry.writer)
-        .BindText(6, entry.category)
-        .BindText(7, entry.key)
-        .BindText(8, entry.value)
-        .BindText(9, entry.origin);
-    if (absl::Status status = s.Run(); !status.ok()) return status;
     p.last_index = entry.index;
     p.last_chain = entry.chain;
   }
+  for (std::size_t i = 0; i < ready.append.size();) {
+    const bool full = ready.append.size() - i >= kLogRowsPerInsert;
+    Statement& s = full ? statements_.insert_log_rows : statements_.insert_log;
+    const std::size_t rows = full ? kLogRowsPerInsert : 1;
+    for (std::size_t row = 0; row < rows; ++row, ++i) {
+      const Entry& entry = ready.append[i];
+      const int first = static_cast<int>(row * kLogColumns) + 1;
+      s.Bind(first, ToSql(entry.index))
+          .Bind(first + 1, ToSql(entry.epoch))
+          .Bind(first + 2, ToSql(entry.chain))
+          .Bind(first + 3, KindToSql(entry.kind))
+          .BindText(first + 4, entry.writer)
+          .BindText(first + 5, entry.category)
+          .BindText(first + 6, entry.key)
+          .BindText(first + 7, entry.value)
+          .BindText(first + 8, entry.origin);
+    }
+    if (absl::Status status = s.Run(); !status.ok()) return status;
+  }
 
+  // Applying moves the applied position only: the entries stay in the log, and the records
+  // take them when the log is compacted past them (WriteRecordsThrough).
   for (std::size_t i = 0; i < ready.apply.size(); ++i) {
     const Entry& entry = ready.apply[i];
     if (entry.index != p.applied_index + 1 || entry.index > p.last_index) {
@@ -561,7 +650,6 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
                                        " is not the next entry to apply (applied ", p.applied_index,
                                        ", log through ", p.last_index, ")"));
     }
-    if (absl::Status status = ApplyEntry(entry); !status.ok()) return status;
     p.applied_index = entry.index;
     p.applied_chain = entry.chain;
     p.applied_epoch = entry.epoch;
@@ -569,6 +657,17 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
   if (!ready.apply.empty()) {
     if (absl::Status status =
             SetPosition(statements_.set_applied, p.applied_index, p.applied_chain, p.applied_epoch);
+        !status.ok()) {
+      return status;
+    }
+  }
+  // The records follow the applied index at most kRecordsLag entries behind, a slice at a time,
+  // so that a compaction (the replicator's: 5,000 entries once its log holds 25,000) finds them
+  // written and no commit writes more than a slice or its own batch's excess.
+  if (p.applied_index - p.records_index > kRecordsLag) {
+    const std::uint64_t excess = p.applied_index - p.records_index - kRecordsLag;
+    if (absl::Status status =
+            WriteRecordsThrough(p.records_index + std::max(excess, kRecordsSlice), p);
         !status.ok()) {
       return status;
     }
@@ -589,6 +688,7 @@ absl::Status Store::Impl::WriteReplication(const replication::Ready& ready, Posi
     const std::uint64_t chain = get.U64(0);
     const std::uint64_t epoch = get.U64(1);
     get.Reset();
+    if (absl::Status status = WriteRecordsThrough(through, p); !status.ok()) return status;
     Statement& s = statements_.compact_log;
     s.Bind(1, ToSql(through));
     if (absl::Status status = s.Run(); !status.ok()) return status;
@@ -869,33 +969,23 @@ absl::StatusOr<replication::Durable> Store::LoadReplication() {
   durable.log_base_index = p.base_index;
   durable.log_base_chain = p.base_chain;
   durable.log_base_epoch = p.base_epoch;
-  durable.repository.applied_index = p.applied_index;
-  durable.repository.applied_chain = p.applied_chain;
-  durable.repository.applied_epoch = p.applied_epoch;
+  replication::Repository& repository = durable.repository;
+  repository.applied_index = p.applied_index;
+  repository.applied_chain = p.applied_chain;
+  repository.applied_epoch = p.applied_epoch;
   {
-    absl::StatusOr<Statement> q = db.Prepare(
-        "SELECT idx, epoch, chain, kind, writer, category, \"key\", value, origin FROM log "
-        "ORDER BY idx");
-    if (!q.ok()) return q.status();
+    Statement& q = impl_->statements_.read_log_after;
+    q.Bind(1, ToSql(p.base_index)).Bind(2, ToSql(p.last_index));
     while (true) {
-      absl::StatusOr<bool> row = q->Step();
+      absl::StatusOr<bool> row = q.Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      Entry entry;
-      entry.index = q->U64(0);
-      entry.epoch = q->U64(1);
-      entry.chain = q->U64(2);
-      std::optional<EntryKind> kind = KindFromSql(q->I64(3));
-      if (!kind.has_value()) {
-        return db.Corrupt(absl::StrCat("log entry ", entry.index, " has an unknown kind"));
+      absl::StatusOr<Entry> entry = impl_->ReadEntry(q);
+      if (!entry.ok()) {
+        q.Reset();
+        return entry.status();
       }
-      entry.kind = *kind;
-      entry.writer = std::string(q->Text(4));
-      entry.category = std::string(q->Text(5));
-      entry.key = std::string(q->Text(6));
-      entry.value = std::string(q->Text(7));
-      entry.origin = std::string(q->Text(8));
-      durable.log.push_back(std::move(entry));
+      durable.log.push_back(*std::move(entry));
     }
   }
   {
@@ -935,6 +1025,25 @@ absl::StatusOr<replication::Durable> Store::LoadReplication() {
       conflict.lost_writer = std::string(q->Text(5));
       conflict.lost_origin = std::string(q->Text(6));
       durable.repository.conflicts.push_back(std::move(conflict));
+    }
+  }
+  // The applied entries the records do not hold yet, replayed from the log.
+  if (p.records_index < p.applied_index) {
+    repository.applied_index = p.records_index;
+    for (const Entry& entry : durable.log) {
+      if (entry.index <= p.records_index) continue;
+      if (entry.index > p.applied_index) break;
+      if (entry.index != repository.applied_index + 1) {
+        return db.Corrupt(absl::StrCat("log entry ", repository.applied_index + 1, " is missing"));
+      }
+      repository.Apply(entry);
+    }
+    if (repository.applied_index != p.applied_index ||
+        repository.applied_chain != p.applied_chain ||
+        repository.applied_epoch != p.applied_epoch) {
+      return db.Corrupt(absl::StrCat("the log does not lead to the applied position ",
+                                     p.applied_index, " (it reaches ", repository.applied_index,
+                                     ")"));
     }
   }
   return durable;

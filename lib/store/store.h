@@ -4,7 +4,9 @@
 //
 // What it keeps: the member's identity (its name and DESIGN §3 member fields), its private keys
 // (secrets), its certificates, the failover machine's HardState, and the replicated repository
-// (log after the last compaction, records, conflicts, log base and applied position).
+// (log after the last compaction, records, conflicts, log base and applied position). Applying
+// an entry only moves the applied position: the records and conflicts tables take the applied
+// entries when the log is compacted past them, and LoadReplication replays the rest from the log.
 //
 // Rules:
 // - Commit(batch) writes everything of one loop iteration in ONE transaction (group commit) and
@@ -38,7 +40,13 @@
 namespace arraykit::store {
 
 // The schema this build writes. Older databases are migrated when opened; newer ones refused.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
+
+// Applied entries reach the records table when the log is compacted past them, or once they
+// are more than kRecordsLag entries behind the applied index (then kRecordsSlice at a time, or
+// the whole excess when one batch applies more).
+inline constexpr std::uint64_t kRecordsLag = 16384;
+inline constexpr std::uint64_t kRecordsSlice = 256;
 
 // File names inside the data directory.
 inline constexpr const char* kDatabaseFile = "store.db";

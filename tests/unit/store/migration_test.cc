@@ -54,7 +54,7 @@ std::vector<std::string> Columns(Database& db, const std::string& table) {
 }  // namespace
 
 TEST_CASE("a schema 1 store migrates to the current schema and keeps its data") {
-  REQUIRE(kSchemaVersion == 3);
+  REQUIRE(kSchemaVersion == 4);
   TempDir tmp;
   const std::string dir = EmptyStore(tmp);
   const absl::Time not_before = absl::FromUnixSeconds(1764547200);  // 2025-12-01
@@ -90,7 +90,7 @@ TEST_CASE("a schema 1 store migrates to the current schema and keeps its data") 
   }
   auto store = Store::Open(dir);
   REQUIRE(store.ok());
-  CHECK((*store)->schema_version() == 3);
+  CHECK((*store)->schema_version() == 4);
 
   auto certs = (*store)->LoadCertificates();
   REQUIRE(certs.ok());
@@ -141,6 +141,67 @@ TEST_CASE("a schema 1 store migrates to the current schema and keeps its data") 
   REQUIRE(certs->size() == 2);
   CHECK(certs->at(0) == ca);
   CHECK(certs->at(1) == cert);
+}
+
+// Schema 3 wrote every applied entry into the records at once: schema 4 takes its records as
+// holding the repository through the applied index, so nothing is replayed twice.
+TEST_CASE("a schema 3 store migrates with its records holding every applied entry") {
+  TempDir tmp;
+  const std::string dir = EmptyStore(tmp);
+  {
+    Database db(dir + "/store.db");
+    REQUIRE(db.Open().ok());
+    auto reached = MigrateTo(db, 3);
+    REQUIRE(reached.ok());
+    REQUIRE(*reached == 3);
+    // Entries 1-3 applied (a put, a conflict on it, a put), 4 only appended: as schema 3 left
+    // them, with the conflict and both records already written.
+    std::vector<arraykit::replication::Entry> log = {
+        Put(1, "sessions", "a", "1"), ConflictEntry(2, "sessions", "a", "2", "w@1.2"),
+        Put(3, "sessions", "b", "3"), Put(4, "sessions", "b", "4")};
+    Link(log, 0);
+    for (const arraykit::replication::Entry& e : log) {
+      auto insert = db.Prepare(
+          "INSERT INTO log(idx, epoch, chain, kind, writer, category, \"key\", value, origin) "
+          "VALUES(?1, 1, ?2, ?3, '', ?4, ?5, ?6, ?7)");
+      REQUIRE(insert.ok());
+      insert->Bind(1, static_cast<std::int64_t>(e.index))
+          .Bind(2, static_cast<std::int64_t>(e.chain))
+          .Bind(3, e.kind == arraykit::replication::EntryKind::kConflict ? 2 : 0)
+          .BindText(4, e.category)
+          .BindText(5, e.key)
+          .BindText(6, e.value)
+          .BindText(7, e.origin);
+      REQUIRE(insert->Run().ok());
+    }
+    auto applied = db.Prepare("UPDATE applied SET idx = 3, chain = ?1, epoch = 1");
+    REQUIRE(applied.ok());
+    applied->Bind(1, static_cast<std::int64_t>(log[2].chain));
+    REQUIRE(applied->Run().ok());
+    REQUIRE(db.Exec("INSERT INTO records VALUES('sessions', 'a', '1', 0, 1, '', '', 1),"
+                    "('sessions', 'b', '3', 0, 3, '', '', 1);"
+                    "INSERT INTO conflicts(idx, category, \"key\", kept_value, lost_value, "
+                    "lost_writer, lost_origin) VALUES(2, 'sessions', 'a', '1', '2', 'w', 'w@1.2');")
+                .ok());
+  }
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  CHECK((*store)->schema_version() == 4);
+  auto durable = (*store)->LoadReplication();
+  REQUIRE(durable.ok());
+  CHECK(durable->repository.applied_index == 3);
+  CHECK(durable->repository.conflicts.size() == 1);
+  CHECK(durable->repository.records.at({"sessions", "b"}).value == "3");
+  CHECK(durable->log.size() == 4);
+  store->reset();
+  Database db(dir + "/store.db");
+  REQUIRE(db.Open().ok());
+  auto q = db.Prepare("SELECT records_idx FROM applied");
+  REQUIRE(q.ok());
+  auto row = q->Step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  CHECK(q->I64(0) == 3);
 }
 
 TEST_CASE("a fresh store and a migrated one have the same layout") {

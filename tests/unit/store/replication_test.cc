@@ -1,6 +1,8 @@
 // Hand-made Readys persisted by the store and loaded back as its Durable: compared with the
 // replicator's meaning of each persist (PersistReady: snapshot, truncate, append, apply,
 // compaction). replicator_store_test.cc drives the real replicator.
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <memory>
 #include <random>
@@ -57,6 +59,32 @@ absl::Status Persist(Store& store, const Ready& ready) {
   return store.Commit(batch);
 }
 
+// One integer from the closed store's database, read with SQLite directly.
+std::int64_t QueryInt(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir + "/store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  const int prepared = sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr);
+  const int stepped = prepared == SQLITE_OK ? sqlite3_step(q) : prepared;
+  const std::int64_t value = stepped == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  INFO(sql);
+  REQUIRE(stepped == SQLITE_ROW);
+  return value;
+}
+
+void RunSql(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir + "/store.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) ==
+          SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  INFO(sql);
+  REQUIRE(rc == SQLITE_OK);
+}
+
 }  // namespace
 
 TEST_CASE("appended and applied entries reload as the same log and repository") {
@@ -96,6 +124,163 @@ TEST_CASE("appended and applied entries reload as the same log and repository") 
   ReferencePersist(want, more);
   RequireEqual(Load(**store), want);
   CHECK(want.repository.applied_epoch == 2);
+}
+
+// Applying an entry only moves the applied position (a joining member's catch-up writes each
+// entry once, as a log row); the records and conflicts tables take the applied entries when the
+// log is compacted past them, and a load replays the rest from the log.
+TEST_CASE("applied entries reach the records table when the log is compacted past them") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  auto reopen = [&](std::unique_ptr<Store>& store) {
+    store.reset();
+    auto opened = Store::Open(dir);
+    REQUIRE(opened.ok());
+    store = *std::move(opened);
+    RequireEqual(Load(*store), want);
+  };
+  auto close = [](std::unique_ptr<Store>& store) { store.reset(); };
+  auto opened = Store::Open(dir);
+  REQUIRE(opened.ok());
+  std::unique_ptr<Store> store = *std::move(opened);
+
+  Ready first;
+  first.append = {Put(1, "sessions", "a", "1"),
+                  Put(2, "sessions", "b", "2"),
+                  Del(3, "sessions", "a"),
+                  ConflictEntry(4, "sessions", "b", "lost-b", "newyork@1.4"),
+                  Put(5, "sessions", "c", "5"),
+                  Put(6, "sessions", "b", "6"),
+                  ConflictEntry(7, "sessions", "a", "lost-a", "chicago@1.7"),
+                  Barrier(8, 1)};
+  LinkTo(want, first);
+  first.apply = first.append;
+  REQUIRE(Persist(*store, first).ok());
+  ReferencePersist(want, first);
+  close(store);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM records") == 0);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM conflicts") == 0);
+  CHECK(QueryInt(dir, "SELECT records_idx FROM applied") == 0);
+  reopen(store);  // the eight entries replayed from the log
+  REQUIRE(want.repository.conflicts.size() == 2);
+  CHECK(want.repository.conflicts[0].kept_value == "2");
+
+  // Compacting through 5 writes the records as entries 1-5 left them, and one conflict.
+  Ready compact;
+  compact.compact_through = 5;
+  REQUIRE(Persist(*store, compact).ok());
+  ReferencePersist(want, compact);
+  close(store);
+  CHECK(QueryInt(dir, "SELECT records_idx FROM applied") == 5);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM records") == 3);
+  CHECK(QueryInt(dir, "SELECT deleted FROM records WHERE \"key\" = 'a'") == 1);
+  CHECK(QueryInt(dir, "SELECT idx FROM records WHERE \"key\" = 'b'") == 2);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM conflicts") == 1);
+  reopen(store);  // records through 5, entries 6-8 replayed
+
+  // A conflict whose kept value is in the records table (b was last written by entry 6, which
+  // the next compaction writes first), and one on a key the log no longer holds (c).
+  Ready more;
+  more.append = {ConflictEntry(9, "sessions", "b", "lost-b2", "newyork@1.9"),
+                 ConflictEntry(10, "sessions", "c", "lost-c", "newyork@1.10")};
+  LinkTo(want, more);
+  more.apply = more.append;
+  more.compact_through = 10;
+  REQUIRE(Persist(*store, more).ok());
+  ReferencePersist(want, more);
+  REQUIRE(want.repository.conflicts.size() == 4);
+  CHECK(want.repository.conflicts[2].kept_value == "6");
+  CHECK(want.repository.conflicts[3].kept_value == "5");
+  RequireEqual(Load(*store), want);
+  close(store);
+  CHECK(QueryInt(dir, "SELECT records_idx FROM applied") == 10);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM conflicts") == 4);
+  CHECK(QueryInt(dir, "SELECT count(*) FROM log") == 0);
+  reopen(store);
+}
+
+TEST_CASE("the records follow the applied index at most kRecordsLag entries behind") {
+  using arraykit::store::kRecordsLag;
+  using arraykit::store::kRecordsSlice;
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  Durable want;
+  auto store = Store::Open(dir);
+  REQUIRE(store.ok());
+  std::uint64_t next = 1;
+  auto apply = [&](std::uint64_t count) {
+    Ready ready;
+    for (std::uint64_t i = 0; i < count; ++i, ++next) {
+      ready.append.push_back(
+          next % 97 == 0
+              ? ConflictEntry(next, "sessions", "k" + std::to_string(next % 300), "lost", "w@1.1")
+              : Put(next, "sessions", "k" + std::to_string(next % 300), std::to_string(next)));
+    }
+    LinkTo(want, ready);
+    ready.apply = ready.append;
+    REQUIRE(Persist(**store, ready).ok());
+    ReferencePersist(want, ready);
+  };
+  auto records_index = [&] {
+    store->reset();
+    const std::int64_t index = QueryInt(dir, "SELECT records_idx FROM applied");
+    auto reopened = Store::Open(dir);
+    REQUIRE(reopened.ok());
+    *store = *std::move(reopened);
+    RequireEqual(Load(**store), want);
+    return static_cast<std::uint64_t>(index);
+  };
+  // A batch that takes the applied index past the lag writes its whole excess.
+  for (int i = 0; i < 16; ++i) apply(1024);
+  CHECK(records_index() == 0);
+  apply(kRecordsLag + 600 - 16 * 1024);
+  CHECK(records_index() == 600);
+  // Beyond that, a slice at a time.
+  apply(1);
+  CHECK(records_index() == 600 + kRecordsSlice);
+  apply(1);
+  CHECK(records_index() == 600 + kRecordsSlice);
+}
+
+TEST_CASE(
+    "a records index outside the log, or a log that misses the applied position, is "
+    "corrupt_state") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("m");
+  {
+    auto store = Store::Open(dir);
+    REQUIRE(store.ok());
+    Durable want;
+    Ready ready;
+    ready.append = {Put(1, "sessions", "a", "1"), Put(2, "sessions", "a", "2"),
+                    Put(3, "sessions", "b", "3")};
+    LinkTo(want, ready);
+    ready.apply = ready.append;
+    ready.compact_through = 1;
+    REQUIRE(Persist(**store, ready).ok());
+  }
+  SECTION("above the applied index") {
+    RunSql(dir, "UPDATE applied SET records_idx = 4");
+    auto store = Store::Open(dir);
+    REQUIRE_FALSE(store.ok());
+    CHECK(ReasonOf(store.status()) == "corrupt_state");
+    CHECK(std::string(store.status().message()).find("records' index 4") != std::string::npos);
+  }
+  SECTION("below the log base") {
+    RunSql(dir, "UPDATE applied SET records_idx = 0");
+    auto store = Store::Open(dir);
+    REQUIRE_FALSE(store.ok());
+    CHECK(ReasonOf(store.status()) == "corrupt_state");
+  }
+  SECTION("the last applied entry's chain changed in the log") {
+    RunSql(dir, "UPDATE log SET chain = 12345 WHERE idx = 3");
+    auto store = Store::Open(dir);
+    REQUIRE(store.ok());  // opening reads the positions only
+    auto durable = (*store)->LoadReplication();
+    REQUIRE_FALSE(durable.ok());
+    CHECK(ReasonOf(durable.status()) == "corrupt_state");
+  }
 }
 
 TEST_CASE("uint64 values above 2^63 are stored losslessly") {
