@@ -13,7 +13,8 @@
 //     answer their waiting calls.
 //   - While the store thread commits, the job queued behind it may absorb a later one (Merge):
 //     its batch then commits everything stepped until the store thread is free, as one
-//     transaction (group commit), released in the order the two would have been.
+//     transaction (group commit), and its release sends and answers the later job's messages
+//     and calls after its own.
 //   - `on_done` runs on the worker thread each time a job is done (released or failed), outside
 //     the worker's lock; the loop uses it to wake up and hand over what it gathered meanwhile.
 #ifndef ARRAYKIT_NODE_COMMIT_WORKER_H_
