@@ -8,10 +8,14 @@
 //   0. the raw flush: 4 KiB pwrite + fdatasync over an existing block, by 1 thread and by 3
 //      threads at once (the three members' stores share the disk); again at the end;
 //   1. sequential durable writes on the primary, 3 members, array mode (p50/p99 of Put), with
-//      the primary's commits per write and its Store::Commit p50/p99; and the same on a
-//      standalone member (`seq1`: no secondaries sharing the disk and the cores);
+//      the primary's commits per write and its Store::Commit p50/p99, the write's path around
+//      its commit (Put to the commit's start, the commit's end to Put returning) and how many of
+//      the primary's commits ran while a secondary's did; and the same on a standalone member
+//      (`seq1`: no secondaries sharing the disk and the cores);
 //   2. throughput with 64 writers in flight (each a thread doing Put in a loop), with the store
-//      commits per second and entries per commit of the primary and of a secondary;
+//      commits per second and entries per commit of the primary and of a secondary, and for
+//      each its Store::Commit p50, the CPU its thread used in Commit per entry and the time
+//      between one commit's end and the next one's start;
 //   3. a member restarting into an array that holds 10,000 entries: from its Open to
 //      "applied the primary's last position" (the catch-up the join of a member also pays);
 //   4. the join of a fresh member into an array (primary + secondary) holding 10,000 entries:
@@ -92,7 +96,21 @@ struct CommitCounts {
   // The applied index the store made durable last, and when that commit returned.
   std::atomic<long> durable_applied{0};
   std::atomic<Clock::rep> durable_applied_at{0};
+  // While `record` is set (under mu): each non-empty commit's start and end, its entries and
+  // the CPU its thread used inside it.
+  struct Span {
+    Clock::time_point start, end;
+    long entries;
+    double cpu_ms;
+  };
+  std::vector<Span> spans;
 };
+
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 
 // The default SQLite storage, counting its commits (the node calls Commit from one thread at a
 // time; the counters are read by the bench's thread).
@@ -118,13 +136,18 @@ class CountingStorage final : public Storage {
   }
   absl::StatusOr<std::vector<std::string>> SecretNames() override { return inner_->SecretNames(); }
   absl::Status Commit(const arraykit::node::Batch& batch) override {
+    const double cpu_start = ThreadCpuMs();
     const auto start = Clock::now();
     absl::Status status = inner_->Commit(batch);
-    const double took_ms = Ms(Clock::now() - start);
+    const auto end = Clock::now();
+    const double took_ms = Ms(end - start);
     counts_->busy_us.fetch_add(static_cast<long>(took_ms * 1000), std::memory_order_relaxed);
     if (counts_->record && !batch.empty()) {
+      const long entries =
+          batch.replication == nullptr ? 0 : static_cast<long>(batch.replication->append.size());
       std::lock_guard lock(counts_->mu);
       counts_->commit_ms.push_back(took_ms);
+      counts_->spans.push_back({start, end, entries, ThreadCpuMs() - cpu_start});
     }
     if (batch.replication != nullptr && batch.replication->snapshot) {
       std::lock_guard lock(counts_->mu);
@@ -200,6 +223,33 @@ double FlushLatency(const std::string& dir, int threads, int count, const char* 
               label, threads, threads == 1 ? "" : "s at once", p50, Percentile(all, 0.99),
               all.size());
   return p50;
+}
+
+// Takes the spans `counts` recorded (and stops recording).
+std::vector<CommitCounts::Span> TakeSpans(CommitCounts& counts) {
+  counts.record = false;
+  std::lock_guard lock(counts.mu);
+  return std::exchange(counts.spans, {});
+}
+
+// One store's commits under load: duration, the CPU its thread used in them per entry, and the
+// time between one commit's end and the next one's start (the store thread releasing and
+// waiting for the loop's next batch).
+void PrintSpans(const char* who, const std::vector<CommitCounts::Span>& spans) {
+  if (spans.size() < 2) return;
+  std::vector<double> took, gap;
+  double cpu = 0;
+  long entries = 0;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    took.push_back(Ms(spans[i].end - spans[i].start));
+    cpu += spans[i].cpu_ms;
+    entries += spans[i].entries;
+    if (i > 0) gap.push_back(Ms(spans[i].start - spans[i - 1].end));
+  }
+  std::printf("  %s: Store::Commit p50 %.3f ms, CPU in it %.1f us per entry; between commits p50 "
+              "%.3f ms  p90 %.3f ms\n",
+              who, Percentile(took, 0.5), entries == 0 ? 0.0 : 1000 * cpu / static_cast<double>(entries),
+              Percentile(gap, 0.5), Percentile(gap, 0.9));
 }
 
 json Description(const json& resilience) {
@@ -281,13 +331,44 @@ double SequentialWrites(const std::string& root, int count, std::size_t members)
   Array array(root, json{{"monitor_interval_s", 1}}, members);
   Node& primary = array[kNames[0]];
   const long commits_before = array.counts(kNames[0]).commits.load();
-  array.counts(kNames[0]).record = true;
+  for (std::size_t m = 0; m < members; ++m) array.counts(kNames[m]).record = true;
   std::vector<double> ms;
+  std::vector<std::pair<Clock::time_point, Clock::time_point>> calls;
   for (int i = 0; i < count; ++i) {
     const auto start = Clock::now();
     auto position = primary.Put("global_configuration", absl::StrCat("k", i), Value(i));
-    ms.push_back(Ms(Clock::now() - start));
+    const auto end = Clock::now();
+    ms.push_back(Ms(end - start));
+    calls.emplace_back(start, end);
     if (!position.ok()) Fail("put", position.status());
+  }
+  // Each write's path: from Put to its commit's start (the host thread handing over, the loop
+  // waking and stepping), the commit, from its end to Put returning (release, the host thread
+  // waking). The write's commit is the one that starts within its call.
+  std::vector<double> before_ms, after_ms;
+  std::vector<CommitCounts::Span> secondaries;
+  for (std::size_t m = 1; m < members; ++m) {
+    for (const CommitCounts::Span& s : TakeSpans(array.counts(kNames[m]))) secondaries.push_back(s);
+  }
+  long overlapped = 0;  // primary commits during which a secondary's commit ran
+  {
+    const std::vector<CommitCounts::Span> spans = TakeSpans(array.counts(kNames[0]));
+    for (const CommitCounts::Span& p : spans) {
+      for (const CommitCounts::Span& s : secondaries) {
+        if (s.start < p.end && p.start < s.end) {
+          ++overlapped;
+          break;
+        }
+      }
+    }
+    std::size_t next = 0;
+    for (const auto& [start, end] : calls) {
+      while (next < spans.size() && spans[next].start < start) ++next;
+      if (next < spans.size() && spans[next].end <= end) {
+        before_ms.push_back(Ms(spans[next].start - start));
+        after_ms.push_back(Ms(end - spans[next].end));
+      }
+    }
   }
   const long commits = array.counts(kNames[0]).commits.load() - commits_before;
   array.counts(kNames[0]).record = false;
@@ -302,6 +383,12 @@ double SequentialWrites(const std::string& root, int count, std::size_t members)
       members, members == 1 ? "" : "s", Percentile(ms, 0.5), Percentile(ms, 0.99), count,
       static_cast<double>(commits) / static_cast<double>(count), Percentile(commit_ms, 0.5),
       Percentile(commit_ms, 0.99));
+  if (!before_ms.empty()) {
+    std::printf("  the primary's part: Put to its commit p50 %.3f ms, its commit to Put returning "
+                "p50 %.3f ms (%zu writes matched); %ld of its commits ran beside a secondary's\n",
+                Percentile(before_ms, 0.5), Percentile(after_ms, 0.5), before_ms.size(),
+                overlapped);
+  }
   return Percentile(ms, 0.5);
 }
 
@@ -316,6 +403,8 @@ void Throughput(const std::string& root, int writers, int seconds) {
   const long primary_commits = on_primary.commits, primary_entries = on_primary.entries;
   const long primary_busy = on_primary.busy_us, secondary_busy = on_secondary.busy_us;
   const long secondary_commits = on_secondary.commits, secondary_entries = on_secondary.entries;
+  array.counts(kNames[0]).record = true;
+  array.counts(kNames[1]).record = true;
   const double cpu_before = ProcessCpuSeconds();
   const auto start = Clock::now();
   for (int w = 0; w < writers; ++w) {
@@ -348,6 +437,8 @@ void Throughput(const std::string& root, int writers, int seconds) {
               1e6 * cpu / static_cast<double>(done.load()), cpu / elapsed,
               static_cast<double>(pc) / elapsed, per_commit(pe, pc), 100 * pb,
               static_cast<double>(sc) / elapsed, per_commit(se, sc), 100 * sb);
+  PrintSpans("primary", TakeSpans(array.counts(kNames[0])));
+  PrintSpans("secondary", TakeSpans(array.counts(kNames[1])));
 }
 
 void CatchUp(const std::string& root, int entries) {

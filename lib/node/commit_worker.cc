@@ -47,6 +47,14 @@ void CommitWorker::Submit(std::unique_ptr<Job> job) {
   cv_.notify_all();
 }
 
+bool CommitWorker::Merge(Job& job) {
+  std::lock_guard lock(mu_);
+  // The front job is committing (or about to: the worker takes it under this lock); only one
+  // behind it has not started.
+  if (!failure_.ok() || jobs_.size() < 2) return false;
+  return jobs_.back()->Absorb(job);
+}
+
 void CommitWorker::WaitIdle() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return jobs_.empty(); });

@@ -11,6 +11,10 @@
 //   - A failed commit stops the worker for good: neither that job nor any queued or submitted
 //     after it is released or committed, and the loop collects those jobs (TakeFailedJobs) to
 //     answer their waiting calls.
+//   - While the store thread commits, the job queued behind it may absorb a later one (Merge):
+//     its batch then commits everything stepped until the store thread is free, as one
+//     transaction (group commit), and its release sends and answers the later job's messages
+//     and calls after its own.
 //   - `on_done` runs on the worker thread each time a job is done (released or failed), outside
 //     the worker's lock; the loop uses it to wake up and hand over what it gathered meanwhile.
 #ifndef ARRAYKIT_NODE_COMMIT_WORKER_H_
@@ -42,6 +46,10 @@ class CommitWorker {
     virtual void Release() = 0;
     // The commit failed or the node stops: nothing of the job may leave; answer its calls.
     virtual void Abandon(const absl::Status& why) = 0;
+    // Takes `later`'s batch and what waits for it into this job, which has not started
+    // committing, when one transaction and one release keep their order; false (nothing taken)
+    // otherwise.
+    virtual bool Absorb(Job& /*later*/) { return false; }
   };
 
   // `storage` must outlive the worker; capacity >= 1. Starts the thread.
@@ -58,6 +66,10 @@ class CommitWorker {
   // Queues `job` after those held; requires fewer than `capacity` held (checked). When a commit
   // failed meanwhile (after has_room() said yes), the job goes with the failed ones instead.
   void Submit(std::unique_ptr<Job> job);
+  // When a job is queued behind the one committing and absorbs `job`, true (`job` is then
+  // empty and may be dropped); false when nothing is queued, the queued job refused, or a commit
+  // failed.
+  bool Merge(Job& job);
   // Blocks until no job is held.
   void WaitIdle();
   // OK until a commit failed; then that commit's error, for good.

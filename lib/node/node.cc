@@ -63,6 +63,11 @@ std::chrono::steady_clock::time_point SteadyAt(absl::Duration mono) {
           absl::ToChronoNanoseconds(mono)));
 }
 
+// A write's answer: its position as {"epoch":E,"index":I}.
+std::string PositionText(const failover::LogPosition& p) {
+  return absl::StrCat("{\"epoch\":", p.epoch, ",\"index\":", p.index, "}");
+}
+
 json PositionJson(const failover::LogPosition& p) {
   return json{{"epoch", p.epoch}, {"index", p.index}};
 }
@@ -327,6 +332,8 @@ class Node::Impl {
   class Iteration;
   void Settle();
   void CollectStoreFailure();
+  std::unique_ptr<Iteration> held_;  // built while the store thread was full (HandleReady)
+  void AbandonHeld(const absl::Status& why);
 
  public:
   // Join (loop thread). Primary side.
@@ -758,6 +765,7 @@ void Node::Impl::Loop() {
   // A last round: what was stepped is persisted, sent and reported before the loop ends.
   Settle();
   committer_.reset();
+  AbandonHeld(absl::CancelledError("the node was closed"));
 }
 
 void Node::Impl::Deliver(Envelope& envelope) {
@@ -946,9 +954,7 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
     }
     absl::Time at = node_->WallNow();
     for (auto& [call, completion] : completions) {
-      const failover::LogPosition& p = completion.position;
-      call->Finish(std::move(completion.status),
-                   absl::StrCat("{\"epoch\":", p.epoch, ",\"index\":", p.index, "}"));
+      call->Finish(std::move(completion.status), PositionText(completion.position));
     }
     for (auto& [call, answer] : answers) {
       if (answer.ok()) {
@@ -963,6 +969,37 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
   void Abandon(const absl::Status& why) override {
     for (auto& [call, completion] : completions) call->Finish(why);
     for (auto& [call, answer] : answers) call->Finish(why);
+  }
+  // A later iteration stepped while this one waited for the store thread: its appended and
+  // applied entries, its HardState (which supersedes this one's), its replication messages and
+  // its write answers go into this transaction and this release, after this one's. Only a
+  // plain later iteration (nothing else to persist, send or report) is taken, and only into
+  // one whose log is not replaced, so the store's operations and the release keep their order.
+  bool Absorb(CommitWorker::Job& job) override {
+    auto& later = static_cast<Iteration&>(job);
+    const replication::Ready& r = later.replication;
+    if (later.persist.identity.has_value() || later.persist.credentials.has_value() ||
+        !later.after_commit.empty() || !later.answers.empty() ||
+        !later.failover_messages.empty() || !later.failover_events.empty() ||
+        r.snapshot.has_value() || r.truncate_after.has_value() || r.compact_through.has_value() ||
+        !r.events.empty() || !r.rolled_back.empty() || persist.credentials.has_value() ||
+        replication.snapshot.has_value()) {
+      return false;
+    }
+    if (later.persist.hard_state.has_value()) persist.hard_state = std::move(later.persist.hard_state);
+    auto move_all = [](auto& from, auto& to) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+      from.clear();
+    };
+    if (later.persist.replication != nullptr) {
+      move_all(later.replication.append, replication.append);
+      move_all(later.replication.apply, replication.apply);
+      move_all(later.replication.messages, replication.messages);
+      move_all(later.replication.completions, replication.completions);
+      persist.replication = &replication;
+    }
+    move_all(later.completions, completions);
+    return true;
   }
 
   Batch persist;
@@ -979,9 +1016,18 @@ class Node::Impl::Iteration final : public CommitWorker::Job {
 
 bool Node::Impl::HandleReady() {
   for (int round = 0; round < kMaxReadyRounds; ++round) {
-    // While the store thread holds all it may, the machines gather the next iterations' output,
-    // handed over as one larger batch when a commit returns and wakes the loop.
-    if (!committer_->has_room()) return false;
+    // An iteration the store thread could take neither as a job nor into its queued one waits
+    // here for room; the machines gather what comes after it meanwhile.
+    if (held_ != nullptr) {
+      CollectStoreFailure();
+      if (!failed_.ok()) {
+        AbandonHeld(failed_);
+        return false;
+      }
+      if (!committer_->has_room()) return false;
+      committer_->Submit(std::move(held_));
+      continue;
+    }
     bool machine_ready = machine_->HasReady();
     bool replicator_ready = replicator_->HasReady();
     if (!machine_ready && !replicator_ready && !identity_to_persist_ && !hard_state_to_persist_ &&
@@ -1027,6 +1073,16 @@ bool Node::Impl::HandleReady() {
       it->Abandon(failed_);
       return false;
     }
+    if (!committer_->has_room()) {
+      // The store thread is committing and holds the next job: this iteration joins that job
+      // (group commit: it commits as soon as the store thread is free, with everything stepped
+      // until then), or waits here when it cannot.
+      if (committer_->Merge(*it)) continue;
+      if (!committer_->has_room()) {
+        held_ = std::move(it);
+        return false;
+      }
+    }
     if (committer_->idle() && !it->replication.snapshot.has_value() &&
         it->replication.append.size() <= kInlineEntries) {
       // Nothing in flight and a small batch (a lone write, a follower's next entry, a
@@ -1044,7 +1100,12 @@ bool Node::Impl::HandleReady() {
     }
     committer_->Submit(std::move(it));
   }
-  return committer_->has_room() && (machine_->HasReady() || replicator_->HasReady());
+  return held_ != nullptr ? committer_->has_room()
+                          : machine_->HasReady() || replicator_->HasReady();
+}
+
+void Node::Impl::AbandonHeld(const absl::Status& why) {
+  if (held_ != nullptr) std::exchange(held_, nullptr)->Abandon(why);
 }
 
 // Makes everything stepped so far durable and released: no batch in flight, nothing ready.
@@ -1054,8 +1115,9 @@ void Node::Impl::Settle() {
     CollectStoreFailure();
     if (!failed_.ok()) return;
     HandleReady();
-    if (committer_->idle() && !machine_->HasReady() && !replicator_->HasReady() &&
-        !identity_to_persist_ && !hard_state_to_persist_ && !HasJoinWork()) {
+    if (committer_->idle() && held_ == nullptr && !machine_->HasReady() &&
+        !replicator_->HasReady() && !identity_to_persist_ && !hard_state_to_persist_ &&
+        !HasJoinWork()) {
       return;
     }
   }
@@ -1085,6 +1147,7 @@ void Node::Impl::Fail(const absl::Status& status) {
   pending_.clear();
   for (auto& [call, answer] : answers_after_commit_) call->Finish(failed_);
   answers_after_commit_.clear();
+  AbandonHeld(failed_);
   failover::TimelineEntry entry;
   entry.member = options_.name;
   entry.event = "store_failed";

@@ -50,8 +50,33 @@ struct StoreHooks {
     {
       std::lock_guard lock(mu);
       hold = false;
+      gate = -1;
     }
     cv.notify_all();
+  }
+  // A gate: while gate >= 0, the commits after the first `gate` ones (counted from the gate's
+  // setting) wait.
+  int gate = -1;
+  int gated = 0;  // commits that reached the gate
+  void SetGate(int passes) {
+    {
+      std::lock_guard lock(mu);
+      if (gate < 0) gated = 0;
+      gate = passes;
+    }
+    cv.notify_all();
+  }
+  void PassGate() {
+    std::unique_lock lock(mu);
+    if (gate < 0) return;
+    const int mine = ++gated;
+    cv.notify_all();
+    cv.wait(lock, [&] { return gate < 0 || mine <= gate; });
+  }
+  // In the test: waits until `n` commits reached the gate.
+  bool WaitGated(int n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return gated >= n; });
   }
   // In a commit: waits while commits are held.
   void WaitWhileHeld() {
@@ -91,6 +116,7 @@ class HookedStorage final : public Storage {
   absl::StatusOr<std::vector<std::string>> SecretNames() override { return inner_->SecretNames(); }
   absl::Status Commit(const Batch& batch) override {
     hooks_->WaitWhileHeld();
+    hooks_->PassGate();
     if (hooks_->fail_next.exchange(false)) {
       return absl::InternalError("the disk is full");
     }
@@ -151,7 +177,7 @@ struct Array {
   }
   // The configured array of the three, `kA` primary; returns once both secondaries hold a
   // write of the primary.
-  void Form() {
+  void Form(double monitor_interval_s = 0.05) {
     json members = json::array();
     int rack = 1;
     for (const std::string& name : {kA, kB, kC}) {
@@ -162,7 +188,7 @@ struct Array {
     json description{{"members", members},
                      {"primary", kA},
                      {"backup_primaries", {kB, kC}},
-                     {"resilience", {{"monitor_interval_s", 0.05}}}};
+                     {"resilience", {{"monitor_interval_s", monitor_interval_s}}}};
     for (const std::string& name : {kC, kB, kA}) {
       REQUIRE(nodes[name]->CreateArray(description.dump()).ok());
     }
@@ -194,6 +220,15 @@ class LoggedJob final : public CommitWorker::Job {
   void Abandon(const absl::Status& why) override {
     std::lock_guard lock(*mu_);
     log_->push_back("abandoned " + name_ + ": " + std::string(why.message()));
+  }
+  // Takes a later job unless its name says "solo" (as an iteration refuses what must not share
+  // a transaction); the two are then released as one.
+  bool Absorb(CommitWorker::Job& later) override {
+    auto& job = static_cast<LoggedJob&>(later);
+    if (job.name_.find("solo") != std::string::npos) return false;
+    name_ += "+" + job.name_;
+    job.name_.clear();
+    return true;
   }
 
  private:
@@ -271,6 +306,55 @@ TEST_CASE("commit worker: jobs commit and release in order, at most `capacity` h
                                         "released 3"});
 }
 
+TEST_CASE("commit worker: a job queued behind a commit absorbs later ones until it starts") {
+  std::mutex mu;
+  std::vector<std::string> log;
+  auto hooks = std::make_shared<StoreHooks>();
+  LoggingStorage storage(&log, &mu, hooks);
+  CommitWorker worker(&storage, 2, nullptr);
+
+  hooks->Hold();
+  worker.Submit(std::make_unique<LoggedJob>("1", &log, &mu, true));
+  REQUIRE(hooks->WaitHolding());
+  LoggedJob alone("2", &log, &mu, true);
+  CHECK_FALSE(worker.Merge(alone));  // only the committing job is held: nothing to join
+  worker.Submit(std::make_unique<LoggedJob>("2", &log, &mu, true));
+  LoggedJob third("3", &log, &mu, true), fourth("4", &log, &mu, false);
+  CHECK(worker.Merge(third));  // joins the queued job, not the one committing
+  CHECK(worker.Merge(fourth));
+  LoggedJob solo("5 solo", &log, &mu, true);
+  CHECK_FALSE(worker.Merge(solo));  // the queued job refuses it
+  hooks->Release();
+  worker.WaitIdle();
+  LoggedJob late("6", &log, &mu, true);
+  CHECK_FALSE(worker.Merge(late));  // nothing queued any more
+  std::lock_guard lock(mu);
+  // Two transactions: the queued job committed once with what it absorbed, released in order.
+  CHECK(log == std::vector<std::string>{"commit", "released 1", "commit", "released 2+3+4"});
+}
+
+TEST_CASE("commit worker: nothing joins a queued job once a commit failed") {
+  std::mutex mu;
+  std::vector<std::string> log;
+  auto hooks = std::make_shared<StoreHooks>();
+  LoggingStorage storage(&log, &mu, hooks);
+  CommitWorker worker(&storage, 2, nullptr);
+
+  hooks->Hold();
+  hooks->fail_next = true;
+  worker.Submit(std::make_unique<LoggedJob>("1", &log, &mu, true));
+  REQUIRE(hooks->WaitHolding());
+  worker.Submit(std::make_unique<LoggedJob>("2", &log, &mu, true));
+  hooks->Release();
+  worker.WaitIdle();
+  LoggedJob later("3", &log, &mu, true);
+  CHECK_FALSE(worker.Merge(later));
+  for (auto& job : worker.TakeFailedJobs()) job->Abandon(absl::DataLossError("stopped"));
+  std::lock_guard lock(mu);
+  CHECK(log == std::vector<std::string>{"commit failed", "abandoned 1: stopped",
+                                        "abandoned 2: stopped"});
+}
+
 TEST_CASE("commit worker: a failed commit releases nothing of it or after it, for good") {
   std::mutex mu;
   std::vector<std::string> log;
@@ -345,6 +429,42 @@ TEST_CASE("nothing of an iteration leaves before its commit returns; answers kee
   REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
   CHECK(Has(array[kB], "first"));
   CHECK(Has(array[kB], "second"));
+}
+
+TEST_CASE("writes stepped while the store thread is full join the iteration queued behind it") {
+  Array array("group-commit");
+  array.Form(/*monitor_interval_s=*/5);  // no probes between the steps below
+  Node& a = array[kA];
+  StoreHooks& hooks = *array.hooks[kA];
+  const int before = hooks.commits;
+  auto put = [&](const std::string& key) {
+    return std::async(std::launch::async, [&a, key] { return a.Put("sessions", key, "1"); });
+  };
+  hooks.SetGate(0);
+  auto first = put("first");  // the loop commits a lone write itself: it waits at the gate
+  REQUIRE(hooks.WaitGated(1));
+  auto b = put("b"), c = put("c");  // queued for the loop meanwhile
+  std::this_thread::sleep_for(50ms);
+  hooks.SetGate(1);  // `first` commits; b and c are one iteration of two: the store thread's
+  REQUIRE(hooks.WaitGated(2));
+  auto d = put("d");  // queued behind b and c
+  std::this_thread::sleep_for(50ms);
+  auto e = put("e");  // the store thread is full: e joins d's iteration
+  std::this_thread::sleep_for(50ms);
+  hooks.SetGate(100);
+  std::vector<int> index;
+  for (auto* call : {&first, &b, &c, &d, &e}) {
+    auto position = call->get();
+    REQUIRE(position.ok());
+    index.push_back(json::parse(*position)["index"].get<int>());
+  }
+  CHECK(index[0] < index[1]);
+  CHECK(index[2] < index[3]);
+  CHECK(index[3] < index[4]);
+  // first; b and c; d and e: three transactions (e on its own would make a fourth).
+  CHECK(hooks.commits - before == 3);
+  REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+  for (const char* key : {"first", "b", "c", "d", "e"}) CHECK(Has(array[kC], key));
 }
 
 TEST_CASE("a failed commit stops the member: its writes and those behind it never leave") {
