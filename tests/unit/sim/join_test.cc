@@ -285,6 +285,22 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     doc["clocks"] = {{kD, {{"offset_s", 90}}}};
     CheckRefused(doc, kA, kD, "clock_skew");
   }
+  SECTION("on a quorum primary that holds no majority of leases yet") {
+    // Events come first in an instant: at t = 0 no voter has granted a lease yet, so a leads
+    // its array but may not write (it may a moment later, when b's grant arrives).
+    json doc = ThreePlusTwo(true, json::array({json{{"at_s", 0}, {"join", kD}}}), 40);
+    Simulator simulator = Checked(doc);
+    REQUIRE(simulator.RunUntil(0).ok());
+    const json result = simulator.Result();
+    const std::vector<json> refused = Entries(result, "join_refused");
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0]["code"] == "not_primary");
+    CHECK(refused[0]["reason"].get<std::string>().find("not writable") != std::string::npos);
+    CHECK(simulator.machine(IndexOf(simulator, kA))->hard_state().formation.members.size() == 3);
+    CHECK(simulator.machine(IndexOf(simulator, kD))->hard_state().formation.members ==
+          std::vector<std::string>{kD});
+    CHECK(simulator.Run().ok());
+  }
   SECTION("on a primary that is down") {
     Simulator simulator =
         Checked(WithEvents(json::array(
