@@ -314,12 +314,12 @@ absl::Status Simulator::Join(const ScenarioEvent& event) {
   absl::Status outcome = decision.status();
   // Step 5's plan: trust_ca and issue_certificate are the PKI's (not modelled); add_member.
   if (outcome.ok()) outcome = machine.AddMember(joiner.name, decision->voter, reply.epoch);
-  const ops::JoinHello hello = ops::MakeJoinHello(view, request, primary_clock, kSimulatedPem);
-  const ops::JoinAdmit admit =
-      ops::MakeJoinAdmit(machine, request, kSimulatedPem, kSimulatedPem);
-  if (outcome.ok()) outcome = ops::CheckJoinAdmit(joiner_view, hello, admit);
   if (outcome.ok()) {
-    outcome = joining.JoinArray(admit.formation, admit.epoch);
+    // Steps 6-7: the admission, as the joiner checks it and adopts it.
+    const ops::JoinHello hello = ops::MakeJoinHello(view, request, primary_clock, kSimulatedPem);
+    const ops::JoinAdmit admit = ops::MakeJoinAdmit(machine, request, kSimulatedPem, kSimulatedPem);
+    outcome = ops::CheckJoinAdmit(joiner_view, hello, admit);
+    if (outcome.ok()) outcome = joining.JoinArray(admit.formation, admit.epoch);
     // Refused at admission (the checks above make it unexpected): add_member is undone, as the
     // node undoes it.
     if (!outcome.ok()) machine.RemoveMember(joiner.name).IgnoreError();

@@ -41,25 +41,27 @@ json Write(double at_s, const char* member, const char* key, int value) {
 json ThreePlusTwo(bool quorum, json events, double until_s) {
   json members = json::array();
   members.push_back(Member(kA, {"frontend", "backend"}, "r1"));
-  members.push_back(Member(kB, quorum ? std::vector<std::string>{"frontend", "backend"}
-                                      : std::vector<std::string>{"frontend"},
+  members.push_back(Member(kB,
+                           quorum ? std::vector<std::string>{"frontend", "backend"}
+                                  : std::vector<std::string>{"frontend"},
                            "r2"));
   members.push_back(Member(kC, {"frontend"}, "r1"));
-  json resilience{{"failover_enabled", true},          {"monitor_interval_s", 1},
-                  {"monitor_attempts", 3},             {"find_primary_interval_s", 1},
-                  {"find_primary_attempts", 2},        {"primary_return_action", "none"}};
+  json resilience{{"failover_enabled", true},   {"monitor_interval_s", 1},
+                  {"monitor_attempts", 3},      {"find_primary_interval_s", 1},
+                  {"find_primary_attempts", 2}, {"primary_return_action", "none"}};
   if (quorum) resilience["mode"] = "quorum";
-  return json{{"members", members},
-              {"primary", kA},
-              {"backup_primaries", {kB, kC}},
-              {"resilience", resilience},
-              {"standalone",
-               {Member(kD, quorum ? std::vector<std::string>{"backend"}
-                                  : std::vector<std::string>{"frontend"},
-                       "r3"),
-                Member(kE, {"frontend"}, "r3")}},
-              {"events", std::move(events)},
-              {"until_s", until_s}};
+  return json{
+      {"members", members},
+      {"primary", kA},
+      {"backup_primaries", {kB, kC}},
+      {"resilience", resilience},
+      {"standalone",
+       {Member(kD,
+               quorum ? std::vector<std::string>{"backend"} : std::vector<std::string>{"frontend"},
+               "r3"),
+        Member(kE, {"frontend"}, "r3")}},
+      {"events", std::move(events)},
+      {"until_s", until_s}};
 }
 
 Simulator Checked(const json& doc) {
@@ -126,8 +128,8 @@ void RunJoinsThenFailover(bool quorum) {
   const auto& formation = simulator.machine(a)->hard_state().formation;
   CHECK(formation.members == std::vector<std::string>{kA, kB, kC, kD, kE});
   CHECK(formation.backup_primaries == std::vector<std::string>{kB, kC, kD, kE});
-  CHECK(formation.voters == (quorum ? std::vector<std::string>{kA, kB, kD}
-                                    : std::vector<std::string>{kA}));
+  CHECK(formation.voters ==
+        (quorum ? std::vector<std::string>{kA, kB, kD} : std::vector<std::string>{kA}));
   CHECK(simulator.machine(d)->hard_state().formation.primary == kA);
   CHECK(simulator.machine(e)->hard_state().formation.primary == kA);
   CHECK(simulator.lineage(d) == simulator.lineage(a));
@@ -238,13 +240,12 @@ json WithEvents(json events) { return ThreePlusTwo(false, std::move(events), 40)
 
 TEST_CASE("a refused join changes neither the primary nor the joiner") {
   SECTION("on a secondary") {
-    CheckRefused(WithEvents(json::array({Write(1, kD, "mine", 1),
-                                         json{{"at_s", 20}, {"join", kD}, {"on", kB}}})),
+    CheckRefused(WithEvents(json::array(
+                     {Write(1, kD, "mine", 1), json{{"at_s", 20}, {"join", kD}, {"on", kB}}})),
                  kB, kD, "not_primary");
   }
   SECTION("a member already in the array") {
-    CheckRefused(WithEvents(json::array({json{{"at_s", 20}, {"join", kC}}})), kA, kC,
-                 "name_taken");
+    CheckRefused(WithEvents(json::array({json{{"at_s", 20}, {"join", kC}}})), kA, kC, "name_taken");
   }
   SECTION("a placement violation: a second back-end") {
     json doc = WithEvents(json::array({Write(1, kD, "mine", 1), json{{"at_s", 20}, {"join", kD}}}));
@@ -252,8 +253,8 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     CheckRefused(doc, kA, kD, "placement_errors");
   }
   SECTION("a joiner that is down") {
-    Simulator simulator = Checked(
-        WithEvents(json::array({json{{"at_s", 10}, {"crash", kD}}, json{{"at_s", 20}, {"join", kD}}})));
+    Simulator simulator = Checked(WithEvents(
+        json::array({json{{"at_s", 10}, {"crash", kD}}, json{{"at_s", 20}, {"join", kD}}})));
     REQUIRE(simulator.RunUntil(19'999'999).ok());
     const auto before = simulator.machine(IndexOf(simulator, kA))->hard_state();
     REQUIRE(simulator.RunUntil(20'000'000).ok());
@@ -302,9 +303,8 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     CHECK(simulator.Run().ok());
   }
   SECTION("on a primary that is down") {
-    Simulator simulator =
-        Checked(WithEvents(json::array(
-            {json{{"at_s", 10}, {"crash", kA}}, json{{"at_s", 11}, {"join", kD}}})));
+    Simulator simulator = Checked(WithEvents(
+        json::array({json{{"at_s", 10}, {"crash", kA}}, json{{"at_s", 11}, {"join", kD}}})));
     REQUIRE(simulator.Run().ok());
     const std::vector<json> refused = Entries(simulator.Result(), "join_refused");
     REQUIRE(refused.size() == 1);
@@ -317,11 +317,11 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
 // A member detached from the array is standalone again and can join back; it enters the
 // array's lineage again (it left it for one of its own at the detach).
 TEST_CASE("a detached member joins back") {
-  Simulator simulator = Checked(ThreePlusTwo(
-      false,
-      json::array({json{{"at_s", 5}, {"detach", kC}}, json{{"at_s", 10}, {"join", kC}},
-                   Write(15, kA, "k", 1)}),
-      30));
+  Simulator simulator =
+      Checked(ThreePlusTwo(false,
+                           json::array({json{{"at_s", 5}, {"detach", kC}},
+                                        json{{"at_s", 10}, {"join", kC}}, Write(15, kA, "k", 1)}),
+                           30));
   REQUIRE(simulator.RunUntil(9'000'000).ok());
   const std::size_t a = IndexOf(simulator, kA);
   const std::size_t c = IndexOf(simulator, kC);
@@ -369,9 +369,9 @@ TEST_CASE("standalone members and join events are read strictly") {
 
   // Defaults and names: the join runs on the configured primary unless `on` says otherwise;
   // standalone members may be named by every event and by clocks.
-  doc = WithEvents(json::array({json{{"at_s", 1}, {"join", "D.example.com."}},
-                                json{{"at_s", 2}, {"join", kE}, {"on", kD}},
-                                json{{"at_s", 3}, {"crash", kE}}}));
+  doc = WithEvents(
+      json::array({json{{"at_s", 1}, {"join", "D.example.com."}},
+                   json{{"at_s", 2}, {"join", kE}, {"on", kD}}, json{{"at_s", 3}, {"crash", kE}}}));
   doc["clocks"] = {{kE, {{"offset_s", 3}}}};
   absl::StatusOr<arraykit::sim::Scenario> scenario = arraykit::sim::ScenarioFromJson(doc);
   INFO(scenario.status().message());
