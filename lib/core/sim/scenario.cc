@@ -24,10 +24,11 @@ using nlohmann::json;
 // them, the scenario runners of the tests compare them with the result.
 constexpr std::string_view kScenarioKeys[] = {"events",  "until_s",     "start_clock",
                                               "network", "clocks",      "seed",
-                                              "expect",  "description", "checkpoints"};
+                                              "expect",  "description", "checkpoints",
+                                              "standalone"};
 constexpr std::string_view kEventKinds[] = {"crash",   "restart",    "partition", "heal",
                                             "network", "clean",      "change",    "make_primary",
-                                            "detach",  "config_edit", "write"};
+                                            "detach",  "config_edit", "write",    "join"};
 
 absl::Status Error(absl::string_view where, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", rule));
@@ -48,13 +49,14 @@ absl::StatusOr<double> Number(const json& value, absl::string_view where, absl::
 
 absl::Duration Seconds(double s) { return absl::Microseconds(std::llround(s * 1e6)); }
 
-// The declared name of member `value` (names compare case-insensitively).
-absl::StatusOr<std::string> MemberName(const model::Array& array, const json& value,
+// The declared name of member `value` (names compare case-insensitively): one of the array's
+// members or of the standalone ones.
+absl::StatusOr<std::string> MemberName(const Scenario& scenario, const json& value,
                                        absl::string_view where, absl::string_view field) {
   if (!value.is_string()) {
     return Error(where, absl::StrCat(field, " must be a member name, got ", Describe(value)));
   }
-  const model::Member* member = array.Find(value.get<std::string>());
+  const model::Member* member = FindMember(scenario, value.get<std::string>());
   if (member == nullptr) {
     return Error(where, absl::StrCat(field, " names unknown member ", Describe(value)));
   }
@@ -94,7 +96,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (absl::Status status = model::json_internal::RejectUnknownFields(
           value, where,
           {"at_s", "note", "contact_members", "crash", "restart", "partition", "heal", "network",
-           "clean", "change", "make_primary", "detach", "config_edit", "on", "write"});
+           "clean", "change", "make_primary", "detach", "config_edit", "on", "write", "join"});
       !status.ok()) {
     return status;
   }
@@ -128,11 +130,12 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   if (kind.empty()) {
     return Error(where,
                  "no event kind (one of crash, restart, partition, heal, network, clean, "
-                 "change, make_primary, detach, config_edit, write)");
+                 "change, make_primary, detach, config_edit, write, join)");
   }
-  const bool operation = kind == "make_primary" || kind == "detach" || kind == "config_edit";
+  const bool operation =
+      kind == "make_primary" || kind == "detach" || kind == "config_edit" || kind == "join";
   if (value.contains("on") && !operation) {
-    return Error(where, "on only goes with make_primary, detach and config_edit");
+    return Error(where, "on only goes with make_primary, detach, config_edit and join");
   }
   if (value.contains("contact_members") && kind != "clean") {
     return Error(where, "contact_members only goes with clean");
@@ -142,7 +145,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
     event.kind = kind == "crash"     ? EventKind::kCrash
                  : kind == "restart" ? EventKind::kRestart
                                      : EventKind::kClean;
-    absl::StatusOr<std::string> name = MemberName(scenario.array, body, where, kind);
+    absl::StatusOr<std::string> name = MemberName(scenario, body, where, kind);
     if (!name.ok()) return name.status();
     event.member = *name;
     if (auto cm = value.find("contact_members"); cm != value.end()) {
@@ -177,7 +180,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
       }
       std::vector<std::string> names;
       for (const json& item : group) {
-        absl::StatusOr<std::string> name = MemberName(scenario.array, item, where, field);
+        absl::StatusOr<std::string> name = MemberName(scenario, item, where, field);
         if (!name.ok()) return name.status();
         for (const std::string& s : seen) {
           if (s == *name) {
@@ -192,10 +195,11 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
   } else if (operation) {
     event.kind = kind == "make_primary" ? EventKind::kMakePrimary
                  : kind == "detach"     ? EventKind::kDetach
+                 : kind == "join"       ? EventKind::kJoin
                                         : EventKind::kConfigEdit;
     event.member = scenario.array.primary;
     if (auto on = value.find("on"); on != value.end()) {
-      absl::StatusOr<std::string> name = MemberName(scenario.array, *on, where, "on");
+      absl::StatusOr<std::string> name = MemberName(scenario, *on, where, "on");
       if (!name.ok()) return name.status();
       event.member = *name;
     }
@@ -208,10 +212,11 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
       }
       event.config_edit = body;
     } else {
-      absl::StatusOr<std::string> name = MemberName(scenario.array, body, where, kind);
+      // A join may name any member: one of the array's may have been detached by then.
+      absl::StatusOr<std::string> name = MemberName(scenario, body, where, kind);
       if (!name.ok()) return name.status();
       event.target = *name;
-      }
+    }
   } else if (kind == "write") {
     event.kind = EventKind::kWrite;
     if (!body.is_object()) {
@@ -225,7 +230,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
     }
     auto member = body.find("member");
     if (member == body.end()) return Error(where, "write.member is missing");
-    absl::StatusOr<std::string> name = MemberName(scenario.array, *member, where, "write.member");
+    absl::StatusOr<std::string> name = MemberName(scenario, *member, where, "write.member");
     if (!name.ok()) return name.status();
     event.member = *name;
     // Category, key and value are the replicator's to judge (a bad one is a refused write in
@@ -276,7 +281,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
     }
     auto member = body.find("member");
     if (member == body.end()) return Error(where, "change.member is missing");
-    absl::StatusOr<std::string> name = MemberName(scenario.array, *member, where, "change.member");
+    absl::StatusOr<std::string> name = MemberName(scenario, *member, where, "change.member");
     if (!name.ok()) return name.status();
     event.member = *name;
     for (const auto& [key, field] : body.items()) {
@@ -290,7 +295,7 @@ absl::Status ParseEvent(const json& value, std::size_t index, const Scenario& sc
         std::vector<std::string> list;
         for (std::size_t i = 0; i < field.size(); ++i) {
           absl::StatusOr<std::string> entry = MemberName(
-              scenario.array, field[i], where, absl::StrCat("change.backup_primaries[", i, "]"));
+              scenario, field[i], where, absl::StrCat("change.backup_primaries[", i, "]"));
           if (!entry.ok()) return entry.status();
           list.push_back(*entry);
         }
@@ -370,8 +375,51 @@ std::string_view ToString(EventKind kind) {
       return "config_edit";
     case EventKind::kWrite:
       return "write";
+    case EventKind::kJoin:
+      return "join";
   }
   return "unknown";
+}
+
+namespace {
+
+// The `standalone` members: DESIGN §3 member descriptions (strict), named apart from the array's
+// members and from each other, all together within the simulator's member limit.
+absl::Status ReadStandalone(const json& value, Scenario& scenario) {
+  if (!value.is_array()) {
+    return Error("standalone",
+                 absl::StrCat("must be an array of member descriptions, got ", Describe(value)));
+  }
+  if (scenario.array.members.size() + value.size() > kMaxSimMembers) {
+    return Error("standalone", absl::StrCat("the simulator runs at most ", kMaxSimMembers,
+                                            " members; the array has ",
+                                            scenario.array.members.size(), " and standalone ",
+                                            value.size()));
+  }
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string where = absl::StrCat("standalone[", i, "]");
+    absl::StatusOr<model::Member> member = model::MemberFromJson(value[i], where);
+    if (!member.ok()) return member.status();
+    if (const model::Member* other = FindMember(scenario, member->name); other != nullptr) {
+      const bool in_array = scenario.array.Find(member->name) != nullptr;
+      return Error(absl::StrCat(where, ".name"),
+                   absl::StrCat("duplicate peer DNS name ", member->name, " (",
+                                in_array ? "a member of the array" : "an earlier standalone member",
+                                " is named ", other->name, ")"));
+    }
+    scenario.standalone.push_back(*std::move(member));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const model::Member* FindMember(const Scenario& scenario, std::string_view name) {
+  if (const model::Member* member = scenario.array.Find(name); member != nullptr) return member;
+  for (const model::Member& member : scenario.standalone) {
+    if (model::SameName(member.name, name)) return &member;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
@@ -386,7 +434,7 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
            "members", "primary", "backup_primaries", "resilience",
            // the scenario's (kScenarioKeys)
            "events", "until_s", "start_clock", "network", "clocks", "seed", "expect",
-           "description", "checkpoints"});
+           "description", "checkpoints", "standalone"});
       !status.ok()) {
     return status;
   }
@@ -411,6 +459,9 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
     name = scenario.array.Find(name)->name;
   }
   scenario.array.primary = scenario.array.Find(scenario.array.primary)->name;
+  if (auto it = doc.find("standalone"); it != doc.end()) {
+    if (absl::Status status = ReadStandalone(*it, scenario); !status.ok()) return status;
+  }
 
   double until_s = kDefaultUntilSeconds;
   if (auto it = doc.find("until_s"); it != doc.end()) {
@@ -443,7 +494,7 @@ absl::StatusOr<Scenario> ScenarioFromJson(const json& doc) {
     }
     for (const auto& [key, spec] : it->items()) {
       const std::string where = absl::StrCat("clocks.", Printable(key));
-      const model::Member* member = scenario.array.Find(key);
+      const model::Member* member = FindMember(scenario, key);
       if (member == nullptr) return Error(where, "names an unknown member");
       if (!spec.is_object()) return Error(where, "must be an object");
       if (absl::Status status =

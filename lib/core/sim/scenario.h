@@ -1,9 +1,10 @@
 // Scenario documents for the simulator (DESIGN.md §3): an array description plus the events to
 // inject, the run length and the wall clock at t = 0.
 //
-// Extensions beyond DESIGN §3 (all optional): `network` (delay, jitter, loss), `clocks` (per
-// member offset and drift), `seed` (for jitter and loss), and the operator event kinds `clean`
-// and `change`. Documented in docs/failover.md.
+// Extensions beyond DESIGN §3 (all optional): `standalone` (members that start outside the array,
+// each a one-member array of its own), `network` (delay, jitter, loss), `clocks` (per member
+// offset and drift), `seed` (for jitter and loss), and the operator event kinds `clean`,
+// `change` and the array operations. Documented in docs/failover.md.
 #ifndef ARRAYKIT_CORE_SIM_SCENARIO_H_
 #define ARRAYKIT_CORE_SIM_SCENARIO_H_
 
@@ -51,6 +52,7 @@ enum class EventKind {
   kDetach,       // detach `target`
   kConfigEdit,   // config edit `config_edit` (seed attribute names)
   kWrite,        // a host's write request on `member` (`write`)
+  kJoin,         // join standalone member `target` to `member`'s array
 };
 
 // A host's write request on one member (docs/replication.md, "Simulator"): the value is any
@@ -72,13 +74,16 @@ struct ScenarioEvent {
   NetworkSpec network;                           // network
   std::optional<std::vector<std::string>> backup_primaries;  // change
   std::optional<nlohmann::json> resilience;                  // change (validated, applied later)
-  std::string target;                                        // make_primary, detach
+  std::string target;                                        // make_primary, detach, join
   std::optional<nlohmann::json> config_edit;  // config_edit (validated, applied later)
   WriteSpec write;                                           // write (member: the one asked)
 };
 
 struct Scenario {
   model::Array array;
+  // Members that start outside the array, each standalone (a one-member array of its own, as a
+  // node's first start makes it) until a `join` brings it in. Names differ from the array's.
+  std::vector<model::Member> standalone;
   std::vector<ScenarioEvent> events;  // in time order
   std::int64_t until_us = 0;
   absl::Time start_clock = absl::UnixEpoch();
@@ -86,6 +91,10 @@ struct Scenario {
   absl::flat_hash_map<std::string, ClockSpec> clocks;  // by member name
   std::uint64_t seed = 1;
 };
+
+// The description of a member of the scenario (the array's or a standalone one), by name
+// (case-insensitive); nullptr when there is none.
+const model::Member* FindMember(const Scenario& scenario, std::string_view name);
 
 // Parses and validates a scenario. Errors are INVALID_ARGUMENT naming the field or the event
 // (`events[3]: ...`).

@@ -9,6 +9,7 @@
 #include "core/failover/types.h"
 #include "core/model/array_json.h"
 #include "core/ops/config_edit.h"
+#include "core/ops/join.h"
 #include "core/status.h"
 
 namespace arraykit::sim {
@@ -36,6 +37,25 @@ json ValueJson(const std::string& category, const std::string& value) {
   if (value.empty()) return nullptr;
   return json::parse(value, nullptr, false);
 }
+
+// A member's first start, as lib/node makes it (its StandaloneState): the primary of a one-member
+// array of its own, that array's only voter when it is a back-end, formation version 1, epoch 1.
+failover::HardState StandaloneState(const model::Member& member) {
+  failover::HardState state;
+  state.formation.primary = member.name;
+  state.formation.members = {member.name};
+  if (member.roles.backend) state.formation.voters = {member.name};
+  state.formation.version = 1;
+  return state;
+}
+
+// The simulator models no certificates (docs/failover.md, "Scenario document"): the CA pin of a
+// join always holds — this fingerprint stands for the one the joiner presents and the one the
+// operator confirmed — and the CSR, certificate and CA certificate the join checks want present
+// are this marker.
+constexpr char kSimulatedFingerprint[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr char kSimulatedPem[] = "(not modelled by the simulator)";
 
 json FormationJson(const Formation& f) {
   return json{
@@ -74,6 +94,21 @@ Simulator::Simulator(Scenario scenario, SimOptions options)
     // Every member starts in the configured array (lineage 0), following its primary.
     slot.following = formation.primary;
     slot.following_version = formation.version;
+    if (auto it = scenario_.clocks.find(member.name); it != scenario_.clocks.end()) {
+      slot.clock = it->second;
+    }
+    index_[member.name] = slots_.size();
+    slots_.push_back(std::move(slot));
+  }
+  // Standalone members start as a node's first start makes them, each in an array (lineage) of
+  // its own, following itself.
+  for (const model::Member& member : scenario_.standalone) {
+    Slot slot;
+    slot.name = member.name;
+    slot.disk = StandaloneState(member);
+    slot.lineage = ++next_lineage_;
+    slot.following = member.name;
+    slot.following_version = slot.disk.formation.version;
     if (auto it = scenario_.clocks.find(member.name); it != scenario_.clocks.end()) {
       slot.clock = it->second;
     }
@@ -192,6 +227,132 @@ absl::Status Simulator::Write(std::size_t i, const ScenarioEvent& event) {
     }
   }
   return Drain(i);
+}
+
+const model::Member* Simulator::DescriptionOf(const std::string& name) const {
+  return FindMember(scenario_, name);
+}
+
+void Simulator::RecordJoinRefused(const std::string& member, const absl::Status& why) {
+  const std::size_t before = timeline_.size();
+  RecordTimeline(member, "join_refused", std::string(why.message()));
+  if (timeline_.size() > before) timeline_.back()["code"] = ReasonOf(why);
+}
+
+// The join protocol of lib/node (docs/operations-core.md "Join", steps 1-7) at one instant: the
+// same checks (ops::CheckJoinRequest, the joiner's own, ops::CheckJoin with the placement of the
+// grown array, ops::CheckJoinAdmit), minus the token and the certificates, then AddMember on the
+// primary and JoinArray on the joiner, whose repository is emptied so that it takes the
+// primary's. The joiner must be up and reachable from the primary at that instant.
+absl::Status Simulator::Join(const ScenarioEvent& event) {
+  const std::size_t p = IndexOf(event.member);
+  const std::size_t j = IndexOf(event.target);
+  Slot& primary = slots_[p];
+  Slot& joiner = slots_[j];
+  if (!primary.up) {
+    RecordJoinRefused(primary.name, MakeError(absl::StatusCode::kUnavailable, "down",
+                                              absl::StrCat("join refused: ", primary.name,
+                                                           " is down")));
+    return absl::OkStatus();
+  }
+  Tick(p);
+  MemberMachine& machine = *primary.machine;
+  const ops::JoinRequest request{joiner.name, kSimulatedFingerprint, ""};
+  std::vector<model::Member> descriptions;
+  for (const std::string& name : machine.hard_state().formation.members) {
+    if (const model::Member* member = DescriptionOf(name); member != nullptr) {
+      descriptions.push_back(*member);
+    }
+  }
+  const model::Member* own = DescriptionOf(primary.name);
+  const ops::PrimaryView view = ops::ViewOfPrimary(machine, std::move(descriptions),
+                                                   own == nullptr ? "" : own->version);
+  absl::Status checked = ops::CheckJoinRequest(view, request);
+  if (checked.ok() && !machine.writable()) {
+    checked = MakeError(ErrorCode::kNotPrimary,
+                        absl::StrCat("join refused: ", primary.name,
+                                     " leads its array but is not writable (quorum mode: it "
+                                     "holds no majority of leases)"));
+  }
+  if (checked.ok() && (!joiner.up || !Connected(p, j))) {
+    checked = MakeError(absl::StatusCode::kUnavailable, "not_contactable",
+                        absl::StrCat("join refused: ", joiner.name, " cannot be reached from ",
+                                     primary.name,
+                                     joiner.up ? " (the network is partitioned between them)"
+                                               : " (it is down)"));
+  }
+  if (!checked.ok()) {
+    RecordJoinRefused(primary.name, checked);
+    return Drain(p);
+  }
+  // The joiner answers the hello: ops::CheckJoinHello's checks of its own state (its version
+  // and clock CheckJoin compares again below).
+  Tick(j);
+  MemberMachine& joining = *joiner.machine;
+  const model::Member* joiner_description = DescriptionOf(joiner.name);
+  const ops::JoinerView joiner_view = ops::ViewOfJoiner(
+      joining, joiner_description == nullptr ? model::Member{} : *joiner_description);
+  const absl::Time primary_clock = ClockOf(primary, now_us_).wall;
+  const absl::Time joiner_clock = ClockOf(joiner, now_us_).wall;
+  absl::Status answer;
+  if (joiner_view.formation.members.size() != 1) {
+    answer = MakeError(
+        absl::StatusCode::kFailedPrecondition, "joiner_not_standalone",
+        absl::StrCat("join refused: ", joiner.name, " is not standalone: its array has ",
+                     joiner_view.formation.members.size(), " members (",
+                     absl::StrJoin(joiner_view.formation.members, ", "),
+                     "); detach it or run clean on it first"));
+  } else if (!joiner_view.busy_reason.empty()) {
+    answer = MakeError(ErrorCode::kBusy, absl::StrCat("join refused: ", joiner_view.busy_reason));
+  }
+  if (!answer.ok()) RecordJoinRefused(joiner.name, answer);
+  const ops::JoinReply reply =
+      answer.ok() ? ops::AcceptJoinHello(joiner_view, joiner_clock, kSimulatedPem)
+                  : ops::RefuseJoinHello(joiner_view, joiner_clock, answer);
+  absl::StatusOr<ops::JoinDecision> decision =
+      ops::CheckJoin(view, request, kSimulatedFingerprint, reply, primary_clock);
+  absl::Status outcome = decision.status();
+  // Step 5's plan: trust_ca and issue_certificate are the PKI's (not modelled); add_member.
+  if (outcome.ok()) outcome = machine.AddMember(joiner.name, decision->voter, reply.epoch);
+  if (outcome.ok()) {
+    // Steps 6-7: the admission, as the joiner checks it and adopts it.
+    const ops::JoinHello hello = ops::MakeJoinHello(view, request, primary_clock, kSimulatedPem);
+    const ops::JoinAdmit admit = ops::MakeJoinAdmit(machine, request, kSimulatedPem, kSimulatedPem);
+    outcome = ops::CheckJoinAdmit(joiner_view, hello, admit);
+    if (outcome.ok()) outcome = joining.JoinArray(admit.formation, admit.epoch);
+    // Refused at admission (the checks above make it unexpected): add_member is undone, as the
+    // node undoes it.
+    if (!outcome.ok()) machine.RemoveMember(joiner.name).IgnoreError();
+  }
+  if (!outcome.ok()) {
+    RecordJoinRefused(primary.name, outcome);
+    if (absl::Status status = Drain(p); !status.ok()) return status;
+    return Drain(j);
+  }
+  // The primary first: the formation it now holds is recorded in its lineage, which the joiner
+  // then enters (Drain).
+  if (absl::Status status = Drain(p); !status.ok()) return status;
+  // The standalone repository is not the array's (lib/node ResetReplicator): writes still
+  // waiting for acknowledgement are dropped with it, and the primary sends its repository to the
+  // empty log.
+  const std::string why = absl::StrCat(joiner.name, " joined ", primary.name, "'s array");
+  for (WriteRecord& w : writes_) {
+    if (w.member != joiner.name || w.outcome != "accepted") continue;
+    w.outcome = "failed";
+    w.reason = "not_primary";
+    w.message = absl::StrCat(why, "; this write was not acknowledged and is dropped with the "
+                                  "standalone repository");
+  }
+  joiner.store = replication::Durable{};
+  joiner.history.clear();
+  joiner.replicator.emplace(joiner.name, joiner.store);
+  joiner.view = replication::View{};
+  joiner.replicator->Tick(ClockOf(joiner, now_us_).mono);
+  if (absl::Status status = Drain(j); !status.ok()) return status;
+  const std::size_t before = timeline_.size();
+  RecordTimeline(primary.name, "join_completed", absl::StrCat(joiner.name, " joined the array"));
+  if (timeline_.size() > before) timeline_.back()["epoch"] = machine.epoch();
+  return absl::OkStatus();
 }
 
 absl::Status Simulator::Enqueue(std::size_t from, const std::string& to,
@@ -467,6 +628,8 @@ absl::Status Simulator::ApplyEvent(const ScenarioEvent& event) {
       return absl::OkStatus();
     case EventKind::kWrite:
       return Write(IndexOf(event.member), event);
+    case EventKind::kJoin:
+      return Join(event);
     case EventKind::kClean:
     case EventKind::kChange: {
       const std::size_t i = IndexOf(event.member);

@@ -87,7 +87,8 @@ class Simulator {
   const replication::Replicator* replicator(std::size_t index) const;
   std::size_t member_count() const { return slots_.size(); }
   // The array a member belongs to for the quorum invariants (0: the configured one; a finished
-  // clean or detach starts a new one, which the members that take its formation join).
+  // clean or detach starts a new one, which the members that take its formation join; each
+  // standalone member starts in one of its own and enters its primary's with a join).
   int lineage(std::size_t index) const { return slots_[index].lineage; }
 
  private:
@@ -148,6 +149,13 @@ class Simulator {
     int lineage = 0;
   };
   absl::Status Write(std::size_t i, const ScenarioEvent& event);
+  // The join operation (docs/failover.md, "Scenario document"): checked as the node checks it,
+  // then AddMember on the primary and JoinArray on the joiner, which takes the primary's
+  // repository. A refusal changes neither side and is recorded as `join_refused`.
+  absl::Status Join(const ScenarioEvent& event);
+  void RecordJoinRefused(const std::string& member, const absl::Status& why);
+  // The description a member was declared with (the array's or a standalone one).
+  const model::Member* DescriptionOf(const std::string& name) const;
   absl::Status DrainMachine(std::size_t i);
   absl::Status DrainReplicator(std::size_t i);
   absl::Status Drain(std::size_t i);
