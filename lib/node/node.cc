@@ -156,6 +156,13 @@ absl::StatusOr<model::Member> ParseMember(const std::string& name, std::string_v
   return model::MemberFromJson(doc, "member");
 }
 
+// The member's fields under the node's own spelling of its name (member_json may name it in
+// another letter case).
+model::Member SelfNamed(model::Member member, const std::string& name) {
+  member.name = name;
+  return member;
+}
+
 // Keys beginning with this are the node's own in every category (members' descriptions).
 constexpr absl::string_view kReservedKeyPrefix = "arraykit.";
 // Where the primary keeps each member's DESIGN §3 description, replicated with the repository
@@ -237,15 +244,6 @@ absl::Status CheckHostKey(std::string_view key) {
                       "reserved_key");
   }
   return absl::OkStatus();
-}
-
-failover::HardState StandaloneState(const std::string& self, const model::Member& member) {
-  failover::HardState state;
-  state.formation.primary = self;
-  state.formation.members = {self};
-  if (member.roles.backend) state.formation.voters = {self};
-  state.formation.version = 1;
-  return state;
 }
 
 }  // namespace
@@ -559,7 +557,7 @@ absl::Status Node::Impl::Start() {
   if (hard->has_value()) {
     state = **hard;
   } else {
-    state = StandaloneState(options_.name, *member);
+    state = failover::StandaloneHardState(SelfNamed(*member, options_.name));
     hard_state_to_persist_ = state;
   }
   auto machine = failover::MemberMachine::Create(options_.name, state, now);

@@ -32,6 +32,15 @@ Formation FormationFromArray(const model::Array& array) {
   return formation;
 }
 
+HardState StandaloneHardState(const model::Member& member) {
+  HardState state;
+  state.formation.primary = member.name;
+  state.formation.members = {member.name};
+  if (member.roles.backend) state.formation.voters = {member.name};
+  state.formation.version = 1;
+  return state;
+}
+
 std::string_view ToString(Role role) {
   switch (role) {
     case Role::kPrimary:

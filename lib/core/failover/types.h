@@ -76,6 +76,10 @@ struct HardState {
   bool operator==(const HardState&) const = default;
 };
 
+// A member's first start: the primary of a one-member array of its own (that array's only
+// voter when it is a back-end), formation version 1. The node and the simulator start from it.
+HardState StandaloneHardState(const model::Member& member);
+
 enum class MessageType {
   kProbe,             // secondary -> its primary, every monitor interval
   kProbeAck,          // ok = "I am primary and you are my member"; carries formation if changed

@@ -38,17 +38,6 @@ json ValueJson(const std::string& category, const std::string& value) {
   return json::parse(value, nullptr, false);
 }
 
-// A member's first start, as lib/node makes it (its StandaloneState): the primary of a one-member
-// array of its own, that array's only voter when it is a back-end, formation version 1, epoch 1.
-failover::HardState StandaloneState(const model::Member& member) {
-  failover::HardState state;
-  state.formation.primary = member.name;
-  state.formation.members = {member.name};
-  if (member.roles.backend) state.formation.voters = {member.name};
-  state.formation.version = 1;
-  return state;
-}
-
 // The simulator models no certificates (docs/failover.md, "Scenario document"): the CA pin of a
 // join always holds — this fingerprint stands for the one the joiner presents and the one the
 // operator confirmed — and the CSR, certificate and CA certificate the join checks want present
@@ -105,7 +94,7 @@ Simulator::Simulator(Scenario scenario, SimOptions options)
   for (const model::Member& member : scenario_.standalone) {
     Slot slot;
     slot.name = member.name;
-    slot.disk = StandaloneState(member);
+    slot.disk = failover::StandaloneHardState(member);
     slot.lineage = ++next_lineage_;
     slot.following = member.name;
     slot.following_version = slot.disk.formation.version;
