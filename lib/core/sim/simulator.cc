@@ -488,16 +488,16 @@ void Simulator::NoteOverwrites(const Slot& slot, const replication::Ready& ready
 // that `history` holds.
 bool Simulator::OverwrittenWithin(const std::string& origin,
                                   const std::set<std::string>& history) const {
-  std::vector<std::string> todo{origin};
+  std::vector<std::string> unvisited{origin};
   std::set<std::string> visited{origin};
-  while (!todo.empty()) {
-    const std::string next = std::move(todo.back());
-    todo.pop_back();
+  while (!unvisited.empty()) {
+    const std::string next = std::move(unvisited.back());
+    unvisited.pop_back();
     auto it = overwritten_by_.find(next);
     if (it == overwritten_by_.end()) continue;
     for (const std::string& later : it->second) {
       if (history.contains(later)) return true;
-      if (visited.insert(later).second) todo.push_back(later);
+      if (visited.insert(later).second) unvisited.push_back(later);
     }
   }
   return false;

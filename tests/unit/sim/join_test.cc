@@ -12,6 +12,7 @@
 #include "core/sim/simulator.h"
 #include "core/status.h"
 #include "nlohmann/json.hpp"
+#include "sim/sim_test_util.h"
 
 namespace {
 
@@ -65,20 +66,9 @@ json ThreePlusTwo(bool quorum, json events, double until_s) {
 }
 
 Simulator Checked(const json& doc) {
-  absl::StatusOr<arraykit::sim::Scenario> scenario = arraykit::sim::ScenarioFromJson(doc);
-  INFO(scenario.status().message());
-  REQUIRE(scenario.ok());
-  return Simulator(*std::move(scenario),
-                   arraykit::sim::SimOptions{.record_timeline = true, .check_invariants = true});
+  return arraykit::sim::test::CheckedSimulator(doc, /*record_timeline=*/true);
 }
-
-std::size_t IndexOf(const Simulator& simulator, const std::string& name) {
-  for (std::size_t i = 0; i < simulator.member_count(); ++i) {
-    if (simulator.machine(i) != nullptr && simulator.machine(i)->self() == name) return i;
-  }
-  FAIL("no live member " << name);
-  return 0;
-}
+using arraykit::sim::test::LiveIndexOf;
 
 // The timeline entries of `event`, in order.
 std::vector<json> Entries(const json& result, const std::string& event) {
@@ -114,9 +104,9 @@ void RunJoinsThenFailover(bool quorum) {
   Simulator simulator = Checked(ThreePlusTwo(quorum, events, 90));
   // Before the joins d is a standalone primary in an array of its own.
   REQUIRE(simulator.RunUntil(4'000'000).ok());
-  const std::size_t a = IndexOf(simulator, kA);
-  const std::size_t d = IndexOf(simulator, kD);
-  const std::size_t e = IndexOf(simulator, kE);
+  const std::size_t a = LiveIndexOf(simulator, kA);
+  const std::size_t d = LiveIndexOf(simulator, kD);
+  const std::size_t e = LiveIndexOf(simulator, kE);
   CHECK(simulator.machine(d)->hard_state().formation.members == std::vector<std::string>{kD});
   CHECK(simulator.machine(d)->hard_state().formation.voters ==
         (quorum ? std::vector<std::string>{kD} : std::vector<std::string>{}));
@@ -156,7 +146,7 @@ void RunJoinsThenFailover(bool quorum) {
     CHECK(MemberResult(result, name)["digest"] == digest);
     CHECK(MemberResult(result, name)["applied"] == MemberResult(result, kD)["applied"]);
   }
-  const auto* repository = &simulator.replicator(IndexOf(simulator, kE))->repository();
+  const auto* repository = &simulator.replicator(LiveIndexOf(simulator, kE))->repository();
   for (const char* key : {"before", "between", "after", "failed_over"}) {
     auto it = repository->records.find(arraykit::replication::Key{"sessions", key});
     CHECK((it != repository->records.end() && !it->second.deleted));
@@ -201,7 +191,7 @@ struct Sides {
 };
 
 Sides SidesOf(const Simulator& simulator, const char* primary, const char* joiner) {
-  const auto* p = simulator.machine(IndexOf(simulator, primary));
+  const auto* p = simulator.machine(LiveIndexOf(simulator, primary));
   Sides sides{p->hard_state().formation, p->epoch(), {}, 0, ""};
   for (std::size_t i = 0; i < simulator.member_count(); ++i) {
     if (simulator.machine(i) == nullptr || simulator.machine(i)->self() != joiner) continue;
@@ -256,9 +246,9 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     Simulator simulator = Checked(WithEvents(
         json::array({json{{"at_s", 10}, {"crash", kD}}, json{{"at_s", 20}, {"join", kD}}})));
     REQUIRE(simulator.RunUntil(19'999'999).ok());
-    const auto before = simulator.machine(IndexOf(simulator, kA))->hard_state();
+    const auto before = simulator.machine(LiveIndexOf(simulator, kA))->hard_state();
     REQUIRE(simulator.RunUntil(20'000'000).ok());
-    CHECK(simulator.machine(IndexOf(simulator, kA))->hard_state().formation == before.formation);
+    CHECK(simulator.machine(LiveIndexOf(simulator, kA))->hard_state().formation == before.formation);
     const json result = simulator.Result();
     const std::vector<json> refused = Entries(result, "join_refused");
     REQUIRE(refused.size() == 1);
@@ -297,8 +287,8 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     REQUIRE(refused.size() == 1);
     CHECK(refused[0]["code"] == "not_primary");
     CHECK(refused[0]["reason"].get<std::string>().find("not writable") != std::string::npos);
-    CHECK(simulator.machine(IndexOf(simulator, kA))->hard_state().formation.members.size() == 3);
-    CHECK(simulator.machine(IndexOf(simulator, kD))->hard_state().formation.members ==
+    CHECK(simulator.machine(LiveIndexOf(simulator, kA))->hard_state().formation.members.size() == 3);
+    CHECK(simulator.machine(LiveIndexOf(simulator, kD))->hard_state().formation.members ==
           std::vector<std::string>{kD});
     CHECK(simulator.Run().ok());
   }
@@ -309,7 +299,7 @@ TEST_CASE("a refused join changes neither the primary nor the joiner") {
     const std::vector<json> refused = Entries(simulator.Result(), "join_refused");
     REQUIRE(refused.size() == 1);
     CHECK(refused[0]["code"] == "down");
-    CHECK(simulator.machine(IndexOf(simulator, kD))->hard_state().formation.members ==
+    CHECK(simulator.machine(LiveIndexOf(simulator, kD))->hard_state().formation.members ==
           std::vector<std::string>{kD});
   }
 }
@@ -323,8 +313,8 @@ TEST_CASE("a detached member joins back") {
                                         json{{"at_s", 10}, {"join", kC}}, Write(15, kA, "k", 1)}),
                            30));
   REQUIRE(simulator.RunUntil(9'000'000).ok());
-  const std::size_t a = IndexOf(simulator, kA);
-  const std::size_t c = IndexOf(simulator, kC);
+  const std::size_t a = LiveIndexOf(simulator, kA);
+  const std::size_t c = LiveIndexOf(simulator, kC);
   CHECK(simulator.lineage(c) != simulator.lineage(a));
   const absl::Status status = simulator.Run();
   INFO(status.message());

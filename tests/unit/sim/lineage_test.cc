@@ -11,6 +11,7 @@
 #include "core/sim/scenario.h"
 #include "core/sim/simulator.h"
 #include "nlohmann/json.hpp"
+#include "sim/sim_test_util.h"
 
 namespace {
 
@@ -41,20 +42,9 @@ json ThreeVoters(json events, double until_s) {
 }
 
 Simulator Checked(const json& doc) {
-  absl::StatusOr<arraykit::sim::Scenario> scenario = arraykit::sim::ScenarioFromJson(doc);
-  INFO(scenario.status().message());
-  REQUIRE(scenario.ok());
-  return Simulator(*std::move(scenario),
-                   arraykit::sim::SimOptions{.record_timeline = false, .check_invariants = true});
+  return arraykit::sim::test::CheckedSimulator(doc, /*record_timeline=*/false);
 }
-
-std::size_t IndexOf(const Simulator& simulator, const std::string& name) {
-  for (std::size_t i = 0; i < simulator.member_count(); ++i) {
-    if (simulator.machine(i) != nullptr && simulator.machine(i)->self() == name) return i;
-  }
-  FAIL("no live member " << name);
-  return 0;
-}
+using arraykit::sim::test::LiveIndexOf;
 
 // Seed 752143's shape: a is down (its stored formation names b as primary) while b cleans itself
 // into an array of its own; a restarts still naming b. a is in the configured array, not in b's
@@ -71,9 +61,9 @@ TEST_CASE(
   const absl::Status status = simulator.Run();
   INFO(status.message());
   REQUIRE(status.ok());
-  const std::size_t a = IndexOf(simulator, kA);
-  const std::size_t b = IndexOf(simulator, kB);
-  const std::size_t c = IndexOf(simulator, kC);
+  const std::size_t a = LiveIndexOf(simulator, kA);
+  const std::size_t b = LiveIndexOf(simulator, kB);
+  const std::size_t c = LiveIndexOf(simulator, kC);
   CHECK(simulator.lineage(a) == 0);
   CHECK(simulator.lineage(c) == 0);
   CHECK(simulator.lineage(b) != 0);
@@ -99,9 +89,9 @@ TEST_CASE(
   doc["network"] = json{{"delay_s", 0.6}};
   Simulator simulator = Checked(doc);
   REQUIRE(simulator.RunUntil(1'300'000).ok());
-  const std::size_t a = IndexOf(simulator, kA);
-  const std::size_t b = IndexOf(simulator, kB);
-  const std::size_t c = IndexOf(simulator, kC);
+  const std::size_t a = LiveIndexOf(simulator, kA);
+  const std::size_t b = LiveIndexOf(simulator, kB);
+  const std::size_t c = LiveIndexOf(simulator, kC);
   // a and c follow b's version 2, which b no longer holds.
   REQUIRE(simulator.machine(a)->hard_state().formation.primary == kB);
   REQUIRE(simulator.machine(a)->hard_state().formation.version == 2);
@@ -127,9 +117,9 @@ TEST_CASE("members redirected by clean --contactmembers join the cleaned member'
   const absl::Status status = simulator.Run();
   INFO(status.message());
   REQUIRE(status.ok());
-  const std::size_t a = IndexOf(simulator, kA);
-  const std::size_t b = IndexOf(simulator, kB);
-  const std::size_t c = IndexOf(simulator, kC);
+  const std::size_t a = LiveIndexOf(simulator, kA);
+  const std::size_t b = LiveIndexOf(simulator, kB);
+  const std::size_t c = LiveIndexOf(simulator, kC);
   CHECK(simulator.lineage(b) != 0);
   CHECK(simulator.lineage(a) == simulator.lineage(b));
   CHECK(simulator.lineage(c) == simulator.lineage(b));
