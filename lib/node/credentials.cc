@@ -30,6 +30,19 @@ pki::CaOptions OwnCaOptions(const std::string& name) {
   return options;
 }
 
+// A certificate a CA issued to this member: it chains to `ca_certificate_pem`, names `name`, and
+// is valid at `now` (PERMISSION_DENIED with the verification's reason otherwise).
+absl::Status VerifyIssuedTo(const std::string& name, const std::string& ca_certificate_pem,
+                            const std::string& certificate_pem, absl::Time now) {
+  pki::Truststore trust;
+  if (auto added = trust.Add(ca_certificate_pem); !added.ok()) return added.status();
+  pki::VerifyOptions options;
+  options.expected_name = name;
+  options.role = pki::Role::kClient;
+  options.at = now;
+  return pki::VerifyPeerCertificate(certificate_pem, trust, options).ToStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CertificateStatus> StoredCertificateOf(const std::string& name,
@@ -140,15 +153,7 @@ absl::StatusOr<NewCredentials> AdoptArrayCredentials(const Credentials& current,
                                                      pki::SecretString peer_key_pem,
                                                      const std::string& certificate_pem,
                                                      absl::Time now) {
-  pki::Truststore trust;
-  auto trusted = trust.Add(ca_certificate_pem);
-  if (!trusted.ok()) return trusted.status();
-  pki::VerifyOptions options;
-  options.expected_name = name;
-  options.role = pki::Role::kClient;
-  options.at = now;
-  if (absl::Status s = pki::VerifyPeerCertificate(certificate_pem, trust, options).ToStatus();
-      !s.ok()) {
+  if (absl::Status s = VerifyIssuedTo(name, ca_certificate_pem, certificate_pem, now); !s.ok()) {
     return s;
   }
   auto fingerprint = pki::Fingerprint(ca_certificate_pem);
@@ -216,14 +221,7 @@ absl::StatusOr<NewCredentials> AdoptReissuedCertificate(const std::string& name,
                                                         pki::SecretString peer_key_pem,
                                                         const std::string& certificate_pem,
                                                         absl::Time now) {
-  pki::Truststore trust;
-  if (auto added = trust.Add(ca_certificate_pem); !added.ok()) return added.status();
-  pki::VerifyOptions options;
-  options.expected_name = name;
-  options.role = pki::Role::kClient;
-  options.at = now;
-  if (absl::Status s = pki::VerifyPeerCertificate(certificate_pem, trust, options).ToStatus();
-      !s.ok()) {
+  if (absl::Status s = VerifyIssuedTo(name, ca_certificate_pem, certificate_pem, now); !s.ok()) {
     return s;
   }
   // The certificate must be for the key this member made (a late answer to an earlier CSR is
