@@ -195,11 +195,8 @@ struct CaRecord {
   std::string created_by;
 };
 
-std::optional<CaRecord> ReadCaRecord(const replication::Repository& repository,
-                                     const char* key) {
-  auto it = repository.records.find(replication::Key{kDescriptionCategory, key});
-  if (it == repository.records.end() || it->second.deleted) return std::nullopt;
-  json doc = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
+std::optional<CaRecord> ParseCaRecord(const std::string& value) {
+  json doc = json::parse(value, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("fingerprint") || !doc["fingerprint"].is_string() ||
       !doc.contains("certificate") || !doc["certificate"].is_string()) {
     return std::nullopt;
@@ -398,6 +395,9 @@ class Node::Impl {
   void OnCsrReply(const std::string& from, const CsrReply& reply);
   void PostCaEvent(std::string_view event, const std::string& reason);
   json RolloverJson() const;
+  // The CA record under `key` (kNextCaKey, kCurrentCaKey) as applied here; parsed once per
+  // write of it, since the loop reads it every iteration.
+  std::optional<CaRecord> CaRecordOf(const char* key) const;
   bool IsWritablePrimary() const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
@@ -469,6 +469,11 @@ class Node::Impl {
   std::string peer_renewal_of_;
   absl::Time peer_renewal_at_;
   std::map<std::string, absl::Time> ca_renewal_at_;
+  struct ParsedCaRecord {
+    std::string origin;  // of the repository record it was parsed from
+    std::optional<CaRecord> record;
+  };
+  mutable std::map<std::string, ParsedCaRecord> ca_records_;
   absl::Duration renew_again_at_ = -absl::InfiniteDuration();
   std::map<std::uint64_t, std::shared_ptr<Call>> pending_;  // replicator request id -> call
   std::uint64_t next_request_ = 1;
@@ -1259,9 +1264,7 @@ json Node::Impl::StatusJson() {
       {"ca_fingerprint", credentials_.ca_fingerprint},
       {"revoked_serials", RevokedSerials(r.repository())},
       {"holds_ca_key", credentials_.authority.has_value()},
-      {"ca_current", ReadCaRecord(r.repository(), kCurrentCaKey).has_value()
-                         ? ReadCaRecord(r.repository(), kCurrentCaKey)->fingerprint
-                         : credentials_.ca_fingerprint},
+      {"ca_current", CaRecordOf(kCurrentCaKey).value_or(PresentedCa()).fingerprint},
       {"trusted_cas", std::move(trusted)},
       {"ca_rollover", RolloverJson()},
   };
@@ -1346,7 +1349,7 @@ void Node::Impl::StartJoin(ops::JoinRequest request, absl::Time deadline,
   ops::PrimaryView view = PrimaryViewNow();
   if (join_.has_value()) {
     view.busy_reason = absl::StrCat("the join of ", join_->request.joiner, " is under way");
-  } else if (auto next = ReadCaRecord(replicator_->repository(), kNextCaKey); next.has_value()) {
+  } else if (auto next = CaRecordOf(kNextCaKey); next.has_value()) {
     view.busy_reason = absl::StrCat("the CA rollover to ", next->fingerprint,
                                     " is under way (a member joins once it is activated)");
   }
@@ -1791,8 +1794,8 @@ void Node::Impl::ReconcileCa() {
     return;
   }
   const replication::Repository& repository = replicator_->repository();
-  const std::optional<CaRecord> next = ReadCaRecord(repository, kNextCaKey);
-  const std::optional<CaRecord> current = ReadCaRecord(repository, kCurrentCaKey);
+  const std::optional<CaRecord> next = CaRecordOf(kNextCaKey);
+  const std::optional<CaRecord> current = CaRecordOf(kCurrentCaKey);
   // trust_ca: the CAs the array names are trusted once this member applied their records.
   if (current.has_value()) TrustRecordedCa(*current);
   if (next.has_value()) TrustRecordedCa(*next);
@@ -1840,6 +1843,17 @@ void Node::Impl::ReconcileCa() {
   }
   // untrust_ca previous / retire_ca, once a CA was activated.
   if (current.has_value()) UntrustPreviousCas(*current, next);
+}
+
+std::optional<CaRecord> Node::Impl::CaRecordOf(const char* key) const {
+  const auto& records = replicator_->repository().records;
+  auto it = records.find(replication::Key{kDescriptionCategory, key});
+  if (it == records.end() || it->second.deleted) return std::nullopt;
+  ParsedCaRecord& parsed = ca_records_[key];
+  if (parsed.origin.empty() || parsed.origin != it->second.origin) {
+    parsed = ParsedCaRecord{it->second.origin, ParseCaRecord(it->second.value)};
+  }
+  return parsed.record;
 }
 
 absl::Time Node::Impl::PeerRenewalAt() {
@@ -1934,12 +1948,9 @@ void Node::Impl::PublishNextCa() {
 absl::StatusOr<std::string> Node::Impl::SignMemberCsr(const std::string& member,
                                                         const std::string& csr_pem,
                                                         const std::string& ca_fingerprint) {
-  const replication::Repository& repository = replicator_->repository();
   const bool standalone = machine_->hard_state().formation.members.size() < 2;
-  const std::optional<CaRecord> next =
-      standalone ? std::nullopt : ReadCaRecord(repository, kNextCaKey);
-  const std::optional<CaRecord> current =
-      standalone ? std::nullopt : ReadCaRecord(repository, kCurrentCaKey);
+  const std::optional<CaRecord> next = standalone ? std::nullopt : CaRecordOf(kNextCaKey);
+  const std::optional<CaRecord> current = standalone ? std::nullopt : CaRecordOf(kCurrentCaKey);
   // During a rollover only the next CA signs; otherwise the current one (renewals).
   const std::string signer = next.has_value()      ? next->fingerprint
                              : current.has_value() ? current->fingerprint
@@ -2044,7 +2055,7 @@ void Node::Impl::OnCsrReply(const std::string& from, const CsrReply& reply) {
   // A refusal, or a certificate that does not fit: the request is made again on its timer.
   if (!ops::FromWire(reply.status).ok()) return;
   // The rollover's next CA, or (a renewal) the CA this member's certificate chains to.
-  const std::optional<CaRecord> next = ReadCaRecord(replicator_->repository(), kNextCaKey);
+  const std::optional<CaRecord> next = CaRecordOf(kNextCaKey);
   std::optional<CaRecord> issuer;
   if (next.has_value() && next->fingerprint == reply.ca_fingerprint) {
     issuer = next;
@@ -2101,7 +2112,7 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
 
 json Node::Impl::RolloverJson() const {
   const replication::Repository& repository = replicator_->repository();
-  const std::optional<CaRecord> next = ReadCaRecord(repository, kNextCaKey);
+  const std::optional<CaRecord> next = CaRecordOf(kNextCaKey);
   if (!next.has_value()) return json();
   json pending = json::array();
   for (const std::string& member : machine_->hard_state().formation.members) {
