@@ -53,8 +53,8 @@ class MemoryNetwork::Endpoint final : public Transport {
                   Payload payload) override {
     network_->SendPinnedFrom(id_, self_, to, expected_ca_fingerprint, std::move(payload));
   }
-  absl::Status PresentCa(const std::string& ca_certificate_pem) override {
-    return network_->PresentCa(id_, self_, ca_certificate_pem);
+  absl::Status Secure(const LinkSecurity& security) override {
+    return network_->PresentCa(id_, self_, security.presented_ca_pem);
   }
   void Close() override {
     std::call_once(closed_, [this] { network_->Detach(id_, self_); });

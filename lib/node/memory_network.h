@@ -18,7 +18,7 @@
 // A member whose transport is closed (or never attached) receives nothing: its messages are
 // dropped and counted.
 // Pinning: each attachment presents a CA certificate (given at Attach, changed by
-// Transport::PresentCa); SendPinned compares its fingerprint with the expected one when the
+// Transport::Secure's presented_ca_pem); SendPinned compares its fingerprint with the expected one when the
 // message is sent (the TLS handshake of a connection) and answers the sender with a LinkError
 // on a mismatch or when the target is unreachable. LinkErrors are never lost or partitioned.
 #ifndef ARRAYKIT_NODE_MEMORY_NETWORK_H_

@@ -369,6 +369,9 @@ class Node::Impl {
   // The CA rollover of a new primary (pki::PlanNewPrimary, docs/node.md "CA rollover"), driven
   // by the replicated records: run on the loop after each iteration's messages and requests.
   void ReconcileCa();
+  // Gives the transport what its links are checked against (LinkSecurity) when any of it
+  // changed: the certificate, the trusted CAs, the members, the revoked serials.
+  absl::Status SecureLinks();
   const pki::CertificateAuthority* HeldCa(const std::string& fingerprint) const;
   void CreateNextCa(const std::string& why);
   void PublishNextCa();
@@ -448,7 +451,7 @@ class Node::Impl {
   // the CA keys held besides credentials_.authority (a created next CA, a previous one until
   // it is retired); the CSR this member sent for the next CA (its key stays here); the records
   // this primary wrote that may not be applied yet.
-  std::set<std::string> trusted_cas_;
+  std::map<std::string, std::string> trusted_cas_;  // fingerprint -> CA certificate PEM
   std::map<std::string, pki::CertificateAuthority> held_cas_;
   struct PendingCsr {
     std::string ca_fingerprint;
@@ -459,6 +462,7 @@ class Node::Impl {
   };
   std::optional<PendingCsr> csr_;
   std::string created_next_;      // the next CA this primary created
+  std::string secured_;           // what SecureLinks last gave the transport, as one string
   std::string activated_;         // the CA this primary marked current
   // When the primary writes a rollover record again if it was not applied by then.
   absl::Duration publish_at_ = -absl::InfiniteDuration();
@@ -595,13 +599,13 @@ absl::Status Node::Impl::Start() {
   for (const CertificateStatus& c : *stored_certificates) {
     if (!absl::StartsWith(c.name, kCaCertificatePrefix)) continue;
     std::string fingerprint = c.name.substr(std::string_view(kCaCertificatePrefix).size());
-    trusted_cas_.insert(fingerprint);
+    auto pem = pki::CertificateAsPem(c.der);
+    if (!pem.ok()) return pem.status();
+    trusted_cas_[fingerprint] = *pem;
     if (fingerprint == credentials_.ca_fingerprint) continue;
     auto key = storage_->LoadSecret(kCaKeySecretPrefix + fingerprint);
     if (!key.ok()) return key.status();
     if (!key->has_value()) continue;
-    auto pem = pki::CertificateAsPem(c.der);
-    if (!pem.ok()) return pem.status();
     auto authority = pki::CertificateAuthority::Load(*pem, (*key)->view());
     if (!authority.ok()) {
       return MakeError(absl::StatusCode::kDataLoss, "corrupt_state",
@@ -610,7 +614,9 @@ absl::Status Node::Impl::Start() {
     }
     held_cas_.emplace(fingerprint, *std::move(authority));
   }
-  if (!credentials_.ca_fingerprint.empty()) trusted_cas_.insert(credentials_.ca_fingerprint);
+  if (!credentials_.ca_fingerprint.empty()) {
+    trusted_cas_[credentials_.ca_fingerprint] = credentials_.ca_certificate_pem;
+  }
 
   TakeOwnCaIfStandalone();  // it became standalone but stopped before its new CA was written
 
@@ -619,6 +625,7 @@ absl::Status Node::Impl::Start() {
       credentials_.ca_certificate_pem);
   if (!transport.ok()) return transport.status();
   transport_ = *std::move(transport);
+  if (absl::Status s = SecureLinks(); !s.ok()) return s;
 
   dispatcher_ = std::thread([this] { Dispatch(); });
   dispatcher_id_ = dispatcher_.get_id();
@@ -763,6 +770,7 @@ void Node::Impl::Loop() {
     }
     requests.clear();
     ReconcileCa();
+    if (absl::Status s = SecureLinks(); !s.ok()) Fail(s);
     more_ready = HandleReady();
   }
   // A last round: what was stepped is persisted, sent and reported before the loop ends.
@@ -1609,10 +1617,10 @@ void Node::Impl::OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit) {
   credentials_ = std::move(adopted->credentials);
   credentials_to_persist_ = std::move(adopted->change);
   // It trusts the array's CA only; its own CA was retired with its key.
-  trusted_cas_ = {credentials_.ca_fingerprint};
+  trusted_cas_ = {{credentials_.ca_fingerprint, credentials_.ca_certificate_pem}};
   held_cas_.clear();
   csr_.reset();
-  if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
+  if (absl::Status s = SecureLinks(); !s.ok()) {
     Fail(s);
     return;
   }
@@ -1680,7 +1688,8 @@ void Node::Impl::TakeOwnCa(const std::string& why) {
     return;
   }
   CredentialChange change = std::move(made->change);
-  std::set<std::string> old = trusted_cas_;
+  std::set<std::string> old;
+  for (const auto& [fingerprint, pem] : trusted_cas_) old.insert(fingerprint);
   if (!credentials_.ca_fingerprint.empty()) old.insert(credentials_.ca_fingerprint);
   for (const std::string& fingerprint : old) {
     if (fingerprint == made->credentials.ca_fingerprint) continue;
@@ -1690,11 +1699,11 @@ void Node::Impl::TakeOwnCa(const std::string& why) {
   }
   AddCredentialChange(std::move(change));
   credentials_ = std::move(made->credentials);
-  trusted_cas_ = {credentials_.ca_fingerprint};
+  trusted_cas_ = {{credentials_.ca_fingerprint, credentials_.ca_certificate_pem}};
   held_cas_.clear();
   csr_.reset();
   if (transport_) {
-    if (absl::Status s = transport_->PresentCa(credentials_.ca_certificate_pem); !s.ok()) {
+    if (absl::Status s = SecureLinks(); !s.ok()) {
       Fail(s);
       return;
     }
@@ -1910,12 +1919,50 @@ void Node::Impl::RenewCertificates(const std::optional<CaRecord>& next) {
   RequestCertificate(issuer);  // to the primary, which holds the array's CA; retried
 }
 
+absl::Status Node::Impl::SecureLinks() {
+  if (!transport_) return absl::OkStatus();
+  LinkSecurity security;
+  security.certificate_pem = credentials_.peer_certificate_pem;
+  security.key_pem = credentials_.peer_key_pem.Clone();
+  security.presented_ca_pem = credentials_.ca_certificate_pem;
+  std::string summary = absl::StrCat(security.certificate_pem, "|");
+  for (const auto& [fingerprint, pem] : trusted_cas_) {
+    security.trusted_ca_pems.push_back(pem);
+    absl::StrAppend(&summary, fingerprint, ",");
+  }
+  // The members it admits: its formation's, and the original formation's while a recovery
+  // may bring the original primary back.
+  const failover::HardState& h = machine_->hard_state();
+  std::set<std::string> members;
+  for (const std::string& m : h.formation.members) members.insert(CanonicalName(m));
+  if (h.original.has_value()) {
+    for (const std::string& m : h.original->members) members.insert(CanonicalName(m));
+  }
+  members.erase(CanonicalName(options_.name));
+  absl::StrAppend(&summary, "|");
+  for (const std::string& m : members) {
+    security.members.push_back(m);
+    absl::StrAppend(&summary, m, ",");
+  }
+  absl::StrAppend(&summary, "|");
+  for (const json& serial : RevokedSerials(replicator_->repository())) {
+    security.revoked_serials.push_back(serial.get<std::string>());
+    absl::StrAppend(&summary, security.revoked_serials.back(), ",");
+  }
+  security.standalone = h.formation.members.size() < 2;
+  absl::StrAppend(&summary, "|", security.standalone ? "standalone" : "array");
+  if (summary == secured_) return absl::OkStatus();
+  if (absl::Status s = transport_->Secure(security); !s.ok()) return s;
+  secured_ = std::move(summary);
+  return absl::OkStatus();
+}
+
 void Node::Impl::TrustRecordedCa(const CaRecord& record) {
   if (trusted_cas_.contains(record.fingerprint)) return;
   auto change = TrustCa(record.fingerprint, record.certificate_pem);
   if (!change.ok()) return;  // a record that does not hold the CA it names is not trusted
   AddCredentialChange(*std::move(change));
-  trusted_cas_.insert(record.fingerprint);
+  trusted_cas_[record.fingerprint] = record.certificate_pem;
 }
 
 void Node::Impl::CreateNextCa(const std::string& why) {
@@ -1927,7 +1974,7 @@ void Node::Impl::CreateNextCa(const std::string& why) {
   const std::string fingerprint = made->authority.fingerprint();
   // The key and the trust go in this iteration's batch, with the record that publishes the CA.
   AddCredentialChange(std::move(made->change));
-  trusted_cas_.insert(fingerprint);
+  trusted_cas_[fingerprint] = made->authority.certificate_pem();
   held_cas_.emplace(fingerprint, std::move(made->authority));
   created_next_ = fingerprint;
   PublishNextCa();
@@ -2002,7 +2049,7 @@ absl::Status Node::Impl::InstallReissued(const CaRecord& ca, pki::SecretString k
                              credentials_.ca_fingerprint, info.ok() ? "; it expires " : "",
                              info.ok() ? ji::FormatRfc3339(info->not_after) : ""));
   }
-  return transport_->PresentCa(credentials_.ca_certificate_pem);
+  return SecureLinks();
 }
 
 absl::Status Node::Impl::IssueOwnCertificate(const CaRecord& ca) {
@@ -2091,7 +2138,7 @@ void Node::Impl::ActivateNextCa(const CaRecord& next) {
 
 void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional<CaRecord>& next) {
   std::vector<std::string> previous;
-  for (const std::string& fingerprint : trusted_cas_) {
+  for (const auto& [fingerprint, pem] : trusted_cas_) {
     if (fingerprint == current.fingerprint) continue;
     if (next.has_value() && fingerprint == next->fingerprint) continue;
     if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays

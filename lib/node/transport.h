@@ -10,7 +10,8 @@
 //     to (the attached name here, the verified peer certificate's name over gRPC), never a name
 //     read from the message body. The node overwrites the body's `from` with it.
 //   - Pinning (the join, DESIGN §10): every member presents a CA certificate (the CA its own
-//     certificate chains to; over gRPC, the chain in its TLS handshake). SendPinned delivers
+//     certificate chains to, LinkSecurity::presented_ca_pem; over gRPC, the chain in its TLS
+//     handshake). SendPinned delivers
 //     only when the target presents the CA with the expected fingerprint; otherwise nothing
 //     reaches the target and the sender's own receiver gets a LinkError envelope (`from` = the
 //     target) saying what the target presented. Over gRPC: a client channel whose certificate
@@ -23,11 +24,13 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 
 #include "core/failover/types.h"
 #include "core/ops/join.h"
+#include "core/pki/secret.h"
 #include "core/replication/types.h"
 
 namespace arraykit::node {
@@ -51,6 +54,23 @@ struct CsrReply {  // primary -> member
   std::string ca_fingerprint;   // as in the request
   std::string certificate_pem;  // when status.code == 0
   ops::WireStatus status;       // else why the primary refused
+};
+
+// What a member's links are checked against (DESIGN.md §6, §10). Over gRPC every listener and
+// client presents `certificate_pem` with `key_pem`; a peer is admitted when its certificate
+// chains to one of `trusted_ca_pems`, names a member of `members` exactly (on a client link:
+// the member dialed), is valid now and its serial is not in `revoked_serials`. A `standalone`
+// member also admits the join protocol's first contact from a primary it does not know yet
+// (only JoinHello and JoinAdmit pass from such a link; the join token authenticates them).
+// The in-memory network uses presented_ca_pem only.
+struct LinkSecurity {
+  std::string certificate_pem;               // this member's peer certificate ("" : none yet)
+  pki::SecretString key_pem;                 // its private key
+  std::string presented_ca_pem;              // the CA its certificate chains to
+  std::vector<std::string> trusted_ca_pems;  // every CA it trusts (two during a rollover)
+  std::vector<std::string> members;          // the other members it admits, canonical names
+  std::vector<std::string> revoked_serials;  // as pki prints serials (upper-case hex)
+  bool standalone = true;
 };
 
 // Everything members send each other: the failover and replication messages, the join
@@ -83,9 +103,11 @@ class Transport {
   // Envelope{from: to, payload: LinkError}. Never blocks.
   virtual void SendPinned(const std::string& to, const std::string& expected_ca_fingerprint,
                           Payload payload) = 0;
-  // The CA certificate (PEM) this member presents from now on ("" : none); it changes when the
-  // member joins an array. INVALID_ARGUMENT (`malformed`) when it is not one certificate.
-  virtual absl::Status PresentCa(const std::string& ca_certificate_pem) = 0;
+  // What this member's links are checked against from now on (LinkSecurity). The node gives
+  // a new one whenever its certificate, trusted CAs, membership or revocations change; it
+  // applies to new connections at once, and links to a peer no longer admitted are closed.
+  // INVALID_ARGUMENT (`malformed`) when presented_ca_pem is not one certificate.
+  virtual absl::Status Secure(const LinkSecurity& security) = 0;
   // Stops delivery to this member's receiver; when Close returns, the receiver is not running
   // and will not be called again. Idempotent; the destructor closes.
   virtual void Close() = 0;

@@ -375,7 +375,9 @@ TEST_CASE("a pinned send reaches only a member presenting the expected CA") {
   CHECK(std::get<LinkError>(error.payload).presented_ca_fingerprint == ca_b.fingerprint());
 
   // b presents another CA from now on (it joined an array).
-  REQUIRE(tb->PresentCa(ca_other.certificate_pem()).ok());
+  node::LinkSecurity security;
+  security.presented_ca_pem = ca_other.certificate_pem();
+  REQUIRE(tb->Secure(security).ok());
   ta->SendPinned("b", ca_other.fingerprint(), Probe(3));
   REQUIRE(b.WaitFor(2) == 2);
 
