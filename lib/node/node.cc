@@ -1271,6 +1271,7 @@ json Node::Impl::StatusJson() {
       {"certificates", stored.ok() ? certificates : json()},
       {"ca_fingerprint", credentials_.ca_fingerprint},
       {"revoked_serials", RevokedSerials(r.repository())},
+      {"links", json::parse(transport_->LinksJson(), nullptr, /*allow_exceptions=*/false)},
       {"holds_ca_key", credentials_.authority.has_value()},
       {"ca_current", CaRecordOf(kCurrentCaKey).value_or(PresentedCa()).fingerprint},
       {"trusted_cas", std::move(trusted)},

@@ -108,6 +108,10 @@ class Transport {
   // applies to new connections at once, and links to a peer no longer admitted are closed.
   // INVALID_ARGUMENT (`malformed`) when presented_ca_pem is not one certificate.
   virtual absl::Status Secure(const LinkSecurity& security) = 0;
+  // The state of this member's links as a JSON array, for the node's status ("links"): one
+  // object per peer {"peer", "connected", "sent", "received", "dropped", "queued", ...}.
+  // Thread-safe. The in-memory network has no links of its own: "[]".
+  virtual std::string LinksJson() const { return "[]"; }
   // Stops delivery to this member's receiver; when Close returns, the receiver is not running
   // and will not be called again. Idempotent; the destructor closes.
   virtual void Close() = 0;
