@@ -57,16 +57,26 @@ typedef struct ak_node ak_node;
  * `event_json` is valid only during the call. */
 typedef void (*ak_event_fn)(void *user, const char *event_json);
 
-/* Options of ak_node_open. Versions 1..AK_NODE_OPTIONS_VERSION are accepted.
+/* Options of ak_node_open. Versions 1..AK_NODE_OPTIONS_VERSION are accepted; a caller built
+ * against version 1 passes the shorter struct, and the fields of later versions are not read.
  *   name            this member's peer DNS name (required, fully qualified)
  *   data_dir        its store (required); a later open of the same directory restarts it
  *   member_json     this member's DESIGN §3 fields {"roles": [...], "rack": ..., "power": ...,
  *                   "address": ..., "address_static": ..., "version": ...}; NULL: the stored
  *                   ones (or none at a first start). Strict.
- *   network         the network to attach to (required); the node keeps a reference
+ *   network         the in-memory network to attach to; the node keeps a reference. NULL (from
+ *                   version 2) with `listen` set: the member talks to its peers over gRPC with
+ *                   mutual TLS (docs/transport.md). Exactly one of network and listen.
  *   on_event, user  event callback (may be NULL) and its payload
- *   call_timeout_ms how long put/get/status/create wait for the node's loop; 0: 10000 */
-#define AK_NODE_OPTIONS_VERSION 1
+ *   call_timeout_ms how long put/get/status/create wait for the node's loop; 0: 10000
+ * Version 2:
+ *   listen          "IP:PORT" the member serves its peers on (the seed's port is 5427); its
+ *                   connections to peers leave from the same IP
+ *   peers_json      the peer address book {"b.example.com": "127.0.0.3:5427", ...}; NULL: {}.
+ *                   Strict: names are peer DNS names, addresses IP:PORT or HOST:PORT.
+ *   clock_offset_ms added to the wall clock the member reads (certificate validity, join tokens
+ *                   and hellos, failback windows); for clock-skew tests only, 0 otherwise */
+#define AK_NODE_OPTIONS_VERSION 2
 
 typedef struct ak_node_options {
   unsigned int version; /* AK_NODE_OPTIONS_VERSION */
@@ -77,9 +87,14 @@ typedef struct ak_node_options {
   ak_event_fn on_event;
   void *user;
   unsigned int call_timeout_ms;
+  /* version 2 */
+  const char *listen;
+  const char *peers_json;
+  long long clock_offset_ms;
 } ak_node_options;
 
-#define AK_NODE_OPTIONS_INIT {AK_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+#define AK_NODE_OPTIONS_INIT \
+  {AK_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0}
 
 /* Fills `opts` with the defaults of `version` (1..AK_NODE_OPTIONS_VERSION). */
 AK_API ak_status ak_node_options_init(ak_node_options *opts, unsigned int version);

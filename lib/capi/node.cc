@@ -1,4 +1,8 @@
 // C ABI: the node and the in-memory network (translation only; the runtime is lib/node).
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -6,10 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
+#include "core/status.h"
 #include "core/model/array_json.h"
 #include "core/model/json_reader.h"
 #include "node/memory_network.h"
 #include "node/node.h"
+#ifdef ARRAYKIT_WITH_GRPC
+#include "transport/grpc/peer_transport.h"
+#endif
 
 struct ak_network {
   std::shared_ptr<arraykit::node::MemoryNetwork> network;
@@ -36,6 +44,68 @@ absl::StatusOr<absl::Duration> Milliseconds(const json& doc, std::string_view fi
   auto ms = ji::ReadNumber(*it, ji::FieldPath("link", field), 0, 3600 * 1000);
   if (!ms.ok()) return ms.status();
   return absl::Microseconds(static_cast<std::int64_t>(*ms * 1000));
+}
+
+// The bytes of ak_node_options a caller of `version` owns.
+std::size_t NodeOptionsSize(unsigned int version) {
+  return version >= 2 ? sizeof(ak_node_options) : offsetof(ak_node_options, listen);
+}
+
+// ak_node_open's peers_json: peer DNS name (canonical) -> address.
+absl::StatusOr<std::map<std::string, std::string>> ParseAddressBook(const std::string& self,
+                                                                    const char* peers_json) {
+  std::map<std::string, std::string> book;
+  if (peers_json == nullptr) return book;
+  auto doc = model::ParseJsonDocument(peers_json, "peers");
+  if (!doc.ok()) return doc.status();
+  if (!doc->is_object()) {
+    return arraykit::WithReason(
+        absl::InvalidArgumentError("peers: must be an object {\"peer DNS name\": \"IP:PORT\"}"),
+        "invalid_value");
+  }
+  for (const auto& [peer_name, address] : doc->items()) {
+    const std::string path = absl::StrCat("peers.", peer_name);
+    auto normalized = model::NormalizePeerName(peer_name, path);
+    if (!normalized.ok()) return normalized.status();
+    if (!address.is_string()) {
+      return arraykit::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                      path, ": must be a string \"IP:PORT\" or \"HOST:PORT\"")),
+                                  "invalid_value");
+    }
+    if (node::CanonicalName(*normalized) == node::CanonicalName(self)) {
+      return arraykit::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                      path, ": names this member itself (its address is "
+                                            "opts.listen)")),
+                                  "invalid_value");
+    }
+    book[node::CanonicalName(*normalized)] = address.get<std::string>();
+  }
+  return book;
+}
+
+// The gRPC peer transport for ak_node_open's version-2 fields; identity files in DATA_DIR/tls.
+absl::StatusOr<node::AttachFn> GrpcAttach(const std::string& name, const std::string& data_dir,
+                                          const std::string& listen, const char* peers_json,
+                                          absl::Duration clock_offset) {
+  auto book = ParseAddressBook(name, peers_json);
+  if (!book.ok()) return book.status();
+#ifndef ARRAYKIT_WITH_GRPC
+  (void)data_dir, (void)listen, (void)clock_offset;
+  return arraykit::WithReason(
+      absl::UnimplementedError("opts.listen: this build of arraykit has no gRPC transport "
+                               "(configured with ARRAYKIT_BUILD_GRPC=OFF)"),
+      "no_grpc");
+#else
+  grpc_transport::PeerOptions peer;
+  peer.listen = listen;
+  peer.peers = *std::move(book);
+  peer.tls_dir = (std::filesystem::path(data_dir) / "tls").string();
+  if (clock_offset != absl::ZeroDuration()) {
+    peer.wall_clock = [clock_offset] { return absl::Now() + clock_offset; };
+  }
+  if (absl::Status s = grpc_transport::ValidatePeerOptions(peer); !s.ok()) return s;
+  return grpc_transport::AttachGrpc(std::move(peer));
+#endif
 }
 
 absl::StatusOr<double> Probability(const json& doc, std::string_view field) {
@@ -178,8 +248,10 @@ AK_API ak_status ak_node_options_init(ak_node_options* opts, unsigned int versio
         !s.ok()) {
       return s;
     }
-    *opts = ak_node_options AK_NODE_OPTIONS_INIT;
-    opts->version = version;
+    // A caller of an older version has the shorter struct: only its part is written.
+    ak_node_options defaults = AK_NODE_OPTIONS_INIT;
+    defaults.version = version;
+    std::memcpy(opts, &defaults, capi::NodeOptionsSize(version));
     return absl::OkStatus();
   });
 }
@@ -196,7 +268,19 @@ AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
     }
     if (auto s = capi::RequireInput(opts->name, "opts.name"); !s.ok()) return s;
     if (auto s = capi::RequireInput(opts->data_dir, "opts.data_dir"); !s.ok()) return s;
-    if (opts->network == nullptr) return absl::InvalidArgumentError("opts.network: required");
+    const char* listen = opts->version >= 2 ? opts->listen : nullptr;
+    const char* peers_json = opts->version >= 2 ? opts->peers_json : nullptr;
+    const long long clock_offset_ms = opts->version >= 2 ? opts->clock_offset_ms : 0;
+    if ((opts->network == nullptr) == (listen == nullptr)) {
+      return absl::InvalidArgumentError(
+          opts->version >= 2 ? "opts.network, opts.listen: exactly one is required (the in-memory "
+                               "network, or an address to serve peers on over gRPC)"
+                             : "opts.network: required");
+    }
+    if (listen == nullptr && peers_json != nullptr) {
+      return absl::InvalidArgumentError(
+          "opts.peers_json: only with opts.listen (the in-memory network needs no addresses)");
+    }
     node::NodeOptions options;
     options.name = opts->name;
     options.data_dir = opts->data_dir;
@@ -206,7 +290,18 @@ AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
         return absl::InvalidArgumentError("opts.member_json: empty document (NULL for none)");
       }
     }
-    options.attach = node::AttachTo(opts->network->network);
+    if (listen != nullptr) {
+      auto attach = capi::GrpcAttach(opts->name, opts->data_dir, listen, peers_json,
+                                     absl::Milliseconds(clock_offset_ms));
+      if (!attach.ok()) return attach.status();
+      options.attach = *std::move(attach);
+    } else {
+      options.attach = node::AttachTo(opts->network->network);
+    }
+    if (clock_offset_ms != 0) {
+      const absl::Duration offset = absl::Milliseconds(clock_offset_ms);
+      options.wall_clock = [offset] { return absl::Now() + offset; };
+    }
     if (opts->on_event != nullptr) {
       ak_event_fn fn = opts->on_event;
       void* user = opts->user;

@@ -205,6 +205,68 @@ TEST_CASE("ak_node: bad options are refused") {
   CHECK(ak_node_options_init(&init, 0) == AK_INVALID_ARGUMENT);
 }
 
+TEST_CASE("ak_node_options: version 1 callers keep their shorter struct; network xor listen") {
+  // A version-1 caller's struct ends at call_timeout_ms: init must not write past it.
+  struct V1WithCanary {
+    unsigned int version;
+    const char* name;
+    const char* data_dir;
+    const char* member_json;
+    ak_network* network;
+    ak_event_fn on_event;
+    void* user;
+    unsigned int call_timeout_ms;
+    alignas(8) unsigned char canary[32];  // after the v1 struct's tail padding
+  } v1;
+  std::memset(&v1, 0xAB, sizeof v1);
+  REQUIRE(ak_node_options_init(reinterpret_cast<ak_node_options*>(&v1), 1) == AK_OK);
+  CHECK(v1.version == 1);
+  CHECK(v1.network == nullptr);
+  for (unsigned char c : v1.canary) CHECK(c == 0xAB);
+
+  ak_node_options opts;
+  REQUIRE(ak_node_options_init(&opts, AK_NODE_OPTIONS_VERSION) == AK_OK);
+  CHECK(opts.listen == nullptr);
+  CHECK(opts.peers_json == nullptr);
+  CHECK(opts.clock_offset_ms == 0);
+  ak_node* node = nullptr;
+  const std::string dir = Dir("options-v2");
+  opts.name = kA;
+  opts.data_dir = dir.c_str();
+  // Neither the in-memory network nor an address.
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("exactly one") != std::string::npos);
+  // Both.
+  arraykit::Network net(5);
+  opts.network = net.get();
+  opts.listen = "127.0.0.2:0";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  // Peers without an address of its own.
+  opts.listen = nullptr;
+  opts.peers_json = R"({"b.example.com": "127.0.0.3:5427"})";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("opts.peers_json") != std::string::npos);
+  // A malformed address book names the entry.
+  opts.network = nullptr;
+  opts.listen = "127.0.0.2:0";
+  opts.peers_json = R"({"b": "127.0.0.3:5427"})";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error_reason()) == "name_not_fqdn");
+  opts.peers_json = R"({"b.example.com": 5427})";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("peers.b.example.com") != std::string::npos);
+  opts.peers_json = R"({"a.example.com": "127.0.0.2:5427"})";
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("this member itself") != std::string::npos);
+  CHECK(node == nullptr);
+  // A version-1 caller's struct has no listen: network stays required.
+  opts.version = 1;
+  opts.listen = "127.0.0.2:0";
+  opts.peers_json = nullptr;
+  CHECK(ak_node_open(&node, &opts) == AK_INVALID_ARGUMENT);
+  CHECK(std::string(ak_last_error()).find("opts.network: required") != std::string::npos);
+}
+
 TEST_CASE("ak_node_join: a token and a fingerprint on the joiner, join on the primary") {
   arraykit::Network net(4);
   json own{{"members", {{{"name", kA}, {"roles", {"frontend", "backend"}}}}},
