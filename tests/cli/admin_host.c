@@ -7,8 +7,13 @@
  * order; three back-ends when there are three members, else the first is the only one); a
  * +NAME is a standalone member (a front-end) that may join later. Prints "ready" once every
  * socket is served, then waits for SIGTERM or SIGINT and closes everything. Exit 0 after a
- * clean stop, 1 when a call fails (reason and message on standard error), 2 for bad usage. */
+ * clean stop, 1 when a call fails (reason and message on standard error), 2 for bad usage.
+ *
+ * Commands on standard input, one per line, each answered "ok" or "error ..." on standard
+ * output: "isolate NAME" (cut it off the network), "heal", "close NAME" (stop the member, as a
+ * crash would look to the others; its socket goes with it). */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,13 @@
 #include "arraykit/arraykit.h"
 
 #define MAX_MEMBERS 10
+
+/* Shared by main and the command reader. */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *g_names[MAX_MEMBERS];
+static ak_node *g_nodes[MAX_MEMBERS];
+static int g_count;
+static ak_network *g_network;
 
 static int fail(const char *what, ak_status status) {
   fprintf(stderr, "admin_host: %s: %s (%s): %s\n", what, ak_strerror(status),
@@ -32,6 +44,49 @@ static int append(char *out, size_t cap, const char *text) {
   if (used + more + 1 > cap) return 0;
   memcpy(out + used, text, more + 1);
   return 1;
+}
+
+static void answer(ak_status status) {
+  if (status == AK_OK) {
+    printf("ok\n");
+  } else {
+    printf("error %s: %s\n", ak_last_error_reason(), ak_last_error());
+  }
+  fflush(stdout);
+}
+
+/* Reads commands until standard input ends. */
+static void *read_commands(void *unused) {
+  char line[512];
+  (void)unused;
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    char *end = strchr(line, '\n');
+    int i, found = -1;
+    if (end != NULL) *end = '\0';
+    pthread_mutex_lock(&g_lock);
+    if (strcmp(line, "heal") == 0) {
+      answer(ak_network_heal(g_network));
+    } else if (strncmp(line, "isolate ", 8) == 0) {
+      answer(ak_network_isolate(g_network, line + 8));
+    } else if (strncmp(line, "close ", 6) == 0) {
+      for (i = 0; i < g_count; ++i) {
+        if (g_nodes[i] != NULL && strcmp(g_names[i], line + 6) == 0) found = i;
+      }
+      if (found < 0) {
+        printf("error not_found: no open member %s\n", line + 6);
+        fflush(stdout);
+      } else {
+        ak_status status = ak_node_close(g_nodes[found]);
+        if (status == AK_OK) g_nodes[found] = NULL;
+        answer(status);
+      }
+    } else {
+      printf("error usage: isolate NAME | heal | close NAME\n");
+      fflush(stdout);
+    }
+    pthread_mutex_unlock(&g_lock);
+  }
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -110,9 +165,26 @@ int main(int argc, char **argv) {
     if ((status = ak_node_serve_admin(nodes[i], NULL)) != AK_OK) rc = fail(names[i], status);
   }
   if (rc == 0) {
+    pthread_t reader;
+    for (i = 0; i < count; ++i) {
+      g_names[i] = names[i];
+      g_nodes[i] = nodes[i];
+    }
+    g_count = count;
+    g_network = network;
     printf("ready\n");
     fflush(stdout);
+    /* The reader may stay blocked on standard input until exit: it is detached, and finds no
+     * member nor network once the stop took them away from it. */
+    if (pthread_create(&reader, NULL, read_commands, NULL) == 0) pthread_detach(reader);
     sigwait(&stop_signals, &signal_number);
+    pthread_mutex_lock(&g_lock);
+    for (i = 0; i < count; ++i) {
+      nodes[i] = g_nodes[i];
+      g_nodes[i] = NULL;
+    }
+    g_network = NULL;
+    pthread_mutex_unlock(&g_lock);
   }
   for (i = 0; i < count; ++i) {
     if (nodes[i] != NULL && (status = ak_node_close(nodes[i])) != AK_OK) {

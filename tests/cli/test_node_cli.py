@@ -229,3 +229,51 @@ def test_status_watch_redraws_until_interrupted(host):
     assert process.returncode == 0, err
     assert out.count("----") >= 2
     assert out.count(f"primary   {A}") >= 2
+
+
+def command(process, line):
+    process.stdin.write(line + "\n")
+    process.stdin.flush()
+    return process.stdout.readline().strip()
+
+
+def test_uncontactable_member_and_the_original_formation_after_a_failover(tmp_path):
+    """A member cut off is marked in the topology; after the primary stops, the new primary's
+    status --originalstate shows the formation recorded at the failover."""
+    process = subprocess.Popen([ADMIN_HOST, str(tmp_path), A, B, C], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        ok(on(tmp_path, A, "config", "edit", "--array-failoverenabled", "1",
+              "--array-monitortime", "0.05", "--array-maxmonitors", "3",
+              "--array-resubmitfindprimarywait", "0.05"))
+
+        assert command(process, f"isolate {C}") == "ok"
+        assert wait_until(lambda: json_of(on(tmp_path, A, "status", "--json"))["uncontactable"]
+                          == [C])
+        mermaid = ok(on(tmp_path, A, "status", "--format", "mermaid")).stdout
+        assert f'm_c_example_com["{C}<br/>secondary, backup 2<br/>uncontactable"]' in mermaid
+        assert "m_a_example_com -.-x m_c_example_com" in mermaid
+        dot = ok(on(tmp_path, A, "status", "--format", "dot")).stdout
+        assert "m_a_example_com -> m_c_example_com [style=dashed];" in dot
+        table = ok(on(tmp_path, A, "status")).stdout
+        assert any(line.startswith(C) and " no " in line for line in table.splitlines()), table
+        assert command(process, "heal") == "ok"
+        assert wait_until(lambda: json_of(on(tmp_path, A, "status", "--json"))["uncontactable"]
+                          == [])
+
+        assert command(process, f"close {A}") == "ok"
+        gone = on(tmp_path, A, "status")
+        assert gone.returncode == 3 and "not_contactable" in gone.stderr
+        assert wait_until(lambda: json_of(on(tmp_path, B, "status", "--json"))["writable"],
+                          timeout=20)
+        original = json_of(on(tmp_path, B, "status", "--originalstate", "--json"))
+        assert original["original_formation"]["primary"] == A
+        assert original["original_formation"]["backup_primaries"] == [B, C]
+        table = ok(on(tmp_path, B, "status", "--originalstate")).stdout
+        assert "original formation" in table and f"primary   {A}" in table
+        mermaid = ok(on(tmp_path, B, "status", "--originalstate", "--format", "mermaid")).stdout
+        assert f'm_a_example_com["{A}<br/>primary"]' in mermaid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.stderr.read()
