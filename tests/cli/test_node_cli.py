@@ -143,6 +143,12 @@ def test_refused_call_exits_1_with_the_reason(host):
     assert again.returncode == 2  # an empty document is bad input
     synced = on(host, B, "array", "wait-synced", "--timeout", "1", "--json")
     assert synced.returncode == 1 and json_error(synced)["reason"] == "not_primary"
+    # The member's own not_contactable (the joiner cannot be reached) is a refusal, exit 1,
+    # not the exit 3 of a member that cannot be reached.
+    unreachable = on(host, A, "array", "join", "--secondary", "z.example.com", "--fingerprint",
+                     "AB" * 32, "--token", "AKJT-AAAA", "--timeout", "3", "--json")
+    assert unreachable.returncode == 1, unreachable.stderr
+    assert json_error(unreachable)["reason"] == "not_contactable"
 
 
 def test_unreachable_member_exits_3(host, tmp_path):
