@@ -789,6 +789,14 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       if (absl::Status s = WriteFileAtomically(roots_path_, roots); !s.ok()) return s;
       written_roots_ = roots;
     }
+    // Connections this member dials present the new identity at once (each dial makes its own
+    // channel); the server's file watcher takes it within its refresh interval.
+    std::vector<::grpc::experimental::IdentityKeyCertPair> identity = {{key, chain}};
+    auto client = std::make_shared<::grpc::experimental::StaticDataCertificateProvider>(
+        roots, identity);
+    std::lock_guard lock(mu_);
+    client_provider_ = std::move(client);
+    changed_.notify_all();
     return absl::OkStatus();
   }
 
@@ -825,9 +833,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
                                     " (address in use, or not an address of this host)"));
     }
     server_ = std::move(server);
-    std::lock_guard lock(mu_);
-    provider_ = std::move(provider);
-    changed_.notify_all();  // dialers waiting for an identity may go
+    server_provider_ = std::move(provider);
     return absl::OkStatus();
   }
 
@@ -968,7 +974,10 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       const std::string& peer, const std::string& address,
       std::shared_ptr<::grpc::experimental::CertificateVerifier> verifier) {
     ::grpc::experimental::TlsChannelCredentialsOptions tls;
-    tls.set_certificate_provider(provider_);
+    {
+      std::lock_guard lock(mu_);
+      tls.set_certificate_provider(client_provider_);
+    }
     tls.watch_identity_key_cert_pairs();
     tls.watch_root_certs();
     tls.set_verify_server_certs(false);  // the verifier checks the chain, name and revocation
@@ -1028,7 +1037,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         changed_.wait(lock, [&] {
           if (closed_) return true;
           const Link& link = links_[peer];
-          if (link.queue.empty() || provider_ == nullptr) return false;
+          if (link.queue.empty() || client_provider_ == nullptr) return false;
           for (const StreamPtr& s : link.streams) {
             if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done) return false;
           }
@@ -1121,7 +1130,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
 
   bool HasIdentity() {
     std::lock_guard lock(mu_);
-    return provider_ != nullptr;
+    return client_provider_ != nullptr;
   }
 
   // Joins the pinned senders that finished. Needs mu_ (their last step takes it, so a done
@@ -1149,11 +1158,14 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
   std::mutex secure_mu_;  // Secure and the server's lifetime
   std::string written_key_, written_chain_, written_roots_;
   std::unique_ptr<::grpc::Server> server_;
+  std::shared_ptr<::grpc::experimental::CertificateProviderInterface> server_provider_;
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
   bool closed_ = false;
-  std::shared_ptr<::grpc::experimental::CertificateProviderInterface> provider_;
+  // The identity and roots of the connections this member dials ("" until the first Secure
+  // with a certificate).
+  std::shared_ptr<::grpc::experimental::CertificateProviderInterface> client_provider_;
   std::map<std::string, Link> links_;  // canonical peer name -> link
   std::map<std::string, std::thread> dialers_;
   std::vector<Helper> helpers_;

@@ -453,8 +453,11 @@ TEST_CASE("a new certificate from a new CA applies without a restart", "[transpo
   Secure(*p.a, a_security);
   Secure(*p.b, b_security);
   absl::SleepFor(absl::Milliseconds(2200));  // gRPC's file watcher rereads every second
-  // b retires the old CA: the old link closes, and a new one must use the new certificates.
+  // Both retire the old CA: the old link closes, and a new one must use the new certificates
+  // on both sides (b's listener took its new one from the files, without a restart).
+  a_security.trusted_ca_pems = {next.certificate_pem()};
   b_security.trusted_ca_pems = {next.certificate_pem()};
+  Secure(*p.a, a_security);
   Secure(*p.b, b_security);
   REQUIRE(WaitRow(*p.b, kA, [](const nlohmann::json& r) { return r["connected"] == false; }));
   std::optional<node::Envelope> got;
@@ -465,6 +468,7 @@ TEST_CASE("a new certificate from a new CA applies without a restart", "[transpo
   }
   CHECK(got.has_value());
   CHECK(Row(*p.b, kA).value("refused", 0) == 0);
+  CHECK(Row(*p.a, kB).value("refused", 0) == 0);
 }
 
 TEST_CASE("sends to an unreachable member are bounded by its queue", "[transport][grpc]") {
