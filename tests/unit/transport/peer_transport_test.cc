@@ -507,6 +507,30 @@ TEST_CASE("Close is prompt with streams open, and the receiver is not called aft
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
 }
 
+TEST_CASE("the listener speaks TLS 1.2 with ECDHE + AEAD or TLS 1.3 only", "[transport][grpc]") {
+  Pair p;
+  pki::testing::WriteFile(p.a->dir.File("a.pem"), p.a_cert.certificate_pem);
+  pki::testing::WriteFile(p.a->dir.File("a.key"), std::string(p.a_cert.key_pem.view()));
+  std::string client = "timeout 10 openssl s_client -connect " + p.b->address +
+                       " -servername b.example.com -alpn h2 -cert " + p.a->dir.File("a.pem") +
+                       " -key " + p.a->dir.File("a.key") + " </dev/null";
+  int code = 0;
+  std::string tls13 = pki::testing::Run(client + " -tls1_3", &code);
+  INFO(tls13);
+  CHECK(tls13.find("TLSv1.3") != std::string::npos);
+  std::string tls12 = pki::testing::Run(client + " -tls1_2", &code);
+  INFO(tls12);
+  CHECK(tls12.find("New, TLSv1.2, Cipher is ECDHE-ECDSA-AES") != std::string::npos);
+  CHECK(tls12.find("-GCM-SHA") != std::string::npos);
+  std::string legacy = pki::testing::Run(client + " -tls1_2 -cipher AES128-SHA", &code);
+  INFO(legacy);
+  CHECK(code != 0);
+  CHECK(legacy.find("Cipher is AES128-SHA") == std::string::npos);
+  std::string old_version = pki::testing::Run(client + " -tls1_1", &code);
+  INFO(old_version);
+  CHECK(code != 0);
+}
+
 TEST_CASE("peer options are checked", "[transport][grpc]") {
   PeerOptions o;
   o.listen = "127.0.0.2:5427";
