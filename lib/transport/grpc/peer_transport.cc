@@ -645,6 +645,12 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     state->standalone = security.standalone;
 
     std::lock_guard secure_lock(secure_mu_);
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return absl::FailedPreconditionError("the transport is closed");
+      }
+    }
     if (!security.certificate_pem.empty()) {
       if (absl::Status s = WriteIdentity(security); !s.ok()) return s;
     }
@@ -665,6 +671,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         c.peer = peer;
         c.queued = link.queue.size();
         for (const StreamPtr& s : link.streams) {
+          if (!s->done) ++c.streams;
           if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done) {
             c.connected = true;
             c.remote = s->remote;
@@ -691,6 +698,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
                      {"refused", c.refused},
                      {"last_refusal", c.last_refusal},
                      {"queued", c.queued},
+                     {"streams", c.streams},
                      {"remote", c.remote}});
     }
     return out.dump();

@@ -69,6 +69,7 @@ struct LinkCounters {
   std::uint64_t refused = 0;   // handshakes refused by this member's checks (either side)
   std::string last_refusal;    // e.g. "untrusted_issuer: ..." ("" : none)
   std::size_t queued = 0;
+  std::size_t streams = 0;     // open streams of any kind (member, join contact, pinned)
   // The connected stream's other end: "ipv4:127.0.0.2:41234" for one the peer dialed (its
   // source address), the peer's host:port for one this member dialed ("" : none).
   std::string remote;
