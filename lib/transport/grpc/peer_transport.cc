@@ -558,6 +558,9 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         inet_pton(AF_INET, listen->host.c_str(), &ip) == 1 && ip.s_addr != INADDR_ANY) {
       source_ip_ = ip;
     }
+    rechecker_ = std::thread([this] {
+      while (Pause(options_.recheck_interval)) RecheckStreams(*shared_->state());
+    });
   }
   ~PeerTransport() override { Close(); }
 
@@ -714,6 +717,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         for (const StreamPtr& s : link.streams) s->cancel();
       }
       for (auto& [peer, thread] : dialers_) threads.push_back(std::move(thread));
+      threads.push_back(std::move(rechecker_));
       for (Helper& h : helpers_) threads.push_back(std::move(h.thread));
       helpers_.clear();
       changed_.notify_all();
@@ -1176,6 +1180,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
   std::shared_ptr<::grpc::experimental::CertificateProviderInterface> client_provider_;
   std::map<std::string, Link> links_;  // canonical peer name -> link
   std::map<std::string, std::thread> dialers_;
+  std::thread rechecker_;
   std::vector<Helper> helpers_;
 
   std::mutex deliver_mu_;  // one receiver call at a time
@@ -1212,6 +1217,9 @@ absl::Status ValidatePeerOptions(const PeerOptions& options) {
   }
   if (options.handshake_timeout <= absl::ZeroDuration()) {
     return invalid("handshake_timeout: must be positive");
+  }
+  if (options.recheck_interval <= absl::ZeroDuration()) {
+    return invalid("recheck_interval: must be positive");
   }
   if (options.keepalive_time <= absl::ZeroDuration() ||
       options.keepalive_timeout <= absl::ZeroDuration()) {

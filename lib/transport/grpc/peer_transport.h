@@ -49,6 +49,9 @@ struct PeerOptions {
   // address as the source of its connections (end-to-end partition tests). Ignored when the
   // listen host is a wildcard or a name.
   bool bind_client_to_listen_ip = true;
+  // Open links are checked again at every Secure and at this interval, so a certificate that
+  // expires while its link is open ends the link.
+  absl::Duration recheck_interval = absl::Seconds(10);
   // The wall clock certificates are checked against (validity); empty: absl::Now. Tests move it.
   std::function<absl::Time()> wall_clock;
 };

@@ -322,6 +322,33 @@ TEST_CASE("an expired certificate is refused", "[transport][grpc]") {
                                 absl::Milliseconds(300)));
 }
 
+TEST_CASE("a link whose certificate expires while open is closed", "[transport][grpc]") {
+  absl::Time now = absl::Now();
+  pki::CertificateAuthority ca = MakeCa(now);
+  Issued a_cert = IssuePeer(ca, kA, now, pki::KeyType::kEcdsaP256, absl::Hours(24));
+  Issued b_cert = IssuePeer(ca, kB, now);
+  auto a = MakeMember(kA, "127.0.0.2");
+  auto b = MakeMember(kB, "127.0.0.3");
+  auto skew = std::make_shared<std::atomic<std::int64_t>>(0);  // hours ahead on b
+  Attach(*a, {b.get()});
+  Attach(*b, {a.get()}, [skew](PeerOptions& o) {
+    o.recheck_interval = absl::Milliseconds(50);
+    o.wall_clock = [skew] { return absl::Now() + absl::Hours(skew->load()); };
+  });
+  Secure(*a, Security(ca, a_cert, {kB}));
+  Secure(*b, Security(ca, b_cert, {kA}));
+  a->transport->Send(kB, Probe(1));
+  REQUIRE(b->inbox->WaitFor([](const node::Envelope& e) { return IsProbe(e, 1); }));
+  REQUIRE(Row(*b, kA)["connected"] == true);
+  skew->store(48);  // a's one-day certificate has expired for b
+  CHECK(WaitRow(*b, kA, [](const nlohmann::json& r) { return r["connected"] == false; }));
+  std::uint64_t id = 2;
+  CHECK(WaitRow(*b, kA, [&](const nlohmann::json& r) {
+    a->transport->Send(kB, Probe(id++));
+    return RefusedWith(r, "expired");
+  }));
+}
+
 TEST_CASE("revoking or detaching a member closes its link and refuses it from then on",
           "[transport][grpc]") {
   Pair p;
