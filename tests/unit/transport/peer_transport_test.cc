@@ -568,6 +568,32 @@ TEST_CASE("the listener speaks TLS 1.2 with ECDHE + AEAD or TLS 1.3 only", "[tra
   CHECK(code != 0);
 }
 
+TEST_CASE("Secure refuses what is not a certificate, naming the field", "[transport][grpc]") {
+  absl::Time now = absl::Now();
+  pki::CertificateAuthority ca = MakeCa(now);
+  Issued a_cert = IssuePeer(ca, kA, now);
+  auto a = MakeMember(kA, "127.0.0.2");
+  Attach(*a, {});
+  node::LinkSecurity s = Security(ca, a_cert, {kB});
+  s.presented_ca_pem = "not a certificate";
+  absl::Status status = a->transport->Secure(s);
+  CHECK(ReasonOf(status) == "malformed");
+  CHECK(status.message().find("presented_ca_pem") != std::string::npos);
+  s = Security(ca, a_cert, {kB});
+  s.trusted_ca_pems.push_back(a_cert.certificate_pem);  // a peer certificate is no CA
+  status = a->transport->Secure(s);
+  CHECK(ReasonOf(status) == "malformed");
+  CHECK(status.message().find("trusted_ca_pems[1]") != std::string::npos);
+  s = Security(ca, a_cert, {kB});
+  s.key_pem = pki::SecretString();
+  CHECK(a->transport->Secure(s).message().find("key_pem") != std::string::npos);
+  // Nothing was started: the first valid Secure starts the listener.
+  Secure(*a, Security(ca, a_cert, {kB}));
+  a->transport->Close();
+  CHECK(a->transport->Secure(Security(ca, a_cert, {kB})).code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_CASE("peer options are checked", "[transport][grpc]") {
   PeerOptions o;
   o.listen = "127.0.0.2:5427";
