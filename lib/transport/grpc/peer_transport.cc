@@ -830,6 +830,8 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     builder.AddListeningPort(options_.listen, ::grpc::experimental::TlsServerCredentials(tls),
                              &port);
     builder.RegisterService(this);
+    // A snapshot carries a member's whole repository in one frame: no 4 MB cap.
+    builder.SetMaxReceiveMessageSize(-1);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(options_.keepalive_time));
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                                Millis(options_.keepalive_timeout));
@@ -997,6 +999,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     tls.set_check_call_host(false);
     ::grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(-1);
     args.SetSslTargetNameOverride(peer);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, Millis(options_.reconnect_min));
     // gRPC 1.51 also takes MIN_RECONNECT_BACKOFF as the shortest a connection attempt (TCP

@@ -225,6 +225,31 @@ TEST_CASE("two members exchange failover and replication messages both ways",
   CHECK(row["rejected"] == 0);
 }
 
+TEST_CASE("a frame beyond gRPC's default 4 MB message limit passes both ways",
+          "[transport][grpc]") {
+  Pair p;
+  replication::Message big = Append(7);
+  for (std::uint64_t i = 1; i <= 6; ++i) {
+    replication::Entry e;
+    e.index = i;
+    e.epoch = 3;
+    e.writer = kA;
+    e.category = "sessions";
+    e.key = "k" + std::to_string(i);
+    e.value = "\"" + std::string(replication::kMaxValueBytes - 16, 'x') + "\"";
+    big.entries.push_back(std::move(e));
+  }
+  auto is_big = [](const node::Envelope& e) {
+    auto* m = std::get_if<replication::Message>(&e.payload);
+    return m != nullptr && m->commit_index == 7 && m->entries.size() == 6 &&
+           m->entries[5].value.size() == replication::kMaxValueBytes - 14;
+  };
+  p.a->transport->Send(kB, big);
+  CHECK(p.b->inbox->WaitFor(is_big));
+  p.b->transport->Send(kA, big);
+  CHECK(p.a->inbox->WaitFor(is_big));
+}
+
 TEST_CASE("client sockets are bound to the member's own address", "[transport][grpc]") {
   Pair p;
   p.a->transport->Send(kB, Probe(1));
