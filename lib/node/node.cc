@@ -421,6 +421,11 @@ class Node::Impl {
   // write of it, since the loop reads it every iteration.
   std::optional<CaRecord> CaRecordOf(const char* key) const;
   bool IsWritablePrimary() const;
+  // An array-mode array that is repaired and whose original primary may still return (DESIGN
+  // §5.1 recovery, `accept` or `acceptsecondary`): its CA rollover stops after trust_ca, so the
+  // members keep presenting certificates of the original CA, which the returning members trust
+  // (over mutual TLS they could not be contacted otherwise).
+  bool AwaitsOriginalPrimary() const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
   // joiner's transaction).
@@ -1861,7 +1866,7 @@ void Node::Impl::ReconcileCa() {
         PublishNextCa();
       }
     } else if (holds_next && needs_certificate) {
-      if (mono >= own_issue_at_) {
+      if (mono >= own_issue_at_ && !AwaitsOriginalPrimary()) {
         own_issue_at_ = mono + kCsrRetry;
         // issue_certificate for the primary itself
         if (absl::Status s = IssueOwnCertificate(*next); !s.ok()) Fail(s);
@@ -1872,7 +1877,7 @@ void Node::Impl::ReconcileCa() {
       RenewCertificates(next);
     }
   } else if (needs_certificate && trusted_cas_.contains(next->fingerprint)) {
-    RequestCertificate(*next);  // issue_certificate: a CSR to the primary, retried
+    if (!AwaitsOriginalPrimary()) RequestCertificate(*next);  // issue_certificate, retried
   } else if (!next.has_value()) {
     RenewCertificates(next);
   }
@@ -2021,10 +2026,24 @@ void Node::Impl::PublishNextCa() {
   publish_at_ = Now().mono + kCsrRetry;
 }
 
+bool Node::Impl::AwaitsOriginalPrimary() const {
+  const failover::HardState& h = machine_->hard_state();
+  return h.original.has_value() && h.repaired && !h.manual_recovery_required &&
+         !h.recovery_declined && h.formation.resilience.mode == model::ResilienceMode::kArray &&
+         h.formation.resilience.primary_return_action != model::PrimaryReturnAction::kNone;
+}
+
 absl::StatusOr<std::string> Node::Impl::SignMemberCsr(const std::string& member,
                                                         const std::string& csr_pem,
                                                         const std::string& ca_fingerprint) {
   const bool standalone = machine_->hard_state().formation.members.size() < 2;
+  if (!standalone && member != options_.name && AwaitsOriginalPrimary()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "busy",
+                     absl::StrCat(options_.name, " issues no certificates while the array waits "
+                                  "for its original primary ",
+                                  machine_->hard_state().original->primary,
+                                  " to return (recovery stage)"));
+  }
   const std::optional<CaRecord> next = standalone ? std::nullopt : CaRecordOf(kNextCaKey);
   const std::optional<CaRecord> current = standalone ? std::nullopt : CaRecordOf(kCurrentCaKey);
   // During a rollover only the next CA signs; otherwise the current one (renewals).

@@ -129,7 +129,10 @@ class Cluster:
         self.port = free_port()
         self.members = []
         for i, name in enumerate(names):
-            member_roles = (roles or {}).get(name, ["frontend", "backend"])
+            # One back-end (the first member): an array grows one join at a time, and the
+            # placement rules allow 1 or 3 back-ends, never 2.
+            default = ["frontend", "backend"] if i == 0 else ["frontend"]
+            member_roles = (roles or {}).get(name, default)
             self.members.append(Member(self, i, name, member_roles,
                                        **(options or {}).get(name, {})))
         self.by_name = {m.name: m for m in self.members}
@@ -182,7 +185,7 @@ class Cluster:
         j = self.by_name[joiner]
         ticket = j.ctl("security", "join-token", "--ttl", "300")
         return self.by_name[primary].ctl("array", "join", "--secondary", joiner, "--fingerprint",
-                                         ticket["fingerprint"], "--token", ticket["token"])
+                                         ticket["ca_fingerprint"], "--token", ticket["token"])
 
     # ---- partitions (nftables on loopback addresses) ----------------------------------------
     def partition(self, *groups):

@@ -134,20 +134,20 @@ def test_join_refusals(cluster_factory):
     code, err = join(own, ticket["token"])
     assert code == 1 and "fingerprint_mismatch" in err
     # A made-up token.
-    code, err = join(ticket["fingerprint"], "AKJT-" + "0" * 40)
+    code, err = join(ticket["ca_fingerprint"], "AKJT-" + "0" * 40)
     assert code == 1 and "token_invalid" in err
     # The real one works once; replayed, it is refused (B is no longer standalone anyway, so
     # replay it against a second joiner's token list: a token is bound to its joiner).
-    code, err = join(ticket["fingerprint"], ticket["token"])
+    code, err = join(ticket["ca_fingerprint"], ticket["token"])
     assert code == 0, err
     # An expired token.
     short = c[D].ctl("security", "join-token", "--ttl", "1")
     time.sleep(2.2)
-    code, err = join(short["fingerprint"], short["token"], joiner=D)
+    code, err = join(short["ca_fingerprint"], short["token"], joiner=D)
     assert code == 1 and "token_expired" in err
     # Replayed: D's used token (after a successful join it cannot be used again).
     fresh = c[D].ctl("security", "join-token", "--ttl", "300")
-    code, err = join(fresh["fingerprint"], fresh["token"], joiner=D)
+    code, err = join(fresh["ca_fingerprint"], fresh["token"], joiner=D)
     assert code == 0, err
     c[A].ctl("array", "detach", D)
     wait_for(lambda: c[D].status()["role"] == "primary" and
@@ -157,7 +157,7 @@ def test_join_refusals(cluster_factory):
     assert code == 1 and ("token_invalid" in err or "token_used" in err)
     # Clock skew over 60 s (C runs 120 s ahead).
     skewed = c[C].ctl("security", "join-token", "--ttl", "300")
-    code, err = join(skewed["fingerprint"], skewed["token"], joiner=C)
+    code, err = join(skewed["ca_fingerprint"], skewed["token"], joiner=C)
     assert code == 1 and "clock_skew" in err
 
 

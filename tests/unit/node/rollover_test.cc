@@ -378,6 +378,56 @@ TEST_CASE("a failover promotion rolls the CA over") {
   CheckNoKeyMaterial(m, {kB, kC});
 }
 
+TEST_CASE("a repaired array keeps the original CA's certificates until its original primary is back") {
+  // Over mutual TLS the returning original primary trusts only the original CA: the members
+  // keep presenting certificates of it while the recovery (accept) is pending.
+  Members m("awaits-original");
+  const std::string old_fp = FormByJoin(m);
+  absl::Status backup = m[kA].AddBackupPrimary(kB);
+  REQUIRE((backup.ok() || ReasonOf(backup) == "already_listed"));
+  REQUIRE(m[kA]
+              .ConfigEdit(R"({"array-failoverenabled": true, "array-monitortime": 0.05,
+                              "array-maxmonitors": 3, "array-resubmitfindprimarywait": 0.05,
+                              "array-resubmitfindprimarymax": 3,
+                              "array-primaryreturnaction": "accept"})")
+              .ok());
+  REQUIRE(Eventually([&] {
+    return StatusOf(m[kB])["resilience"]["failover_enabled"] == true &&
+           StatusOf(m[kC])["resilience"]["failover_enabled"] == true;
+  }));
+  REQUIRE(m[kA].WaitSynced(absl::Seconds(5)).ok());
+  m.Close(kA);
+  REQUIRE(Eventually([&] {
+    json st = StatusOf(m[kB]);
+    return st["role"] == "primary" && st["writable"] == true && st["repaired"] == true;
+  }));
+  // b made the next CA and c trusts it, but nobody is reissued while a may return.
+  REQUIRE(Eventually([&] { return TrustedCas(StatusOf(m[kC])).size() == 2; }));
+  std::this_thread::sleep_for(300ms);  // many CSR retry periods
+  for (const std::string& name : {kB, kC}) {
+    json st = StatusOf(m[name]);
+    CHECK(st["ca_fingerprint"] == old_fp);
+    CHECK(TrustedCas(st).contains(old_fp));
+  }
+  CHECK(m.EventsOf(kB, "certificate_issued").empty());
+
+  // a returns: the original formation is recreated and the array rolls over to a new CA of a.
+  m.Open(kA);
+  REQUIRE(Eventually([&] {
+    json sa = StatusOf(m[kA]);
+    return sa["role"] == "primary" && sa["writable"] == true && StatusOf(m[kB])["primary"] == kA &&
+           StatusOf(m[kC])["primary"] == kA;
+  }));
+  bool done = Eventually([&] {
+    std::string fp = m[kA].CaFingerprint().value();
+    return RolledOverTo(m, {kA, kB, kC}, fp);
+  });
+  if (!done) {
+    for (const std::string& name : {kA, kB, kC}) WARN(StatusOf(m[name]).dump());
+  }
+  REQUIRE(done);
+}
+
 // ---- renewal at two thirds of the lifetime (DESIGN §6; docs/node.md "Certificate renewal") -----
 
 // The expiry of the member's peer certificate, as status shows it.
