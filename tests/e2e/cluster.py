@@ -170,11 +170,12 @@ class Cluster:
         return "\n".join(f"---- {m.name}\n{m.log()[-6000:]}" for m in self.members)
 
     # ---- array operations -------------------------------------------------------------------
-    def create(self, primary, resilience, backup_primaries=()):
-        """`primary` creates a one-member array with these settings."""
+    def create(self, primary, resilience):
+        """`primary` creates a one-member array with these settings (members that join later
+        are appended to the backup primaries list in the order they join)."""
         p = self.by_name[primary]
         description = {"members": [{"name": primary, "roles": p.roles}], "primary": primary,
-                       "backup_primaries": list(backup_primaries), "resilience": resilience}
+                       "resilience": resilience}
         path = str(self.root / "array.json")
         with open(path, "w") as f:
             json.dump(description, f)

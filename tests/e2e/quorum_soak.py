@@ -102,7 +102,7 @@ def run(rounds, workdir):
     acked_total = 0
     try:
         cluster.start()
-        cluster.create(NAMES[0], QUORUM, backup_primaries=NAMES[1:])
+        cluster.create(NAMES[0], QUORUM)
         for joiner in NAMES[1:]:
             cluster.join(NAMES[0], joiner)
         settle(cluster)

@@ -34,7 +34,7 @@ def cluster_factory(tmp_path, request):
 def three_member_array(make, action="accept"):
     c = make([A, B, C])
     c.start()
-    c.create(A, dict(FAST, primary_return_action=action), backup_primaries=[B, C])
+    c.create(A, dict(FAST, primary_return_action=action))
     for joiner in (B, C):
         joined = c.join(A, joiner)
         assert joined["joined"] == joiner
@@ -168,7 +168,7 @@ def test_partition_split_worked_case(cluster_factory):
     fail to reach b, then c is primary of {c, d}; healed, with accept, a is primary of all."""
     c = cluster_factory([A, B, C, D])
     c.start()
-    c.create(A, dict(FAST, primary_return_action="accept"), backup_primaries=[B, C, D])
+    c.create(A, dict(FAST, primary_return_action="accept"))
     for joiner in (B, C, D):
         c.join(A, joiner)
     wait_for(lambda: len([m for m in c[A].status()["members"] if m["contactable"]]) == 4, 10,
