@@ -186,8 +186,6 @@ constexpr const char* kCurrentCaKey = "arraykit.ca/current";
 constexpr absl::Duration kCsrRetry = absl::Milliseconds(500);
 // How often an idle loop looks whether a certificate reached its renewal date.
 constexpr absl::Duration kRenewalCheck = absl::Minutes(1);
-// How long a detached member's links stay up for the kDetached message to reach it.
-constexpr absl::Duration kDepartureNotice = absl::Seconds(1);
 // A renewal the member's own CA refused (an event says why) is tried again after this.
 constexpr absl::Duration kRenewalRetry = absl::Minutes(10);
 
@@ -221,33 +219,16 @@ std::string IssuingCaOf(const replication::Repository& repository, const std::st
   return doc["ca"].get<std::string>();
 }
 
-// The certificates the array revoked: serial -> the member it was issued to ("" unless
-// `with_members`: reading the member parses each record).
-std::map<std::string, std::string> RevokedCertificates(const replication::Repository& repository,
-                                                       bool with_members) {
-  std::map<std::string, std::string> out;
+// The serials the array revoked (replicated: every member lists them).
+json RevokedSerials(const replication::Repository& repository) {
+  json out = json::array();
   auto it = repository.records.lower_bound(
       replication::Key{kDescriptionCategory, std::string(kRevokedKeyPrefix)});
   for (; it != repository.records.end() && it->first.first == kDescriptionCategory &&
          absl::StartsWith(it->first.second, kRevokedKeyPrefix);
        ++it) {
-    if (it->second.deleted) continue;
-    std::string member;
-    if (with_members) {
-      json doc = json::parse(it->second.value, nullptr, /*allow_exceptions=*/false);
-      if (doc.is_object() && doc.contains("member") && doc["member"].is_string()) {
-        member = doc["member"].get<std::string>();
-      }
-    }
-    out.emplace(it->first.second.substr(kRevokedKeyPrefix.size()), std::move(member));
+    if (!it->second.deleted) out.push_back(it->first.second.substr(kRevokedKeyPrefix.size()));
   }
-  return out;
-}
-
-// The serials the array revoked (replicated: every member lists them).
-json RevokedSerials(const replication::Repository& repository) {
-  json out = json::array();
-  for (const auto& [serial, member] : RevokedCertificates(repository, false)) out.push_back(serial);
   return out;
 }
 
@@ -487,10 +468,6 @@ class Node::Impl {
   std::optional<PendingCsr> csr_;
   std::string created_next_;      // the next CA this primary created
   std::string secured_;           // what SecureLinks last gave the transport, as one string
-  // Members detached a moment ago (canonical name -> until, monotonic): their links stay up
-  // (and their serials unrevoked on them) for kDepartureNotice, so the kDetached message
-  // reaches them before the transport refuses them.
-  std::map<std::string, absl::Duration> departing_;
   std::string activated_;         // the CA this primary marked current
   // When the primary writes a rollover record again if it was not applied by then.
   absl::Duration publish_at_ = -absl::InfiniteDuration();
@@ -754,7 +731,6 @@ void Node::Impl::Loop() {
       absl::Duration next = std::min(machine_->NextWakeup(), replicator_->NextWakeup());
       if (csr_.has_value()) next = std::min(next, csr_->sent_at + kCsrRetry);
       next = std::min(next, last_tick_ + kRenewalCheck);  // certificates due (wall clock)
-      for (const auto& [name, until] : departing_) next = std::min(next, until);
       // A machine asking again for a time it was already ticked at is ticked again at most
       // every millisecond: the loop never spins.
       if (next <= last_tick_) next = last_tick_ + kMinRetick;
@@ -1765,7 +1741,6 @@ void Node::Impl::DetachMember(const std::string& name, const std::shared_ptr<Cal
         call->Finish(removed);
         return;
       }
-      departing_[CanonicalName(name)] = last_tick_ + kDepartureNotice;
     } else if (step == pki::StepKind::kRevokeCertificate) {
       // Recorded for the whole array in the repository: the serial the primary issued.
       const auto& records = replicator_->repository().records;
@@ -1966,8 +1941,6 @@ absl::Status Node::Impl::SecureLinks() {
   const failover::HardState& h = machine_->hard_state();
   std::set<std::string> members;
   for (const std::string& m : h.formation.members) members.insert(CanonicalName(m));
-  std::erase_if(departing_, [this](const auto& d) { return d.second <= last_tick_; });
-  for (const auto& [name, until] : departing_) members.insert(name);
   if (h.original.has_value()) {
     for (const std::string& m : h.original->members) members.insert(CanonicalName(m));
   }
@@ -1978,10 +1951,9 @@ absl::Status Node::Impl::SecureLinks() {
     absl::StrAppend(&summary, m, ",");
   }
   absl::StrAppend(&summary, "|");
-  for (const auto& [serial, member] : RevokedCertificates(replicator_->repository(), !departing_.empty())) {
-    if (departing_.contains(CanonicalName(member))) continue;
-    security.revoked_serials.push_back(serial);
-    absl::StrAppend(&summary, serial, ",");
+  for (const json& serial : RevokedSerials(replicator_->repository())) {
+    security.revoked_serials.push_back(serial.get<std::string>());
+    absl::StrAppend(&summary, security.revoked_serials.back(), ",");
   }
   security.standalone = h.formation.members.size() < 2;
   absl::StrAppend(&summary, "|", security.standalone ? "standalone" : "array");
