@@ -52,6 +52,11 @@ struct PeerOptions {
   // Open links are checked again at every Secure and at this interval, so a certificate that
   // expires while its link is open ends the link.
   absl::Duration recheck_interval = absl::Seconds(10);
+  // When a Secure (or a recheck) no longer admits a connected peer, its frames are refused at
+  // once, but this member's own frames to it still go out on the open stream for this long (the
+  // primary's "you were detached" is sent after the Secure that removed the member); then the
+  // stream is closed.
+  absl::Duration farewell = absl::Seconds(1);
   // The wall clock certificates are checked against (validity); empty: absl::Now. Tests move it.
   std::function<absl::Time()> wall_clock;
 };

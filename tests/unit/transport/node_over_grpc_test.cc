@@ -136,6 +136,25 @@ TEST_CASE("nodes over gRPC: create, join with the pin over mutual TLS, replicate
       return false;
     }));
   }
+  SECTION("a detached member's links close, and it can join again") {
+    REQUIRE(a.Join(kB, *fingerprint, *token, absl::Seconds(20)).ok());
+    REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+    REQUIRE(Eventually([&] { return a.Detach(kB).ok(); }));
+    auto streams_to = [](node::Node& n, const std::string& peer) {
+      const json status = StatusOf(n);
+      for (const json& link : status["links"]) {
+        if (link["peer"] == peer) return link["streams"].get<int>();
+      }
+      return 0;
+    };
+    CHECK(Eventually([&] { return streams_to(a, kB) == 0 && streams_to(b, kA) == 0; }));
+    REQUIRE(Eventually([&] { return StatusOf(b)["holds_ca_key"] == true; }));
+    auto again = b.JoinToken(absl::Minutes(10));
+    REQUIRE(again.ok());
+    auto joined = a.Join(kB, b.CaFingerprint().value(), *again, absl::Seconds(20));
+    INFO(joined.status().ToString());
+    CHECK(joined.ok());
+  }
   SECTION("a wrong fingerprint is refused before anything is sent") {
     auto joined = a.Join(kB, a.CaFingerprint().value(), *token, absl::Seconds(20));
     REQUIRE_FALSE(joined.ok());
