@@ -879,11 +879,15 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
           keep = !Revoked(s->peer_leaf, state.revoked_serials);
         }
         if (keep) continue;
-        if (s->kind == Stream::Kind::kPinned || s->join_only || s->draining) {
+        if (s->kind == Stream::Kind::kPinned || s->join_only || s->draining ||
+            state.members.contains(s->peer)) {
+          // A member whose stream was verified with a certificate no longer good (a CA
+          // retired, a serial revoked after a reissue) redials at once with its current one.
           s->cancel();
         } else {
-          // Nothing more is taken from the peer at once; what this member still sends it for
-          // `farewell` goes out (the primary's word that it was detached), then it is closed.
+          // A peer that left: nothing more is taken from it at once; what this member still
+          // sends it for `farewell` goes out (the primary's word that it was detached), then
+          // the stream is closed.
           s->draining = true;
           s->drain_deadline =
               std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.farewell);
