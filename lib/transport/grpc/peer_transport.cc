@@ -524,6 +524,10 @@ struct Stream {
   std::string remote;         // gRPC's peer address ("ipv4:127.0.0.2:41234") or the target
   bool join_only = false;     // an inbound join contact: only the join's frames pass
   bool done = false;
+  // The peer is no longer admitted: its frames are rejected, this member's still go out until
+  // the deadline, then the stream is closed.
+  bool draining = false;
+  std::chrono::steady_clock::time_point drain_deadline;
   std::deque<Frame> pinned_queue;  // a pinned stream's own frames
   std::uint64_t received = 0;
   std::function<void()> cancel;
@@ -675,7 +679,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         c.queued = link.queue.size();
         for (const StreamPtr& s : link.streams) {
           if (!s->done) ++c.streams;
-          if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done) {
+          if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done && !s->draining) {
             c.connected = true;
             c.remote = s->remote;
           }
@@ -874,7 +878,20 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
           // A pinned link was authenticated by the pin: only a revocation ends it.
           keep = !Revoked(s->peer_leaf, state.revoked_serials);
         }
-        if (!keep) s->cancel();
+        if (keep) continue;
+        if (s->kind == Stream::Kind::kPinned || s->join_only || s->draining ||
+            state.members.contains(s->peer)) {
+          // A member whose stream was verified with a certificate no longer good (a CA
+          // retired, a serial revoked after a reissue) redials at once with its current one.
+          s->cancel();
+        } else {
+          // A peer that left: nothing more is taken from it at once; what this member still
+          // sends it for `farewell` goes out (the primary's word that it was detached), then
+          // the stream is closed.
+          s->draining = true;
+          s->drain_deadline =
+              std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.farewell);
+        }
       }
     }
     changed_.notify_all();
@@ -924,12 +941,20 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     std::unique_lock lock(mu_);
     while (true) {
       std::optional<Frame> frame;
-      changed_.wait(lock, [&] {
-        if (s->done || closed_) return true;
+      while (true) {
+        if (s->done || closed_) return;
+        if (s->draining && std::chrono::steady_clock::now() >= s->drain_deadline) {
+          s->cancel();  // the farewell is over
+          return;
+        }
         frame = TakeFrameLocked(*s, links_[s->peer]);
-        return frame.has_value();
-      });
-      if (!frame.has_value()) return;
+        if (frame.has_value()) break;
+        if (s->draining) {
+          changed_.wait_until(lock, s->drain_deadline);
+        } else {
+          changed_.wait(lock);
+        }
+      }
       lock.unlock();
       bool ok = s->write(*frame);
       lock.lock();
@@ -954,7 +979,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     if (!payload.ok()) return reject();
     {
       std::lock_guard lock(mu_);
-      if (s.join_only && !IsJoinContactRequest(*payload)) {
+      if (s.draining || (s.join_only && !IsJoinContactRequest(*payload))) {
         ++links_[s.peer].counters.rejected;
         return;
       }
@@ -1224,6 +1249,7 @@ absl::Status ValidatePeerOptions(const PeerOptions& options) {
   if (options.recheck_interval <= absl::ZeroDuration()) {
     return invalid("recheck_interval: must be positive");
   }
+  if (options.farewell < absl::ZeroDuration()) return invalid("farewell: must not be negative");
   if (options.keepalive_time <= absl::ZeroDuration() ||
       options.keepalive_timeout <= absl::ZeroDuration()) {
     return invalid("keepalive_time, keepalive_timeout: must be positive");

@@ -10,9 +10,10 @@
 // admits a primary's first contact of a join (only JoinHello and JoinAdmit pass from it), and a
 // pinned send (the join) checks the target's CA fingerprint before anything is sent.
 //
-// Each connected pair shares one bidirectional stream (whichever side dialed first); sends are
-// queued per peer (bounded; drops counted) and never block; a lost stream is redialed with
-// backoff; an unreachable peer costs nothing but its own queue.
+// Each connected pair shares one bidirectional stream (a stream either side dialed carries
+// frames both ways; two for a while when both dialed at once); sends are queued per peer
+// (bounded; drops counted) and never block; a lost stream is redialed with backoff; an
+// unreachable peer costs nothing but its own queue. docs/transport.md "Links and mutual TLS".
 #ifndef ARRAYKIT_TRANSPORT_GRPC_PEER_TRANSPORT_H_
 #define ARRAYKIT_TRANSPORT_GRPC_PEER_TRANSPORT_H_
 
@@ -52,6 +53,11 @@ struct PeerOptions {
   // Open links are checked again at every Secure and at this interval, so a certificate that
   // expires while its link is open ends the link.
   absl::Duration recheck_interval = absl::Seconds(10);
+  // When a Secure no longer admits a connected peer because it left the members, its frames
+  // are refused at once, but this member's own frames to it still go out on the open stream
+  // for this long (the primary's "you were detached" is sent after the Secure that removed the
+  // member); then the stream is closed.
+  absl::Duration farewell = absl::Seconds(1);
   // The wall clock certificates are checked against (validity); empty: absl::Now. Tests move it.
   std::function<absl::Time()> wall_clock;
 };

@@ -136,6 +136,44 @@ TEST_CASE("nodes over gRPC: create, join with the pin over mutual TLS, replicate
       return false;
     }));
   }
+  SECTION("a detached member's links close, and it can join again") {
+    REQUIRE(a.Join(kB, *fingerprint, *token, absl::Seconds(20)).ok());
+    REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+    REQUIRE(Eventually([&] { return a.Detach(kB).ok(); }));
+    auto streams_to = [](node::Node& n, const std::string& peer) {
+      const json status = StatusOf(n);
+      for (const json& link : status["links"]) {
+        if (link["peer"] == peer) return link["streams"].get<int>();
+      }
+      return 0;
+    };
+    CHECK(Eventually([&] { return streams_to(a, kB) == 0 && streams_to(b, kA) == 0; }));
+    REQUIRE(Eventually([&] { return StatusOf(b)["holds_ca_key"] == true; }));
+    auto again = b.JoinToken(absl::Minutes(10));
+    REQUIRE(again.ok());
+    auto joined = a.Join(kB, b.CaFingerprint().value(), *again, absl::Seconds(20));
+    INFO(joined.status().ToString());
+    CHECK(joined.ok());
+  }
+  SECTION("make_primary hands the array over, with the CA rollover over the links") {
+    REQUIRE(a.Join(kB, *fingerprint, *token, absl::Seconds(20)).ok());
+    REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+    const std::string old_ca = StatusOf(a)["ca_fingerprint"];
+    auto handed = a.MakePrimary(kB);
+    INFO(handed.ToString());
+    REQUIRE(handed.ok());
+    CHECK(Eventually([&] { return StatusOf(a)["primary"] == kB; }));
+    CHECK(Eventually([&] { return b.Put("sessions", "from-b", "3").ok(); }));
+    CHECK(Eventually([&] { return a.Get("sessions", "from-b").ok(); }));
+    // The new primary's CA: a asks for a certificate of it over the links (CsrRequest), and
+    // both present it once the rollover is done.
+    CHECK(Eventually([&] {
+      const json sa = StatusOf(a), sb = StatusOf(b);
+      return sa["ca_fingerprint"] == sb["ca_fingerprint"] && sb["ca_fingerprint"] != old_ca;
+    }, std::chrono::seconds(20)));
+    CHECK(Eventually([&] { return b.Put("sessions", "after-rollover", "4").ok(); }));
+    CHECK(Eventually([&] { return a.Get("sessions", "after-rollover").ok(); }));
+  }
   SECTION("a wrong fingerprint is refused before anything is sent") {
     auto joined = a.Join(kB, a.CaFingerprint().value(), *token, absl::Seconds(20));
     REQUIRE_FALSE(joined.ok());
