@@ -859,8 +859,10 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     return static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(d), 1 << 30));
   }
 
-  // Closes the streams whose peer is no longer admitted; a join contact that became a member
-  // is a member link from now on.
+  // Closes the streams whose peer is no longer admitted, and the join contacts once this member
+  // is in an array: the primary cannot verify this member on such a stream (it dialed the
+  // member's old identity, pinned), so member traffic goes on a stream this member dials with
+  // its new certificate, which the primary admits at once.
   void RecheckStreams(const TrustState& state) {
     absl::Time now = shared_->Now();
     std::lock_guard lock(mu_);
@@ -871,16 +873,20 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
           keep = CheckServer(state, s->peer, s->peer_leaf, now).admission == Admission::kMember;
         } else if (s->kind == Stream::Kind::kInbound) {
           Verdict v = CheckClient(state, s->peer_leaf, s->peer_chain, now);
-          keep = v.admission != Admission::kRefused && v.name == s->peer &&
-                 (v.admission == Admission::kMember || s->join_only);
-          if (keep) s->join_only = v.admission == Admission::kJoinContact;
+          // A join contact ends with the join: this member is in an array now.
+          keep = s->join_only ? state.standalone && v.admission != Admission::kRefused &&
+                                    v.name == s->peer
+                              : v.admission == Admission::kMember && v.name == s->peer;
         } else {
           // A pinned link was authenticated by the pin: only a revocation ends it.
           keep = !Revoked(s->peer_leaf, state.revoked_serials);
         }
         if (keep) continue;
-        if (s->kind == Stream::Kind::kPinned || s->join_only || s->draining ||
-            state.members.contains(s->peer)) {
+        // A join contact of a member that joined: its last join reply (JoinAdmitted) still
+        // goes out on it during `farewell`.
+        const bool joined = s->join_only && !state.standalone && !s->draining;
+        if (!joined && (s->kind == Stream::Kind::kPinned || s->join_only || s->draining ||
+                        state.members.contains(s->peer))) {
           // A member whose stream was verified with a certificate no longer good (a CA
           // retired, a serial revoked after a reissue) redials at once with its current one.
           s->cancel();

@@ -174,6 +174,23 @@ TEST_CASE("nodes over gRPC: create, join with the pin over mutual TLS, replicate
     CHECK(Eventually([&] { return b.Put("sessions", "after-rollover", "4").ok(); }));
     CHECK(Eventually([&] { return a.Get("sessions", "after-rollover").ok(); }));
   }
+  SECTION("with 50 ms x 3 probes the new member keeps its primary right after the join") {
+    // The joiner's listener serves its old certificate for up to a second after the join:
+    // member traffic must go on the stream the joiner dials with its new one.
+    REQUIRE(a.ConfigEdit(R"({"array-failoverenabled": true, "array-monitortime": 0.05,
+                             "array-maxmonitors": 3, "array-resubmitfindprimarywait": 0.05,
+                             "array-resubmitfindprimarymax": 3})")
+                .ok());
+    auto joined = a.Join(kB, *fingerprint, *token, absl::Seconds(20));
+    INFO(joined.status().ToString());
+    REQUIRE(joined.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const json sb = StatusOf(b);
+    CHECK(sb["primary"] == kA);
+    CHECK(sb["role"] == "secondary");
+    CHECK(sb["epoch"] == 1);
+    for (const json& m : StatusOf(a)["members"]) CHECK(m["contactable"] == true);
+  }
   SECTION("a wrong fingerprint is refused before anything is sent") {
     auto joined = a.Join(kB, a.CaFingerprint().value(), *token, absl::Seconds(20));
     REQUIRE_FALSE(joined.ok());
