@@ -152,6 +152,7 @@ def test_join_refusals(cluster_factory):
     c[A].ctl("array", "detach", D)
     wait_for(lambda: c[D].status()["role"] == "primary" and
              len(c[D].status()["members"]) == 1, 10, what="d to be standalone")
+    time.sleep(1.5)  # the links of d's first join end after their one-second farewell
     d_fp = c[D].status()["ca_fingerprint"]
     code, err = join(d_fp, fresh["token"], joiner=D)
     assert code == 1 and ("token_invalid" in err or "token_used" in err)
