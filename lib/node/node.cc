@@ -186,6 +186,9 @@ constexpr const char* kCurrentCaKey = "arraykit.ca/current";
 constexpr absl::Duration kCsrRetry = absl::Milliseconds(500);
 // How often an idle loop looks whether a certificate reached its renewal date.
 constexpr absl::Duration kRenewalCheck = absl::Minutes(1);
+// How long a new certificate may take to be served by a member's listener (the gRPC transport's
+// file watcher reads its identity files every second).
+constexpr absl::Duration kIdentityReload = absl::Seconds(2);
 // A renewal the member's own CA refused (an event says why) is tried again after this.
 constexpr absl::Duration kRenewalRetry = absl::Minutes(10);
 
@@ -473,6 +476,10 @@ class Node::Impl {
   absl::Duration publish_at_ = -absl::InfiniteDuration();
   absl::Duration own_issue_at_ = -absl::InfiniteDuration();
   absl::Duration activate_at_ = -absl::InfiniteDuration();
+  // The next CA becomes current no sooner than kIdentityReload after its last certificate was
+  // issued: a member's listener serves a new certificate only once the transport reloaded it,
+  // and peers that untrust the old CA at activation must not meet the old one.
+  absl::Duration activate_not_before_ = -absl::InfiniteDuration();
   // Renewal: the renewal dates read from the certificates (the peer certificate's for the PEM
   // it was read from; CAs' by fingerprint), and when a failed renewal is tried again.
   std::string peer_renewal_of_;
@@ -731,6 +738,7 @@ void Node::Impl::Loop() {
       absl::Duration next = std::min(machine_->NextWakeup(), replicator_->NextWakeup());
       if (csr_.has_value()) next = std::min(next, csr_->sent_at + kCsrRetry);
       next = std::min(next, last_tick_ + kRenewalCheck);  // certificates due (wall clock)
+      if (activate_not_before_ > last_tick_) next = std::min(next, activate_not_before_);
       // A machine asking again for a time it was already ticked at is ticked again at most
       // every millisecond: the loop never spins.
       if (next <= last_tick_) next = last_tick_ + kMinRetick;
@@ -1846,7 +1854,7 @@ void Node::Impl::ReconcileCa() {
         // issue_certificate for the primary itself
         if (absl::Status s = IssueOwnCertificate(*next); !s.ok()) Fail(s);
       }
-    } else if (holds_next && mono >= activate_at_) {
+    } else if (holds_next && mono >= activate_at_ && mono >= activate_not_before_) {
       ActivateNextCa(*next);  // once every member holds a certificate of the next CA
     } else if (!next.has_value()) {
       RenewCertificates(next);
@@ -2038,6 +2046,7 @@ absl::StatusOr<std::string> Node::Impl::SignMemberCsr(const std::string& member,
                                              {"not_after", ji::FormatRfc3339(issued->info.not_after)},
                                              {"ca", ca_fingerprint}}
                                             .dump());
+  activate_not_before_ = Now().mono + kIdentityReload;
   PostCaEvent("certificate_issued",
               absl::StrCat("CA ", ca_fingerprint, " issued certificate ", issued->info.serial_hex,
                            " to ", member));
