@@ -219,9 +219,8 @@ int main(int argc, char** argv) {
   } else if (mode == "failover") {
     auto channel = Connect(tls, endpoints.at(0));
     WaitConnected(channel);
-    // A put during the election waits in the survivor for a leader; a deadline per attempt of
-    // 100 ms keeps one stuck proposal from hiding the moment writes are accepted again.
-    e2e::PutFn put = MakePut(channel, std::chrono::milliseconds(100));
+    // Attempts overlap (client_loops.h), each with a deadline of 2 s.
+    e2e::PutFn put = MakePut(channel, std::chrono::seconds(2));
     std::string error;
     if (!put(args.Get("key"), "warm", &error)) Die("warm-up put: " + error);
     out = e2e::Failover(static_cast<pid_t>(std::stol(args.Get("kill"))), put, args.Get("key"),
