@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -134,6 +135,15 @@ inline json Concurrent(const std::function<PutFn(int)>& make_put, int writers, l
   out["errors"] = errors.load();
   out["first_error"] = first_error;
   return out;
+}
+
+// One PutFn over several: each call goes to the next of `targets` in turn.
+inline PutFn RoundRobin(std::vector<PutFn> targets) {
+  auto next = std::make_shared<std::atomic<std::size_t>>(0);
+  return [targets = std::move(targets), next](const std::string& key, const std::string& value,
+                                              std::string* error) {
+    return targets[next->fetch_add(1) % targets.size()](key, value, error);
+  };
 }
 
 // Failover as a client sees it: kill -9 of `victim` (the primary or leader), then writes to the

@@ -8,6 +8,8 @@ import statistics
 import subprocess
 import time
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 VALUE_BYTES = 370          # ~3.7 MB for the 10,000 entries a joiner catches up
 JOIN_ENTRIES = 10_000
 SEQUENTIAL_WRITES = 2000

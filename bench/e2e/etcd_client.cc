@@ -8,7 +8,7 @@
 //     status                          each endpoint's member id, leader and revisions
 //     seq --count N --value-bytes B --prefix P
 //     concurrent --writers W (--count N | --seconds S) --value-bytes B --prefix P
-//     failover --kill PID --key K [--give-up-s S]   (the endpoint is a surviving member)
+//     failover --kill PID --key K [--give-up-s S]   (the endpoints: the surviving members)
 //     join --peer-url URL --new-endpoint IP:PORT --key K --log FILE -- ETCD ARGS...
 //          MemberAdd, then starts the new member (ETCD ARGS), then polls it until it serves the
 //          revision at which K was last written; prints the new member's pid
@@ -217,13 +217,18 @@ int main(int argc, char** argv) {
                           std::stoi(args.Get("writers")), std::stol(args.Get("count", "0")),
                           std::stod(args.Get("seconds", "0")), value_bytes, prefix);
   } else if (mode == "failover") {
-    auto channel = Connect(tls, endpoints.at(0));
-    WaitConnected(channel);
-    // Attempts overlap (client_loops.h), each with a deadline of 2 s.
-    e2e::PutFn put = MakePut(channel, std::chrono::seconds(2));
-    std::string error;
-    if (!put(args.Get("key"), "warm", &error)) Die("warm-up put: " + error);
-    out = e2e::Failover(static_cast<pid_t>(std::stol(args.Get("kill"))), put, args.Get("key"),
+    // --endpoint: the surviving members; attempts go to each in turn, overlapping
+    // (client_loops.h), each with a deadline of 2 s.
+    std::vector<e2e::PutFn> targets;
+    for (const std::string& endpoint : endpoints) {
+      auto channel = Connect(tls, endpoint);
+      WaitConnected(channel);
+      targets.push_back(MakePut(channel, std::chrono::seconds(2)));
+      std::string error;
+      if (!targets.back()(args.Get("key"), "warm", &error)) Die("warm-up put: " + error);
+    }
+    out = e2e::Failover(static_cast<pid_t>(std::stol(args.Get("kill"))),
+                        e2e::RoundRobin(targets), args.Get("key"),
                         std::stod(args.Get("give-up-s", "20")));
   } else if (mode == "join") {
     if (args.rest.empty()) Die("join: the new member's command follows --");

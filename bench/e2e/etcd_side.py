@@ -264,10 +264,11 @@ def join_round(cluster, last_key):
 
 
 def failover_round(cluster):
-    """kill -9 of the leader by the client, which then writes to a follower until a write is
+    """kill -9 of the leader by the client, which then writes to the followers until a write is
     acknowledged; then the old leader restarts and the cluster settles."""
-    leader, follower = cluster.leader()
-    out = cluster.client([follower], "failover", "--kill", str(leader.pid), "--key",
+    leader, _ = cluster.leader()
+    survivors = [m for m in cluster.members.values() if m is not leader]
+    out = cluster.client(survivors, "failover", "--kill", str(leader.pid), "--key",
                          "failover/k")
     if "error" in out:
         raise BenchError(f"etcd failover: {out}")
