@@ -243,8 +243,9 @@ int main(int argc, char** argv) {
     add.add_peerurls(args.Get("peer-url"));
     etcdserverpb::MemberAddResponse added;
     // etcd refuses a member add ("unhealthy cluster") until the leader has been connected to
-    // every member for 5 s (its strict reconfiguration check): such refusals are immediate and
-    // retried; the time runs from the attempt etcd accepted.
+    // every member for 5 s (its strict reconfiguration check), and right after a member's
+    // removal it may answer "member not found": such refusals are immediate and retried; the
+    // time runs from the attempt etcd accepted.
     Clock::time_point start;
     long refused = 0;
     for (;;) {
@@ -253,7 +254,9 @@ int main(int argc, char** argv) {
       start = Clock::now();
       grpc::Status s = cluster->MemberAdd(&ctx, add, &added);
       if (s.ok()) break;
-      if (s.error_message().find("unhealthy cluster") == std::string::npos || ++refused > 200) {
+      const bool transient = s.error_message().find("unhealthy cluster") != std::string::npos ||
+                             s.error_message().find("member not found") != std::string::npos;
+      if (!transient || ++refused > 200) {
         Die("member add: " + Describe(s));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
