@@ -115,6 +115,14 @@ std::string_view ToString(MessageType type) {
   return "unknown";
 }
 
+std::optional<MessageType> ParseMessageType(std::string_view word) {
+  for (int i = 0; i <= static_cast<int>(MessageType::kPrimaryTransfer); ++i) {
+    const auto type = static_cast<MessageType>(i);
+    if (ToString(type) == word) return type;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 absl::Status Corrupt(const std::string& self, std::string message) {

@@ -102,6 +102,8 @@ enum class MessageType {
   kPrimaryTransfer,   // make_primary: old primary -> members: formation names the new primary
 };
 std::string_view ToString(MessageType type);
+// The type whose ToString is `word` (exactly), if any.
+std::optional<MessageType> ParseMessageType(std::string_view word);
 
 struct Message {
   MessageType type = MessageType::kProbe;

@@ -135,4 +135,34 @@ std::string_view ToString(MessageType type) {
   return "unknown";
 }
 
+std::optional<MessageType> ParseMessageType(std::string_view word) {
+  for (int i = 0; i <= static_cast<int>(MessageType::kHello); ++i) {
+    const auto type = static_cast<MessageType>(i);
+    if (ToString(type) == word) return type;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(EntryKind kind) {
+  switch (kind) {
+    case EntryKind::kPut:
+      return "put";
+    case EntryKind::kDelete:
+      return "delete";
+    case EntryKind::kConflict:
+      return "conflict";
+    case EntryKind::kBarrier:
+      return "barrier";
+  }
+  return "unknown";
+}
+
+std::optional<EntryKind> ParseEntryKind(std::string_view word) {
+  for (int i = 0; i <= static_cast<int>(EntryKind::kBarrier); ++i) {
+    const auto kind = static_cast<EntryKind>(i);
+    if (ToString(kind) == word) return kind;
+  }
+  return std::nullopt;
+}
+
 }  // namespace arraykit::replication

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,9 @@ enum class EntryKind {
   kConflict,  // a conflict record (DESIGN §7 rule 4); value holds the losing value
   kBarrier,   // no-op a new quorum-mode primary writes in its epoch before acknowledging
 };
+// "put", "delete", "conflict", "barrier"; ParseEntryKind is its inverse (exact words).
+std::string_view ToString(EntryKind kind);
+std::optional<EntryKind> ParseEntryKind(std::string_view word);
 
 struct Entry {
   std::uint64_t index = 0;
@@ -138,6 +142,8 @@ enum class MessageType {
   kHello,
 };
 std::string_view ToString(MessageType type);
+// The type whose ToString is `word` (exactly), if any.
+std::optional<MessageType> ParseMessageType(std::string_view word);
 
 struct Message {
   MessageType type = MessageType::kAppend;

@@ -3,13 +3,17 @@
 // (tests/unit/transport/convert_test.cc).
 //
 // Decoding is strict, since frames come from the network: a frame that does not hold a known
-// payload, an unknown message type or entry kind, a value beyond the core's limits (key and
-// value sizes, formation members, entries per message) is INVALID_ARGUMENT with reason
-// `malformed_message` and a message naming the field ("replication.entries[3].kind: unknown
-// kind \"puts\""). Decoding never throws and never aborts, whatever the bytes.
+// payload, an unknown message type, entry kind, role, category or resilience word, a value
+// beyond the core's limits (key and value sizes, formation members, entries per message,
+// resilience ranges), a required sub-message missing (a formation's resilience, a join reply's
+// member, a status) is INVALID_ARGUMENT with reason `malformed_message` and a message naming the
+// field ("replication.entries[3].kind: unknown kind \"puts\""). Decoding never throws and never
+// aborts, whatever the bytes. Time travels as unix milliseconds (absl::Time is truncated to the
+// millisecond), resilience intervals as microseconds (the model keeps whole microseconds).
 #ifndef ARRAYKIT_TRANSPORT_GRPC_CONVERT_H_
 #define ARRAYKIT_TRANSPORT_GRPC_CONVERT_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,6 +27,15 @@
 #include "node/transport.h"
 
 namespace arraykit::grpc_transport {
+
+// Limits of decoding where the core has none of its own (far above what the core sends: a
+// kAppend carries at most ReplicatorOptions::max_batch_entries, 1024 by default).
+inline constexpr std::size_t kMaxFrameEntries = std::size_t{1} << 20;     // per message
+inline constexpr std::size_t kMaxSnapshotRecords = std::size_t{1} << 22;  // tombstones too
+inline constexpr std::size_t kMaxSnapshotConflicts = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxFrameProbes = 128;  // probes grow exponentially: ~64 at most
+inline constexpr std::size_t kMaxFrameTextBytes = 64 * 1024;  // reasons, messages, origins
+inline constexpr std::size_t kMaxFramePemBytes = 64 * 1024;   // a certificate, CA or CSR PEM
 
 // ---- Peer frames ---------------------------------------------------------------------------
 
