@@ -55,6 +55,15 @@ class PyNode {
       Raise(e);
     }
   }
+  // A member running elsewhere, reached over its admin socket (Node.connect).
+  explicit PyNode(std::unique_ptr<arraykit::Node> remote) : node_(std::move(remote)) {}
+  static std::unique_ptr<PyNode> Connect(const std::string& node_path) {
+    std::unique_ptr<arraykit::Node> remote;
+    CallVoid([&] {
+      remote = std::make_unique<arraykit::Node>(arraykit::Node::connect(node_path));
+    });
+    return std::make_unique<PyNode>(std::move(remote));
+  }
   ~PyNode() {
     // The dispatcher may be waiting for the GIL to run a callback: close without it.
     if (node_) {
@@ -167,6 +176,27 @@ void RegisterNode(py::module_& m) {
           },
           py::arg("category"), py::arg("key"),
           "This member's value at (category, key); NotFoundError when absent.")
+      .def_static("connect", &PyNode::Connect, py::arg("node_path"),
+                  "A member running elsewhere (arrayd, or a host serving its admin API), by its "
+                  "data directory or admin socket: every call goes over the socket; close() "
+                  "leaves the member running. UnavailableError (reason 'not_contactable') when "
+                  "nothing listens there.")
+      .def(
+          "serve_admin",
+          [](PyNode& self, const std::optional<std::string>& path) {
+            arraykit::Node& node = self.node();
+            CallVoid([&] { node.serve_admin(path.value_or(std::string())); });
+          },
+          py::arg("path") = py::none(),
+          "Serves this member's admin API on a Unix socket (mode 0600; None: "
+          "DATA_DIR/admin.sock) until close(), for arrayctl --node and Node.connect.")
+      .def(
+          "list",
+          [](PyNode& self, const std::string& category) {
+            arraykit::Node& node = self.node();
+            return CallJson([&] { return node.list(category); });
+          },
+          py::arg("category"), "This member's applied entries of category: {key: value}.")
       .def(
           "wait_synced",
           [](PyNode& self, double timeout_s) {
@@ -294,7 +324,9 @@ void RegisterNode(py::module_& m) {
             return CallJson([&] { return node.events(); });
           },
           "The events posted since the last call (list of dicts, oldest first).")
-      .def("close", &PyNode::Close, "Stops the member; Node(same data_dir) restarts it.")
+      .def("close", &PyNode::Close,
+           "Stops the member (Node(same data_dir) restarts it); on a connected handle, lets "
+           "go of it and leaves the member running.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyNode& self, const py::args&) { self.Close(); })
       .def(

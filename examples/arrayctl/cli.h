@@ -17,6 +17,10 @@ inline constexpr int kExitOk = 0;        // success; for checks: no errors found
 inline constexpr int kExitFindings = 1;  // the input was understood and breaks rules / is rejected
 inline constexpr int kExitBadInput = 2;  // bad command line, unreadable file, malformed document
 inline constexpr int kExitFailed = 3;    // the operation failed for another reason
+// Commands against a live member (--node): 1 when the member refused or the operation failed,
+// 3 when the member cannot be reached (docs/arrayctl.md "Commands against a live member").
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitUnreachable = 3;
 
 // arrayctl's own reasons, for errors that never reach the library (docs/arrayctl.md).
 inline constexpr const char* kReasonUsage = "usage";                       // bad command line
@@ -31,6 +35,25 @@ class UsageError : public std::runtime_error {
   const std::string& reason() const noexcept { return reason_; }
 
  private:
+  std::string reason_;
+};
+
+// A failure of a command against a live member, with the exit code it decided (main() prints it
+// as any library error).
+class MemberError : public std::runtime_error {
+ public:
+  MemberError(int exit_code, int code, std::string reason, const std::string& message)
+      : std::runtime_error(message),
+        exit_code_(exit_code),
+        code_(code),
+        reason_(std::move(reason)) {}
+  int exit_code() const noexcept { return exit_code_; }
+  int code() const noexcept { return code_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  int exit_code_;
+  int code_;
   std::string reason_;
 };
 

@@ -20,6 +20,11 @@ struct Command {
 void RegisterPlacementCommands(std::vector<Command>& commands);
 void RegisterSecurityCommands(std::vector<Command>& commands);
 void RegisterSimulateCommands(std::vector<Command>& commands);
+// Commands against a live member (array, security join-token, status, config, repo).
+void RegisterNodeCommands(std::vector<Command>& commands);
+
+// The member `--node NODE` named (main() takes it off the command line wherever it is), if any.
+void SetNodeArgument(std::string node);
 
 }  // namespace arrayctl
 

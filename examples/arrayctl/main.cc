@@ -19,6 +19,7 @@ std::vector<arrayctl::Command> AllCommands() {
   arrayctl::RegisterPlacementCommands(commands);
   arrayctl::RegisterSecurityCommands(commands);
   arrayctl::RegisterSimulateCommands(commands);
+  arrayctl::RegisterNodeCommands(commands);
   return commands;
 }
 
@@ -139,6 +140,13 @@ int Run(const arrayctl::Command& command, const Words& rest) {
                 << "usage: " << name << " " << command.usage << "\n";
     }
     return arrayctl::kExitBadInput;
+  } catch (const arrayctl::MemberError& e) {
+    if (json) {
+      PrintJsonError(e.code(), e.reason(), e.what());
+    } else {
+      std::cerr << name << ": error: " << e.reason() << ": " << e.what() << "\n";
+    }
+    return e.exit_code();
   } catch (const arraykit::Error& e) {
     // The reason comes from the library as a word of its own; the message is never parsed.
     const std::string reason = e.reason().empty() ? "unknown" : e.reason();
@@ -164,6 +172,19 @@ int Run(const arrayctl::Command& command, const Words& rest) {
 
 int main(int argc, char** argv) {
   Words args(argv + 1, argv + argc);
+  // `--node NODE` (or --node=NODE) anywhere: the member the live commands talk to.
+  for (std::size_t i = 0; i < args.size();) {
+    if (args[i] == "--node" && i + 1 < args.size()) {
+      arrayctl::SetNodeArgument(args[i + 1]);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+                 args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    } else if (args[i].rfind("--node=", 0) == 0) {
+      arrayctl::SetNodeArgument(args[i].substr(7));
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
   const std::vector<arrayctl::Command> commands = AllCommands();
   // `arrayctl help WORDS...` is `arrayctl WORDS... --help`.
   if (!args.empty() && args[0] == "help") {

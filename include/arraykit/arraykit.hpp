@@ -339,6 +339,14 @@ class Node {
     opts.call_timeout_ms = call_timeout_ms;
     detail::Check(ak_node_open(&handle_, &opts));
   }
+  // A member running elsewhere (arrayd, or a host serving the Admin API), by its data
+  // directory or admin socket: every call goes over the socket; close() leaves it running.
+  // Error with reason "not_contactable" when nothing listens there.
+  static Node connect(const std::string& node_path) {
+    ak_node* handle = nullptr;
+    detail::Check(ak_node_connect(&handle, node_path.c_str()));
+    return Node(handle);
+  }
   Node(Node&& other) noexcept
       : handler_(std::move(other.handler_)), handle_(std::exchange(other.handle_, nullptr)) {}
   Node& operator=(Node&& other) noexcept {
@@ -387,6 +395,12 @@ class Node {
           return ak_node_get(out, handle_, c, k);
         },
         category.c_str(), key.c_str());
+  }
+  // This member's applied entries of `category`: {key: value, ...}.
+  std::string list(const std::string& category) const {
+    return detail::CallForString(
+        [this](char** out, const char* c) { return ak_node_list(out, handle_, c); },
+        category.c_str());
   }
   std::string wait_synced(unsigned int timeout_ms) {
     return detail::CallForString(
@@ -456,9 +470,17 @@ class Node {
     return detail::CallForString(
         [this](char** out) { return ak_node_sync_resources(out, handle_); });
   }
+  // Serves this member's Admin API on a Unix socket (mode 0600; "": DATA_DIR/admin.sock) until
+  // close(), for arrayctl --node and Node::connect.
+  void serve_admin(const std::string& socket_path = std::string()) {
+    detail::Check(
+        ak_node_serve_admin(handle_, socket_path.empty() ? nullptr : socket_path.c_str()));
+  }
   ak_node* get() const noexcept { return handle_; }
 
  private:
+  explicit Node(ak_node* handle) noexcept : handle_(handle) {}
+
   static void Deliver(void* user, const char* event_json) {
     try {
       (*static_cast<EventHandler*>(user))(event_json);

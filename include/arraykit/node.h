@@ -228,6 +228,38 @@ AK_API ak_status ak_node_configure_resources(ak_node *node, const char *options_
  * "not_writable" (a primary that is not writable). */
 AK_API ak_status ak_node_sync_resources(char **out_report_json, ak_node *node);
 
+/* ---- the Admin API: a member running elsewhere (docs/transport.md "Admin API") ---------- */
+
+/* A handle on a member running in another process (arrayd, or any host serving the Admin
+ * API): `node_path` is its data directory (DATA_DIR/admin.sock is used) or its admin socket.
+ * Every ak_node_* call on the handle then goes to that member over the socket, with the same
+ * answers and refusals (codes and reason words) as on a local handle; each call's deadline is
+ * the member's default call timeout (10 s) plus 2 s (wait_synced and join: their own timeout
+ * plus 2 s). Calls that only the hosting process can make (ak_node_configure_resources,
+ * ak_node_sync_resources, ak_node_serve_admin) are refused with AK_FAILED_PRECONDITION
+ * "remote_node". ak_node_close frees the handle and leaves the member running.
+ * Refusals: AK_UNAVAILABLE "not_contactable" (nothing listens there; the message names the
+ * socket: "no arrayd is listening on /var/lib/app/a/admin.sock: ..."), AK_INVALID_ARGUMENT
+ * "invalid_value" (a socket path longer than 107 bytes), AK_UNIMPLEMENTED
+ * "built_without_grpc". A member that stops later makes each call fail with
+ * "not_contactable". */
+AK_API ak_status ak_node_connect(ak_node **out, const char *node_path);
+
+/* Serves the Admin API of this (local) member on the Unix socket `socket_path` (NULL:
+ * DATA_DIR/admin.sock) until ak_node_close, so arrayctl --node and ak_node_connect reach it.
+ * The socket is mode 0600: whoever can open it administers the member. A socket left by a
+ * stopped process is replaced. Refusals: AK_FAILED_PRECONDITION "not_a_socket" (the path is
+ * something else; it is left alone), "remote_node"; AK_ALREADY_EXISTS "socket_in_use" (a live
+ * server answers there), "already_serving" (this handle serves already); AK_UNAVAILABLE
+ * "listen_failed"; AK_INVALID_ARGUMENT "invalid_value" (a path too long for a socket). */
+AK_API ak_status ak_node_serve_admin(ak_node *node, const char *socket_path);
+
+/* This member's applied entries of `category` as a JSON object {key: value, ...} (deleted keys
+ * left out; {} when none). Any member, local or remote. AK_INVALID_ARGUMENT
+ * "unknown_category" when `category` is not one of the repository's categories ("sessions",
+ * "global_configuration", ... docs/replication.md). */
+AK_API ak_status ak_node_list(char **out_entries, ak_node *node, const char *category);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -6,17 +6,35 @@
 #include "absl/strings/str_cat.h"
 #include "arraykit/arraykit.h"
 #include "capi/guard.h"
+#include "core/status.h"
 #include "core/model/array_json.h"
 #include "core/model/json_reader.h"
 #include "node/memory_network.h"
 #include "node/node.h"
+#include "node/operations.h"
+#ifdef ARRAYKIT_WITH_GRPC
+#include "transport/grpc/admin_client.h"
+#include "transport/grpc/admin_service.h"
+#endif
 
 struct ak_network {
   std::shared_ptr<arraykit::node::MemoryNetwork> network;
 };
 
+// A member running in this process (`local`, optionally serving the Admin API), or one running
+// elsewhere reached over its admin socket (ak_node_connect). Every host call goes through `ops`.
 struct ak_node {
-  std::unique_ptr<arraykit::node::Node> node;
+  ak_node(std::unique_ptr<arraykit::node::Node> node, std::string data_dir = "")
+      : local(node.get()), ops(std::move(node)), data_dir(std::move(data_dir)) {}
+  explicit ak_node(std::unique_ptr<arraykit::node::Operations> remote)
+      : ops(std::move(remote)) {}
+
+  arraykit::node::Node* local = nullptr;  // null for a remote member
+  std::unique_ptr<arraykit::node::Operations> ops;
+  std::string data_dir;  // a local member's
+#ifdef ARRAYKIT_WITH_GRPC
+  std::unique_ptr<arraykit::grpc_transport::AdminServer> admin;  // ak_node_serve_admin
+#endif
 };
 
 namespace arraykit::capi {
@@ -107,6 +125,26 @@ absl::StatusOr<replication::Wait> WaitOf(const char* options_json) {
   if (options_json == nullptr) return replication::Wait::kPrimary;
   if (*options_json == '\0') return absl::InvalidArgumentError("options_json: empty document");
   return node::WaitFromOptionsJson(options_json);
+}
+
+// Calls that only make sense in the process hosting the member.
+absl::Status RequireLocal(const ak_node& node, absl::string_view call) {
+  if (node.local != nullptr) return absl::OkStatus();
+  return MakeError(absl::StatusCode::kFailedPrecondition, "remote_node",
+                   absl::StrCat(call, ": only the process hosting the member can do this; this "
+                                      "handle reaches a member running elsewhere"));
+}
+
+// Stops a local member (its admin server after it: calls in progress finish first) or lets go
+// of a remote one, which keeps running.
+absl::Status CloseMember(ak_node& node) {
+  if (node.local != nullptr) {
+    if (absl::Status s = node.local->Close(); !s.ok()) return s;
+  }
+#ifdef ARRAYKIT_WITH_GRPC
+  if (node.admin != nullptr) node.admin->Stop();
+#endif
+  return absl::OkStatus();
 }
 
 absl::Status ReturnOptional(char** out, const absl::StatusOr<std::string>& result) {
@@ -217,7 +255,7 @@ AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
     }
     auto opened = node::Node::Open(std::move(options));
     if (!opened.ok()) return opened.status();
-    *out = new ak_node{*std::move(opened)};
+    *out = new ak_node{*std::move(opened), opts->data_dir};
     return absl::OkStatus();
   });
 }
@@ -225,7 +263,7 @@ AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
 AK_API ak_status ak_node_close(ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (node == nullptr) return absl::OkStatus();
-    if (absl::Status s = node->node->Close(); !s.ok()) return s;
+    if (absl::Status s = capi::CloseMember(*node); !s.ok()) return s;
     delete node;
     return absl::OkStatus();
   });
@@ -235,7 +273,7 @@ AK_API ak_status ak_node_create_array(ak_node* node, const char* description_jso
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(description_json, "description_json"); !s.ok()) return s;
-    return node->node->CreateArray(description_json);
+    return node->ops->CreateArray(description_json);
   });
 }
 
@@ -249,7 +287,7 @@ AK_API ak_status ak_node_put(char** out_position, ak_node* node, const char* cat
     if (auto s = capi::RequireInput(value_json, "value_json"); !s.ok()) return s;
     auto wait = capi::WaitOf(options_json);
     if (!wait.ok()) return wait.status();
-    return capi::ReturnOptional(out_position, node->node->Put(category, key, value_json, *wait));
+    return capi::ReturnOptional(out_position, node->ops->Put(category, key, value_json, *wait));
   });
 }
 
@@ -262,7 +300,7 @@ AK_API ak_status ak_node_delete(char** out_position, ak_node* node, const char* 
     if (auto s = capi::RequireInput(key, "key"); !s.ok()) return s;
     auto wait = capi::WaitOf(options_json);
     if (!wait.ok()) return wait.status();
-    return capi::ReturnOptional(out_position, node->node->Delete(category, key, *wait));
+    return capi::ReturnOptional(out_position, node->ops->Delete(category, key, *wait));
   });
 }
 
@@ -273,7 +311,7 @@ AK_API ak_status ak_node_get(char** out_value_json, ak_node* node, const char* c
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(category, "category"); !s.ok()) return s;
     if (auto s = capi::RequireInput(key, "key"); !s.ok()) return s;
-    auto value = node->node->Get(category, key);
+    auto value = node->ops->Get(category, key);
     if (!value.ok()) return value.status();
     return capi::ReturnString(out_value_json, *value);
   });
@@ -286,7 +324,7 @@ AK_API ak_status ak_node_wait_synced(char** out_position, ak_node* node,
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (timeout_ms == 0) return absl::InvalidArgumentError("timeout_ms: must be positive");
     return capi::ReturnOptional(out_position,
-                                node->node->WaitSynced(absl::Milliseconds(timeout_ms)));
+                                node->ops->WaitSynced(absl::Milliseconds(timeout_ms)));
   });
 }
 
@@ -294,7 +332,7 @@ AK_API ak_status ak_node_detach(ak_node* node, const char* name) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
-    return node->node->Detach(name);
+    return node->ops->Detach(name);
   });
 }
 
@@ -302,7 +340,7 @@ AK_API ak_status ak_node_make_primary(ak_node* node, const char* name) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
-    return node->node->MakePrimary(name);
+    return node->ops->MakePrimary(name);
   });
 }
 
@@ -310,7 +348,7 @@ AK_API ak_status ak_node_backup_primaries(char** out_list, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_list, "out_list"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
-    auto list = node->node->BackupPrimaries();
+    auto list = node->ops->BackupPrimaries();
     if (!list.ok()) return list.status();
     return capi::ReturnString(out_list, *list);
   });
@@ -321,7 +359,7 @@ AK_API ak_status ak_node_add_backup_primary(ak_node* node, const char* name,
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
-    return node->node->AddBackupPrimary(name, position);
+    return node->ops->AddBackupPrimary(name, position);
   });
 }
 
@@ -330,7 +368,7 @@ AK_API ak_status ak_node_edit_backup_primary(ak_node* node, const char* name,
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
-    return node->node->EditBackupPrimary(name, position);
+    return node->ops->EditBackupPrimary(name, position);
   });
 }
 
@@ -338,7 +376,7 @@ AK_API ak_status ak_node_remove_backup_primary(ak_node* node, const char* name) 
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(name, "name"); !s.ok()) return s;
-    return node->node->RemoveBackupPrimary(name);
+    return node->ops->RemoveBackupPrimary(name);
   });
 }
 
@@ -349,7 +387,7 @@ AK_API ak_status ak_node_clean(ak_node* node, int contact_members) {
       return absl::InvalidArgumentError(
           absl::StrCat("contact_members: 0 or 1, got ", contact_members));
     }
-    return node->node->Clean(contact_members == 1);
+    return node->ops->Clean(contact_members == 1);
   });
 }
 
@@ -357,7 +395,7 @@ AK_API ak_status ak_node_config_edit(ak_node* node, const char* edit_json) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(edit_json, "edit_json"); !s.ok()) return s;
-    return node->node->ConfigEdit(edit_json);
+    return node->ops->ConfigEdit(edit_json);
   });
 }
 
@@ -366,7 +404,7 @@ AK_API ak_status ak_node_join_token(char** out_token, ak_node* node, unsigned in
     if (auto s = capi::PrepareOut(out_token, "out_token"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     absl::Duration ttl = ttl_s == 0 ? absl::Seconds(600) : absl::Seconds(ttl_s);
-    auto token = node->node->JoinToken(ttl);
+    auto token = node->ops->JoinToken(ttl);
     if (!token.ok()) return token.status();
     return capi::ReturnString(out_token, *token);
   });
@@ -376,7 +414,7 @@ AK_API ak_status ak_node_ca_fingerprint(char** out_fingerprint, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_fingerprint, "out_fingerprint"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
-    auto fingerprint = node->node->CaFingerprint();
+    auto fingerprint = node->ops->CaFingerprint();
     if (!fingerprint.ok()) return fingerprint.status();
     return capi::ReturnString(out_fingerprint, *fingerprint);
   });
@@ -397,7 +435,7 @@ AK_API ak_status ak_node_join(char** out_result, ak_node* node, const char* join
     auto timeout = node::JoinTimeoutFromOptionsJson(options_json == nullptr ? "" : options_json);
     if (!timeout.ok()) return timeout.status();
     return capi::ReturnOptional(out_result,
-                                node->node->Join(joiner, fingerprint, token, *timeout));
+                                node->ops->Join(joiner, fingerprint, token, *timeout));
   });
 }
 
@@ -405,7 +443,7 @@ AK_API ak_status ak_node_status(char** out_status, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_status, "out_status"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
-    auto status = node->node->Status();
+    auto status = node->ops->Status();
     if (!status.ok()) return status.status();
     return capi::ReturnString(out_status, *status);
   });
@@ -415,9 +453,11 @@ AK_API ak_status ak_node_events(char** out_events, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_events, "out_events"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    auto events = node->ops->Events();
+    if (!events.ok()) return events.status();
     std::string text = "[";
     bool first = true;
-    for (const std::string& event : node->node->TakeEvents()) {
+    for (const std::string& event : *events) {
       if (!first) text += ",";
       first = false;
       text += event;
@@ -431,7 +471,8 @@ AK_API ak_status ak_node_configure_resources(ak_node* node, const char* options_
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
     if (auto s = capi::RequireInput(options_json, "options_json"); !s.ok()) return s;
-    return node->node->ConfigureResources(options_json);
+    if (auto s = capi::RequireLocal(*node, "ak_node_configure_resources"); !s.ok()) return s;
+    return node->local->ConfigureResources(options_json);
   });
 }
 
@@ -439,9 +480,66 @@ AK_API ak_status ak_node_sync_resources(char** out_report_json, ak_node* node) {
   return capi::Guard(__func__, [&]() -> absl::Status {
     if (auto s = capi::PrepareOut(out_report_json, "out_report_json"); !s.ok()) return s;
     if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
-    auto report = node->node->SyncResources();
+    if (auto s = capi::RequireLocal(*node, "ak_node_sync_resources"); !s.ok()) return s;
+    auto report = node->local->SyncResources();
     if (!report.ok()) return report.status();
     return capi::ReturnString(out_report_json, *report);
+  });
+}
+
+AK_API ak_status ak_node_connect(ak_node** out, const char* node_path) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (out == nullptr) return absl::InvalidArgumentError("out must not be NULL");
+    *out = nullptr;
+    if (auto s = capi::RequireInput(node_path, "node_path"); !s.ok()) return s;
+#ifdef ARRAYKIT_WITH_GRPC
+    auto client = arraykit::grpc_transport::AdminClient::Connect(node_path);
+    if (!client.ok()) return client.status();
+    *out = new ak_node(std::unique_ptr<node::Operations>(*std::move(client)));
+    return absl::OkStatus();
+#else
+    return arraykit::MakeError(absl::StatusCode::kUnimplemented, "built_without_grpc",
+                               "ak_node_connect: this libarraykit was built without gRPC");
+#endif
+  });
+}
+
+AK_API ak_status ak_node_serve_admin(ak_node* node, const char* socket_path) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireLocal(*node, "ak_node_serve_admin"); !s.ok()) return s;
+    if (socket_path != nullptr && *socket_path == '\0') {
+      return absl::InvalidArgumentError("socket_path: empty (NULL for DATA_DIR/admin.sock)");
+    }
+#ifdef ARRAYKIT_WITH_GRPC
+    if (node->admin != nullptr) {
+      return arraykit::MakeError(
+          absl::StatusCode::kAlreadyExists, "already_serving",
+          absl::StrCat("this member already serves the Admin API on ",
+                       node->admin->socket_path()));
+    }
+    std::string path = socket_path != nullptr
+                           ? std::string(socket_path)
+                           : arraykit::grpc_transport::AdminSocketOf(node->data_dir);
+    auto server = arraykit::grpc_transport::AdminServer::Start(node->local, path);
+    if (!server.ok()) return server.status();
+    node->admin = *std::move(server);
+    return absl::OkStatus();
+#else
+    return arraykit::MakeError(absl::StatusCode::kUnimplemented, "built_without_grpc",
+                               "ak_node_serve_admin: this libarraykit was built without gRPC");
+#endif
+  });
+}
+
+AK_API ak_status ak_node_list(char** out_entries, ak_node* node, const char* category) {
+  return capi::Guard(__func__, [&]() -> absl::Status {
+    if (auto s = capi::PrepareOut(out_entries, "out_entries"); !s.ok()) return s;
+    if (auto s = capi::RequireHandle(node, "node"); !s.ok()) return s;
+    if (auto s = capi::RequireInput(category, "category"); !s.ok()) return s;
+    auto entries = node->ops->List(category);
+    if (!entries.ok()) return entries.status();
+    return capi::ReturnString(out_entries, *entries);
   });
 }
 

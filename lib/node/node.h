@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "core/replication/types.h"
 #include "node/memory_network.h"
+#include "node/operations.h"
 #include "node/storage.h"
 #include "node/transport.h"
 
@@ -59,12 +60,12 @@ struct NodeOptions {
   std::function<absl::Time()> wall_clock;
 };
 
-class Node {
+class Node : public Operations {
  public:
   // Starts the member: loads its store (a first start makes it a standalone member, the
   // primary of a one-member array), attaches to the network, starts the loop and dispatcher.
   static absl::StatusOr<std::unique_ptr<Node>> Open(NodeOptions options);
-  ~Node();  // closes
+  ~Node() override;  // closes
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -79,7 +80,7 @@ class Node {
   // document; `not_a_member` when this member is not in it), FAILED_PRECONDITION
   // `placement_errors` (the description breaks a placement rule; the message lists them),
   // ALREADY_EXISTS `already_in_array` (this member already belongs to a multi-member array).
-  absl::Status CreateArray(std::string_view description_json);
+  absl::Status CreateArray(std::string_view description_json) override;
 
   // Writes value_json (any JSON) at (category, key) on the writable primary; answers the
   // write's position {"epoch": E, "index": I} once it is acknowledged (`wait`: durable on the
@@ -88,14 +89,15 @@ class Node {
   // "arraykit." are the node's own (members' descriptions): INVALID_ARGUMENT `reserved_key`.
   absl::StatusOr<std::string> Put(std::string_view category, std::string_view key,
                                    std::string_view value_json,
-                                   replication::Wait wait = replication::Wait::kPrimary);
-  absl::StatusOr<std::string> Delete(std::string_view category, std::string_view key,
-                                     replication::Wait wait = replication::Wait::kPrimary);
+                                   replication::Wait wait = replication::Wait::kPrimary) override;
+  absl::StatusOr<std::string> Delete(
+      std::string_view category, std::string_view key,
+      replication::Wait wait = replication::Wait::kPrimary) override;
   // This member's applied value (compact JSON); NOT_FOUND (`not_found`) when absent or deleted.
-  absl::StatusOr<std::string> Get(std::string_view category, std::string_view key);
+  absl::StatusOr<std::string> Get(std::string_view category, std::string_view key) override;
   // Returns once every contactable member applied the primary's last position (the position,
   // as Put's); DEADLINE_EXCEEDED after `timeout`. Only on the primary.
-  absl::StatusOr<std::string> WaitSynced(absl::Duration timeout);
+  absl::StatusOr<std::string> WaitSynced(absl::Duration timeout) override;
   // Array operations (docs/operations-core.md), on the loop thread, each refusal with its
   // reason and nothing changed: not_primary, busy, not_a_member, detach_primary, last_voter,
   // already_primary, not_contactable, is_primary, already_listed, not_listed,
@@ -103,26 +105,26 @@ class Node {
   // Detach runs the PKI leave plan: remove_member, then the member's certificate serial is
   // recorded as revoked (docs/node.md). MakePrimary waits until synchronized first, then hands
   // over only if the target holds the whole log (`not_synchronized` at the call timeout).
-  absl::Status Detach(std::string_view name);
-  absl::Status MakePrimary(std::string_view name);
+  absl::Status Detach(std::string_view name) override;
+  absl::Status MakePrimary(std::string_view name) override;
   // The backup primaries list as a JSON array of names, highest priority first (any member).
-  absl::StatusOr<std::string> BackupPrimaries();
+  absl::StatusOr<std::string> BackupPrimaries() override;
   // `position` counts from 1; 0 = the end of the list.
-  absl::Status AddBackupPrimary(std::string_view name, std::size_t position = 0);
-  absl::Status EditBackupPrimary(std::string_view name, std::size_t position);
-  absl::Status RemoveBackupPrimary(std::string_view name);
+  absl::Status AddBackupPrimary(std::string_view name, std::size_t position = 0) override;
+  absl::Status EditBackupPrimary(std::string_view name, std::size_t position) override;
+  absl::Status RemoveBackupPrimary(std::string_view name) override;
   // clean [--contactmembers] (DESIGN §5.1 rule 7).
-  absl::Status Clean(bool contact_members);
+  absl::Status Clean(bool contact_members) override;
   // config edit with the seed's attribute names: {"array-monitortime": 60, ...}.
-  absl::Status ConfigEdit(std::string_view edit_json);
+  absl::Status ConfigEdit(std::string_view edit_json) override;
 
   // Join (docs/node.md "Join"). On the standalone joiner: a one-time token valid for `ttl`
   // (1 s to 24 h; `invalid_ttl`), "AKJT-..."; tokens are kept in memory only, so a restart
   // invalidates the outstanding ones. At most 32 outstanding (`too_many_tokens`).
-  absl::StatusOr<std::string> JoinToken(absl::Duration ttl);
+  absl::StatusOr<std::string> JoinToken(absl::Duration ttl) override;
   // The SHA-256 fingerprint of the CA this member presents ("AB:CD:..."): what the operator
   // confirms on the primary.
-  absl::StatusOr<std::string> CaFingerprint();
+  absl::StatusOr<std::string> CaFingerprint() override;
   // On the primary: admits the standalone member `joiner` whose CA has `fingerprint` with its
   // `token`. Blocks until the joiner confirmed its admission, refused, or `timeout` passed.
   // Answers {"joined": NAME, "epoch": E, "members": [...], "warnings": [{"code", "message"}]}.
@@ -132,12 +134,13 @@ class Node {
   // placement_errors, name_mismatch. DEADLINE_EXCEEDED when the joiner does not answer in time
   // (see docs/node.md for what may then have happened).
   absl::StatusOr<std::string> Join(std::string_view joiner, std::string_view fingerprint,
-                                   std::string_view token, absl::Duration timeout);
+                                   std::string_view token, absl::Duration timeout) override;
 
   // The status document (docs/node.md).
-  absl::StatusOr<std::string> Status();
+  absl::StatusOr<std::string> Status() override;
   // The events posted since the last call (oldest first; at most kMaxKeptEvents are kept).
   std::vector<std::string> TakeEvents();
+  absl::StatusOr<std::vector<std::string>> Events() override { return TakeEvents(); }
 
   static constexpr std::size_t kMaxKeptEvents = 10000;
 
@@ -145,7 +148,7 @@ class Node {
 
   // This member's applied entries of `category` as a JSON object {key: value, ...} (deleted
   // keys left out; {} when none). Any member. INVALID_ARGUMENT `unknown_category`.
-  absl::StatusOr<std::string> List(std::string_view category);
+  absl::StatusOr<std::string> List(std::string_view category) override;
 
   // Resource files (docs/resources.md; lib/node/resource_scheduler.h). Starts (or replaces) the
   // daily sync of this member's resource directory: {"directory": "...", "sync_at": "HH:MM",

@@ -188,7 +188,7 @@ def command_words():
     listing = run("--help").stdout
     words = []
     for line in listing.splitlines():
-        match = re.match(r"^  ([a-z][a-z-]*(?: [a-z][a-z-]*)*)(?: |$)", line)
+        match = re.match(r"^  ([a-z][a-z_-]*(?: [a-z][a-z_-]*)*)(?: |$)", line)
         if match:
             words.append(tuple(w for w in match.group(1).split() if not w.isupper()))
     return words
@@ -196,8 +196,17 @@ def command_words():
 
 COMMANDS = [("placement", "check"), ("placement", "plan"), ("placement", "plan-change"),
             ("security", "ca", "create"), ("security", "peerca"), ("security", "cert", "request"),
-            ("security", "cert", "issue"), ("security", "verify"), ("simulate",)]
-GROUPS = [("placement",), ("security",), ("security", "ca"), ("security", "cert")]
+            ("security", "cert", "issue"), ("security", "verify"), ("simulate",),
+            # against a live member (--node; tests/cli/test_node_cli.py runs them)
+            ("array", "create"), ("array", "join"), ("array", "detach"),
+            ("array", "make_primary"), ("array", "list_backup_primaries"),
+            ("array", "add_backup_primary"), ("array", "edit_backup_primary"),
+            ("array", "remove_backup_primary"), ("array", "clean"), ("array", "wait-synced"),
+            ("security", "join-token"), ("status",), ("config", "edit"),
+            ("repo", "put"), ("repo", "get"), ("repo", "delete"), ("repo", "list"),
+            ("repo", "conflicts")]
+GROUPS = [("placement",), ("security",), ("security", "ca"), ("security", "cert"), ("array",),
+          ("config",), ("repo",)]
 
 
 def test_the_help_listing_names_every_command():
