@@ -7,6 +7,7 @@
 //   modes:
 //     status                      the member's status document
 //     seq --count N --value-bytes B --prefix P
+//     reads --count N             ak_node_get of one key, one at a time (the client path alone)
 //     concurrent --writers W (--count N | --seconds S) --value-bytes B --prefix P
 //                [--handles H]    H handles (connections) shared round-robin by the writers (1)
 //     failover --kill PID --key K [--give-up-s S]   (--node DIR,DIR: the surviving members)
@@ -124,6 +125,22 @@ int main(int argc, char** argv) {
     auto node = Connect(path);
     Status(node);  // the connection is up before the first timed write
     out = e2e::Sequential(MakePut(node), std::stol(args.Get("count")), value_bytes, prefix);
+  } else if (mode == "reads") {
+    // The client path alone: ak_node_get of one key, one at a time (the admin socket's round
+    // trip and the member's loop, no store commit and no peer).
+    auto node = Connect(path);
+    std::string error;
+    if (!MakePut(node)(prefix + "read", e2e::Payload(value_bytes, 0), &error)) Die(error);
+    const std::string key = prefix + "read";
+    out = e2e::Sequential(
+        [&](const std::string&, const std::string&, std::string* failure) {
+          char* value = nullptr;
+          const ak_status s = ak_node_get(&value, node.get(), kCategory, key.c_str());
+          ak_free(value);
+          if (s != AK_OK) *failure = LastError(s);
+          return s == AK_OK;
+        },
+        std::stol(args.Get("count")), value_bytes, prefix);
   } else if (mode == "concurrent") {
     std::vector<std::shared_ptr<ak_node>> handles;
     const int handle_count = std::stoi(args.Get("handles", "1"));
