@@ -7,7 +7,7 @@
 //   modes:
 //     status                          each endpoint's member id, leader and revisions
 //     seq --count N --value-bytes B --prefix P
-//     concurrent --writers W (--count N | --seconds S) --value-bytes B --prefix P
+//     concurrent --writers W (--count N | --seconds S) --value-bytes B --prefix P [--conns C]
 //     failover --kill PID --key K [--give-up-s S]   (the endpoints: the surviving members)
 //     join --peer-url URL --new-endpoint IP:PORT --key K --log FILE -- ETCD ARGS...
 //          MemberAdd, then starts the new member (ETCD ARGS), then polls it until it serves the
@@ -211,11 +211,21 @@ int main(int argc, char** argv) {
     out = e2e::Sequential(MakePut(channel, std::chrono::seconds(10)),
                           std::stol(args.Get("count")), value_bytes, prefix);
   } else if (mode == "concurrent") {
-    auto channel = Connect(tls, endpoints.at(0));
-    WaitConnected(channel);
-    out = e2e::Concurrent([&](int) { return MakePut(channel, std::chrono::seconds(10)); },
-                          std::stoi(args.Get("writers")), std::stol(args.Get("count", "0")),
-                          std::stod(args.Get("seconds", "0")), value_bytes, prefix);
+    // --conns C: C connections (channels) shared round-robin by the writers (1).
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    const int conns = std::stoi(args.Get("conns", "1"));
+    for (int c = 0; c < conns; ++c) {
+      channels.push_back(Connect(tls, endpoints.at(0)));
+      WaitConnected(channels.back());
+    }
+    out = e2e::Concurrent(
+        [&](int w) {
+          return MakePut(channels[static_cast<std::size_t>(w) % channels.size()],
+                         std::chrono::seconds(10));
+        },
+        std::stoi(args.Get("writers")), std::stol(args.Get("count", "0")),
+        std::stod(args.Get("seconds", "0")), value_bytes, prefix);
+    out["conns"] = conns;
   } else if (mode == "failover") {
     // --endpoint: the surviving members; attempts go to each in turn, overlapping
     // (client_loops.h), each with a deadline of 2 s.
