@@ -55,12 +55,19 @@ class Array:
         return [m for m in self.cluster.members if m.running()]
 
     def start(self):
-        """a creates the array (quorum mode, D = 300 ms), b and c join it as an operator would."""
+        """a creates the array (quorum mode), b and c join it, then failover is turned on at
+        D = 300 ms, as an operator would (with it on during the joins, a member that has not
+        heard the primary for 300 ms while links come up starts a failover)."""
         self.cluster.start(*NAMES)
-        self.cluster.create(NAMES[0], RESILIENCE)
+        self.cluster.create(NAMES[0], dict(RESILIENCE, failover_enabled=False))
         for name in NAMES[1:]:
             self.cluster.join(NAMES[0], name)
         self.wait_settled()
+        self.client([self.member(NAMES[0])], "config-edit", "--edit",
+                    '{"array-failoverenabled": true}')
+        common.wait_until(lambda: all(self.status(m)["resilience"]["failover_enabled"]
+                                      for m in self.running()),
+                          10, "failover on at every member")
 
     def primary(self):
         for m in self.running():
