@@ -144,10 +144,15 @@ def measure(root, build_dir, rounds, join_rounds):
 
         failovers = []
         for r in range(rounds):
-            failovers.append(failover_round(array))
+            try:
+                failovers.append(failover_round(array))
+            except BenchError as e:  # the figures so far are kept; the table shows the error
+                result["failover_error"] = str(e)
+                log(f"arraykit: failover round {r + 1}/{rounds} failed: {e}")
+                break
             log(f"arraykit: failover round {r + 1}/{rounds}: {failovers[-1]['ms']:.1f} ms "
                 f"({failovers[-1]['killed']} -> {failovers[-1]['new_primary']})")
-        result["failover"] = common.summary([f["ms"] for f in failovers])
+        result["failover"] = common.summary([f["ms"] for f in failovers]) or {}
         result["failover"]["rounds_detail"] = failovers
         result["events"] = {m.name: m.log()[-4000:] for m in array.running()}
     except Exception:
@@ -195,9 +200,9 @@ def failover_round(array):
     primary = array.primary()
     survivors = [m for m in array.running() if m is not primary]
     out = array.client(survivors, "failover", "--kill", str(primary.process.pid), "--key",
-                       "failover")
+                       "failover", timeout=120)
     if "error" in out:
-        raise BenchError(f"arraykit failover: {out}")
+        raise BenchError(f"arraykit failover after killing {primary.name}: {out}")
     primary.process.wait(timeout=10)
     primary.process = None
     out["killed"] = primary.name
