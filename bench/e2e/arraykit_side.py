@@ -17,7 +17,7 @@ RESILIENCE = {"failover_enabled": True, "mode": "quorum",
               "monitor_interval_s": MONITOR_INTERVAL_S, "monitor_attempts": MONITOR_ATTEMPTS,
               "find_primary_interval_s": MONITOR_INTERVAL_S,
               "find_primary_attempts": MONITOR_ATTEMPTS,
-              "primary_return_action": "acceptsecondary"}
+              "primary_return_action": "accept"}
 
 
 def find_binary(build_dir, name):
@@ -199,7 +199,7 @@ def join_round(array, primary, joiner):
 
 def failover_round(array):
     """kill -9 of the primary by the client, which then writes to the survivors in turn until
-    one accepts; then the old primary restarts (it returns as a secondary: acceptsecondary)."""
+    one accepts; then the old primary restarts (with accept it leads the array again)."""
     primary = array.primary()
     survivors = [m for m in array.running() if m is not primary]
     out = array.client(survivors, "failover", "--kill", str(primary.process.pid), "--key",

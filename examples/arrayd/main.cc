@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -214,6 +215,10 @@ int main(int argc, char** argv) {
     Log(LOG_ERR, "libarraykit's ABI version does not match the one arrayd was built for");
     return 1;
   }
+
+  // gRPC's own log reports every refused TLS handshake at ERROR level; arraykit counts and
+  // explains them in status ("links"). GRPC_VERBOSITY=ERROR in the environment shows them.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
 
   // The signals are taken by sigwait below: blocked before any library thread starts, so
   // every thread inherits the mask.
