@@ -113,69 +113,81 @@ absl::Status AdminClient::Finish(const ::grpc::Status& status,
   return FromGrpcStatus(status, context);
 }
 
-absl::Status AdminClient::CreateArray(std::string_view description_json) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
+namespace {
+
+absl::StatusOr<std::string> JsonOf(absl::StatusOr<v1::Document> answer) {
+  if (!answer.ok()) return answer.status();
+  return std::move(*answer->mutable_json());
+}
+
+absl::StatusOr<std::string> TextOf(absl::StatusOr<v1::Text> answer) {
+  if (!answer.ok()) return answer.status();
+  return std::move(*answer->mutable_text());
+}
+
+absl::Status StatusOf(const absl::StatusOr<v1::Empty>& answer) { return answer.status(); }
+
+v1::Name NameRequest(std::string_view name) {
+  v1::Name request;
+  request.set_name(std::string(name));
+  return request;
+}
+
+v1::Document DocumentRequest(std::string_view json) {
   v1::Document request;
-  request.set_json(std::string(description_json));
-  v1::Empty response;
-  return Finish(stub_->CreateArray(&context, request, &response), context);
+  request.set_json(std::string(json));
+  return request;
+}
+
+// A backup list position travels as uint32; a larger one is beyond any list.
+absl::StatusOr<v1::BackupPrimaryRequest> BackupRequest(std::string_view name,
+                                                       std::size_t position) {
+  if (position > UINT32_MAX) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "invalid_position",
+                     absl::StrCat("position: ", position, " is beyond any backup list"));
+  }
+  v1::BackupPrimaryRequest request;
+  request.set_name(std::string(name));
+  request.set_position(static_cast<std::uint32_t>(position));
+  return request;
+}
+
+}  // namespace
+
+absl::Status AdminClient::CreateArray(std::string_view description_json) {
+  return StatusOf(Call(&v1::Admin::Stub::CreateArray, DocumentRequest(description_json)));
 }
 
 absl::StatusOr<std::string> AdminClient::Put(std::string_view category, std::string_view key,
                                              std::string_view value_json, replication::Wait wait) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::PutRequest request;
   request.set_category(std::string(category));
   request.set_key(std::string(key));
   request.set_value_json(std::string(value_json));
   request.set_wait(WaitToProto(wait));
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Put(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::Put, request));
 }
 
 absl::StatusOr<std::string> AdminClient::Delete(std::string_view category, std::string_view key,
                                                 replication::Wait wait) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::KeyRequest request;
   request.set_category(std::string(category));
   request.set_key(std::string(key));
   request.set_wait(WaitToProto(wait));
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Delete(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::Delete, request));
 }
 
 absl::StatusOr<std::string> AdminClient::Get(std::string_view category, std::string_view key) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::KeyRequest request;
   request.set_category(std::string(category));
   request.set_key(std::string(key));
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Get(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::Get, request));
 }
 
 absl::StatusOr<std::string> AdminClient::List(std::string_view category) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::CategoryRequest request;
   request.set_category(std::string(category));
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->List(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::List, request));
 }
 
 absl::StatusOr<std::string> AdminClient::WaitSynced(absl::Duration timeout) {
@@ -183,102 +195,49 @@ absl::StatusOr<std::string> AdminClient::WaitSynced(absl::Duration timeout) {
     return MakeError(absl::StatusCode::kInvalidArgument, "invalid_value",
                      "timeout: must be positive");
   }
-  ::grpc::ClientContext context;
-  SetDeadline(context, timeout);
   v1::WaitSyncedRequest request;
   request.set_timeout_ms(static_cast<std::uint32_t>(
       std::min<std::int64_t>(absl::ToInt64Milliseconds(timeout), UINT32_MAX)));
   if (request.timeout_ms() == 0) request.set_timeout_ms(1);
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->WaitSynced(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::WaitSynced, request, timeout));
 }
 
 absl::Status AdminClient::Detach(std::string_view name) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Name request;
-  request.set_name(std::string(name));
-  v1::Empty response;
-  return Finish(stub_->Detach(&context, request, &response), context);
+  return StatusOf(Call(&v1::Admin::Stub::Detach, NameRequest(name)));
 }
 
 absl::Status AdminClient::MakePrimary(std::string_view name) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Name request;
-  request.set_name(std::string(name));
-  v1::Empty response;
-  return Finish(stub_->MakePrimary(&context, request, &response), context);
+  return StatusOf(Call(&v1::Admin::Stub::MakePrimary, NameRequest(name)));
 }
 
 absl::StatusOr<std::string> AdminClient::BackupPrimaries() {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Empty request;
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->BackupPrimaries(&context, request, &response), context);
-      !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::BackupPrimaries, v1::Empty()));
 }
 
 absl::Status AdminClient::AddBackupPrimary(std::string_view name, std::size_t position) {
-  if (position > UINT32_MAX) {
-    return MakeError(absl::StatusCode::kInvalidArgument, "invalid_position",
-                     absl::StrCat("position: ", position, " is beyond any backup list"));
-  }
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::BackupPrimaryRequest request;
-  request.set_name(std::string(name));
-  request.set_position(static_cast<std::uint32_t>(position));
-  v1::Empty response;
-  return Finish(stub_->AddBackupPrimary(&context, request, &response), context);
+  auto request = BackupRequest(name, position);
+  if (!request.ok()) return request.status();
+  return StatusOf(Call(&v1::Admin::Stub::AddBackupPrimary, *request));
 }
 
 absl::Status AdminClient::EditBackupPrimary(std::string_view name, std::size_t position) {
-  if (position > UINT32_MAX) {
-    return MakeError(absl::StatusCode::kInvalidArgument, "invalid_position",
-                     absl::StrCat("position: ", position, " is beyond any backup list"));
-  }
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::BackupPrimaryRequest request;
-  request.set_name(std::string(name));
-  request.set_position(static_cast<std::uint32_t>(position));
-  v1::Empty response;
-  return Finish(stub_->EditBackupPrimary(&context, request, &response), context);
+  auto request = BackupRequest(name, position);
+  if (!request.ok()) return request.status();
+  return StatusOf(Call(&v1::Admin::Stub::EditBackupPrimary, *request));
 }
 
 absl::Status AdminClient::RemoveBackupPrimary(std::string_view name) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Name request;
-  request.set_name(std::string(name));
-  v1::Empty response;
-  return Finish(stub_->RemoveBackupPrimary(&context, request, &response), context);
+  return StatusOf(Call(&v1::Admin::Stub::RemoveBackupPrimary, NameRequest(name)));
 }
 
 absl::Status AdminClient::Clean(bool contact_members) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::CleanRequest request;
   request.set_contact_members(contact_members);
-  v1::Empty response;
-  return Finish(stub_->Clean(&context, request, &response), context);
+  return StatusOf(Call(&v1::Admin::Stub::Clean, request));
 }
 
 absl::Status AdminClient::ConfigEdit(std::string_view edit_json) {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Document request;
-  request.set_json(std::string(edit_json));
-  v1::Empty response;
-  return Finish(stub_->ConfigEdit(&context, request, &response), context);
+  return StatusOf(Call(&v1::Admin::Stub::ConfigEdit, DocumentRequest(edit_json)));
 }
 
 absl::StatusOr<std::string> AdminClient::JoinToken(absl::Duration ttl) {
@@ -289,27 +248,13 @@ absl::StatusOr<std::string> AdminClient::JoinToken(absl::Duration ttl) {
     return MakeError(absl::StatusCode::kInvalidArgument, "invalid_ttl",
                      "ttl: must be at least one second");
   }
-  ::grpc::ClientContext context;
-  SetDeadline(context);
   v1::JoinTokenRequest request;
   request.set_ttl_s(static_cast<std::uint32_t>(std::min<std::int64_t>(seconds, UINT32_MAX)));
-  v1::Text response;
-  if (absl::Status s = Finish(stub_->JoinToken(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.text();
+  return TextOf(Call(&v1::Admin::Stub::JoinToken, request));
 }
 
 absl::StatusOr<std::string> AdminClient::CaFingerprint() {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Empty request;
-  v1::Text response;
-  if (absl::Status s = Finish(stub_->CaFingerprint(&context, request, &response), context);
-      !s.ok()) {
-    return s;
-  }
-  return response.text();
+  return TextOf(Call(&v1::Admin::Stub::CaFingerprint, v1::Empty()));
 }
 
 absl::StatusOr<std::string> AdminClient::Join(std::string_view joiner, std::string_view fingerprint,
@@ -318,41 +263,23 @@ absl::StatusOr<std::string> AdminClient::Join(std::string_view joiner, std::stri
     return MakeError(absl::StatusCode::kInvalidArgument, "invalid_value",
                      "timeout: in (0, 3600] seconds");
   }
-  ::grpc::ClientContext context;
-  SetDeadline(context, timeout);
   v1::JoinRequest request;
   request.set_joiner(std::string(joiner));
   request.set_fingerprint(std::string(fingerprint));
   request.set_token(std::string(token));
   request.set_timeout_ms(
       static_cast<std::uint32_t>(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(timeout))));
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Join(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::Join, request, timeout));
 }
 
 absl::StatusOr<std::string> AdminClient::Status() {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Empty request;
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Status(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  return response.json();
+  return JsonOf(Call(&v1::Admin::Stub::Status, v1::Empty()));
 }
 
 absl::StatusOr<std::vector<std::string>> AdminClient::Events() {
-  ::grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Empty request;
-  v1::Document response;
-  if (absl::Status s = Finish(stub_->Events(&context, request, &response), context); !s.ok()) {
-    return s;
-  }
-  auto events = nlohmann::json::parse(response.json(), nullptr, /*allow_exceptions=*/false);
+  auto answer = JsonOf(Call(&v1::Admin::Stub::Events, v1::Empty()));
+  if (!answer.ok()) return answer.status();
+  auto events = nlohmann::json::parse(*answer, nullptr, /*allow_exceptions=*/false);
   if (!events.is_array()) {
     return MakeError(absl::StatusCode::kInternal, "malformed_message",
                      "Events: the member answered something other than a JSON array");

@@ -73,6 +73,27 @@ class AdminClient final : public node::Operations {
   void SetDeadline(::grpc::ClientContext& context) const {
     SetDeadline(context, options_.call_timeout);
   }
+  // One unary call of the Admin API with the deadline for `wait`: the member's answer, or the
+  // status Finish restores.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(::grpc::Status (v1::Admin::Stub::*rpc)(::grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                                const Request& request, absl::Duration wait) const {
+    ::grpc::ClientContext context;
+    SetDeadline(context, wait);
+    Response response;
+    if (absl::Status s = Finish((stub_.get()->*rpc)(&context, request, &response), context);
+        !s.ok()) {
+      return s;
+    }
+    return response;
+  }
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(::grpc::Status (v1::Admin::Stub::*rpc)(::grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                                const Request& request) const {
+    return Call(rpc, request, options_.call_timeout);
+  }
 
   std::string socket_path_;
   AdminClientOptions options_;
