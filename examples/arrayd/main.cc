@@ -77,7 +77,7 @@ void Log(int priority, const std::string& line) {
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError{path + ": cannot be read: " + std::strerror(errno)};
+  if (!in) throw ConfigError{std::string("cannot be read: ") + std::strerror(errno)};
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -254,7 +254,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   ak_node* node = nullptr;
-  if (ak_status s = ak_node_open(&node, &opts); s != AK_OK) return Failed("start", s);
+  if (ak_status s = ak_node_open(&node, &opts); s != AK_OK) {
+    Failed("start", s);
+    return s == AK_INVALID_ARGUMENT ? 2 : 1;  // the configuration's member or peers
+  }
   if (ak_status s = ak_node_serve_admin(node, nullptr); s != AK_OK) {
     Failed("admin socket", s);
     ak_node_close(node);
