@@ -464,7 +464,8 @@ TEST_CASE("detach wipes the array's credentials on the detached member and revok
   std::vector<std::string> names;
   for (const json& c : sb["certificates"]) names.push_back(c["name"]);
   CHECK(names == std::vector<std::string>{"ca:" + b_fp, "peer"});
-  CHECK(m.AllEvents().find("\"own_ca_created\"") != std::string::npos);
+  // Events reach the callback on the dispatcher thread, after the state status shows.
+  CHECK(Eventually([&] { return m.AllEvents().find("\"own_ca_created\"") != std::string::npos; }));
 
   // It stays so across a restart, and it can join again with its new CA.
   m.Close(kB);
