@@ -1,7 +1,6 @@
 // C ABI: the node and the in-memory network (translation only; the runtime is lib/node).
 #include <cstddef>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,14 +97,13 @@ absl::StatusOr<std::map<std::string, std::string>> ParseAddressBook(const std::s
   return book;
 }
 
-// The gRPC peer transport for ak_node_open's version-2 fields; identity files in DATA_DIR/tls.
-absl::StatusOr<node::AttachFn> GrpcAttach(const std::string& name, const std::string& data_dir,
-                                          const std::string& listen, const char* peers_json,
-                                          absl::Duration clock_offset) {
+// The gRPC peer transport for ak_node_open's version-2 fields.
+absl::StatusOr<node::AttachFn> GrpcAttach(const std::string& name, const std::string& listen,
+                                          const char* peers_json, absl::Duration clock_offset) {
   auto book = ParseAddressBook(name, peers_json);
   if (!book.ok()) return book.status();
 #ifndef ARRAYKIT_WITH_GRPC
-  (void)data_dir, (void)listen, (void)clock_offset;
+  (void)listen, (void)clock_offset;
   return arraykit::WithReason(
       absl::UnimplementedError("opts.listen: this build of arraykit has no gRPC transport "
                                "(configured with ARRAYKIT_BUILD_GRPC=OFF)"),
@@ -114,7 +112,6 @@ absl::StatusOr<node::AttachFn> GrpcAttach(const std::string& name, const std::st
   grpc_transport::PeerOptions peer;
   peer.listen = listen;
   peer.peers = *std::move(book);
-  peer.tls_dir = (std::filesystem::path(data_dir) / "tls").string();
   if (clock_offset != absl::ZeroDuration()) {
     peer.wall_clock = [clock_offset] { return absl::Now() + clock_offset; };
   }
@@ -326,8 +323,8 @@ AK_API ak_status ak_node_open(ak_node** out, const ak_node_options* opts) {
       }
     }
     if (listen != nullptr) {
-      auto attach = capi::GrpcAttach(opts->name, opts->data_dir, listen, peers_json,
-                                     absl::Milliseconds(clock_offset_ms));
+      auto attach =
+          capi::GrpcAttach(opts->name, listen, peers_json, absl::Milliseconds(clock_offset_ms));
       if (!attach.ok()) return attach.status();
       options.attach = *std::move(attach);
     } else {

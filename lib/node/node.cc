@@ -186,8 +186,8 @@ constexpr const char* kCurrentCaKey = "arraykit.ca/current";
 constexpr absl::Duration kCsrRetry = absl::Milliseconds(500);
 // How often an idle loop looks whether a certificate reached its renewal date.
 constexpr absl::Duration kRenewalCheck = absl::Minutes(1);
-// How long a new certificate may take to be served by a member's listener (the gRPC transport's
-// file watcher reads its identity files every second).
+// How long every member is given to install a new certificate (it arrives by replication; the
+// gRPC transport then serves it at once) before the CA that issued it is the one presented.
 constexpr absl::Duration kIdentityReload = absl::Seconds(2);
 // A renewal the member's own CA refused (an event says why) is tried again after this.
 constexpr absl::Duration kRenewalRetry = absl::Minutes(10);

@@ -1,16 +1,12 @@
 #include "transport/grpc/peer_transport.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -199,9 +195,14 @@ struct TrustState {
   std::set<std::string> members;  // canonical
   std::vector<std::string> revoked_serials;
   bool standalone = true;
+  // Peers that left the members at a recent Secure, until their farewell ends: this member may
+  // still dial them to deliver its last frames (the primary's "you were detached"), and
+  // takes nothing from them.
+  std::map<std::string, std::chrono::steady_clock::time_point> departing;
 };
 
-enum class Admission { kRefused, kMember, kJoinContact };
+// kDeparting: a server this member dials only for its farewell (TrustState::departing).
+enum class Admission { kRefused, kMember, kJoinContact, kDeparting };
 struct Verdict {
   Admission admission = Admission::kRefused;
   std::string name;    // canonical; the certificate's name ("" when unreadable)
@@ -261,14 +262,20 @@ Verdict CheckClient(const TrustState& state, std::string_view leaf, std::string_
 // The client's check of the server it dialed: exactly the member `expected`.
 Verdict CheckServer(const TrustState& state, const std::string& expected, std::string_view leaf,
                     absl::Time now) {
+  Admission admission = Admission::kMember;
   if (!state.members.contains(expected)) {
-    return Verdict{Admission::kRefused, expected, "name_mismatch",
-                   absl::StrCat(expected, " is not a member of this array")};
+    auto departing = state.departing.find(expected);
+    if (departing == state.departing.end() ||
+        std::chrono::steady_clock::now() >= departing->second) {
+      return Verdict{Admission::kRefused, expected, "name_mismatch",
+                     absl::StrCat(expected, " is not a member of this array")};
+    }
+    admission = Admission::kDeparting;
   }
   pki::VerifyOptions options{expected, pki::Role::kServer, now, state.revoked_serials};
   pki::VerificationResult result = pki::VerifyPeerCertificate(leaf, state.truststore, options);
   if (!result.valid) return Refuse(expected, result);
-  return Verdict{Admission::kMember, expected, "", ""};
+  return Verdict{admission, expected, "", ""};
 }
 
 // The pinned check (SendPinned): the server's chain holds the CA with the expected fingerprint
@@ -408,6 +415,7 @@ class ServerVerifier final : public ::grpc::experimental::ExternalCertificateVer
 struct DialRecord {
   std::mutex mu;
   std::string leaf;
+  Admission admission = Admission::kRefused;
   bool fingerprint_mismatch = false;
   std::string presented_fingerprint;
 };
@@ -443,6 +451,7 @@ class ClientVerifier final : public ::grpc::experimental::ExternalCertificateVer
     } else {
       std::lock_guard lock(record_->mu);
       record_->leaf = leaf;
+      record_->admission = verdict.admission;
       *sync_status = ::grpc::Status::OK;
     }
     return true;
@@ -455,49 +464,6 @@ class ClientVerifier final : public ::grpc::experimental::ExternalCertificateVer
   std::optional<std::string> pinned_;
   std::shared_ptr<DialRecord> record_;
 };
-
-// ---- files ----------------------------------------------------------------------------------
-
-absl::Status IoError(const std::string& what, const std::string& path) {
-  return MakeError(absl::StatusCode::kInternal, "io_error",
-                   absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::Status MakeDirectories(const std::string& path) {
-  std::string partial;
-  for (std::size_t at = 0; at != std::string::npos;) {
-    std::size_t next = path.find('/', at + 1);
-    partial = path.substr(0, next);
-    at = next;
-    if (partial.empty() || partial == "/") continue;
-    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return IoError("cannot create the directory", partial);
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Writes `content` to `path` atomically (a temporary file renamed over it), mode 0600.
-absl::Status WriteFileAtomically(const std::string& path, std::string_view content) {
-  std::string temporary = absl::StrCat(path, ".tmp");
-  unlink(temporary.c_str());
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("cannot create", temporary);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status s = IoError("cannot write", temporary);
-      close(fd);
-      return s;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) return IoError("cannot write", temporary);
-  if (rename(temporary.c_str(), path.c_str()) != 0) return IoError("cannot replace", path);
-  return absl::OkStatus();
-}
 
 // ---- the transport --------------------------------------------------------------------------
 
@@ -553,9 +519,6 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     for (const auto& [name, address] : options_.peers) {
       addresses_[CanonicalName(name)] = address;
     }
-    key_path_ = absl::StrCat(options_.tls_dir, "/peer.key");
-    cert_path_ = absl::StrCat(options_.tls_dir, "/peer.pem");
-    roots_path_ = absl::StrCat(options_.tls_dir, "/trusted.pem");
     auto listen = SplitHostPort(options_.listen);
     in_addr ip{};
     if (options_.bind_client_to_listen_ip && listen.has_value() &&
@@ -658,12 +621,20 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         return absl::FailedPreconditionError("the transport is closed");
       }
     }
-    if (!security.certificate_pem.empty()) {
-      if (absl::Status s = WriteIdentity(security); !s.ok()) return s;
+    const auto now = std::chrono::steady_clock::now();
+    std::shared_ptr<const TrustState> previous = shared_->state();
+    for (const auto& [peer, until] : previous->departing) {
+      if (now < until && !state->members.contains(peer)) state->departing.emplace(peer, until);
+    }
+    for (const std::string& peer : previous->members) {
+      if (!state->members.contains(peer)) {
+        state->departing[peer] = now + absl::ToChronoNanoseconds(options_.farewell);
+      }
     }
     shared_->set_state(state);
-    if (!server_ && !security.certificate_pem.empty()) {
-      if (absl::Status s = StartServer(); !s.ok()) return s;
+    ReapRetiredServers();
+    if (!security.certificate_pem.empty()) {
+      if (absl::Status s = ApplyIdentity(IdentityOf(security)); !s.ok()) return s;
     }
     RecheckStreams(*state);
     return absl::OkStatus();
@@ -729,6 +700,9 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     {
       std::lock_guard secure_lock(secure_mu_);
       if (server_) server_->Shutdown(std::chrono::system_clock::now());
+      // Retired listeners end their streams (cancelled above) and return.
+      for (RetiredServer& r : retired_) threads.push_back(std::move(r.thread));
+      retired_.clear();
     }
     for (std::thread& t : threads) t.join();
     std::lock_guard lock(deliver_mu_);  // a delivery in progress has returned
@@ -778,49 +752,79 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
 
   // ---- identity and server ---------------------------------------------------------------------
 
-  absl::Status WriteIdentity(const LinkSecurity& security) {
-    if (absl::Status s = MakeDirectories(options_.tls_dir); !s.ok()) return s;
-    std::string chain = security.certificate_pem;
-    if (!chain.empty() && chain.back() != '\n') chain.push_back('\n');
-    chain += security.presented_ca_pem;  // peers see the CA: pinned senders check it
-    std::string roots;
+  // The identity this member presents (leaf + the CA it presents, pinned senders check it)
+  // and the roots, from LinkSecurity.
+  struct Identity {
+    std::string key, chain, roots;
+  };
+  static Identity IdentityOf(const LinkSecurity& security) {
+    Identity id;
+    id.chain = security.certificate_pem;
+    if (!id.chain.empty() && id.chain.back() != '\n') id.chain.push_back('\n');
+    id.chain += security.presented_ca_pem;
     for (const std::string& pem : security.trusted_ca_pems) {
-      roots += pem;
-      if (!roots.empty() && roots.back() != '\n') roots.push_back('\n');
+      id.roots += pem;
+      if (!id.roots.empty() && id.roots.back() != '\n') id.roots.push_back('\n');
     }
-    if (roots.empty()) roots = security.presented_ca_pem;
-    if (roots.empty()) roots = security.certificate_pem;
-    std::string key(security.key_pem.view());
-    // The key first, then the certificate: gRPC's file watcher rereads both every second and
-    // takes a pair whose files did not change while it read them.
-    if (key != written_key_) {
-      if (absl::Status s = WriteFileAtomically(key_path_, key); !s.ok()) return s;
-      written_key_ = key;
+    if (id.roots.empty()) id.roots = security.presented_ca_pem;
+    if (id.roots.empty()) id.roots = security.certificate_pem;
+    id.key = std::string(security.key_pem.view());
+    return id;
+  }
+
+  static std::shared_ptr<::grpc::experimental::CertificateProviderInterface> Provider(
+      const Identity& id) {
+    std::vector<::grpc::experimental::IdentityKeyCertPair> pairs = {{id.key, id.chain}};
+    return std::make_shared<::grpc::experimental::StaticDataCertificateProvider>(id.roots,
+                                                                                 pairs);
+  }
+
+  // Connections this member dials present a new identity at once (each dial makes its own
+  // channel). The listener's credentials are fixed when it starts, so a new identity starts a
+  // new listener on the same address (SO_REUSEPORT) and retires the old one: it accepts no
+  // more connections, its open streams go on for `farewell`, then it is shut down.
+  // Needs secure_mu_.
+  absl::Status ApplyIdentity(const Identity& id) {
+    {
+      std::lock_guard lock(mu_);
+      client_provider_ = Provider(id);
+      changed_.notify_all();
     }
-    if (chain != written_chain_) {
-      if (absl::Status s = WriteFileAtomically(cert_path_, chain); !s.ok()) return s;
-      written_chain_ = chain;
+    const std::string summary = absl::StrCat(id.key, id.chain);
+    if (server_ && summary == server_identity_) return absl::OkStatus();
+    auto started = StartServer(id);
+    if (!started.ok()) return started.status();
+    if (server_) {
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      auto deadline = std::chrono::system_clock::now() +
+                      absl::ToChronoNanoseconds(options_.farewell);
+      retired_.push_back(RetiredServer{
+          std::thread([old = std::shared_ptr<::grpc::Server>(std::move(server_)), deadline,
+                       done] {
+            old->Shutdown(deadline);
+            *done = true;
+          }),
+          done});
     }
-    if (roots != written_roots_) {
-      if (absl::Status s = WriteFileAtomically(roots_path_, roots); !s.ok()) return s;
-      written_roots_ = roots;
-    }
-    // Connections this member dials present the new identity at once (each dial makes its own
-    // channel); the server's file watcher takes it within its refresh interval.
-    std::vector<::grpc::experimental::IdentityKeyCertPair> identity = {{key, chain}};
-    auto client = std::make_shared<::grpc::experimental::StaticDataCertificateProvider>(
-        roots, identity);
-    std::lock_guard lock(mu_);
-    client_provider_ = std::move(client);
-    changed_.notify_all();
+    server_ = *std::move(started);
+    server_identity_ = summary;
     return absl::OkStatus();
   }
 
-  absl::Status StartServer() {
-    std::shared_ptr<::grpc::experimental::CertificateProviderInterface> provider =
-        std::make_shared<::grpc::experimental::FileWatcherCertificateProvider>(
-            key_path_, cert_path_, roots_path_, /*refresh_interval_sec=*/1);
-    ::grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  // Joins the retired listeners whose shutdown finished. Needs secure_mu_.
+  void ReapRetiredServers() {
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (*it->done) {
+        it->thread.join();
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<::grpc::Server>> StartServer(const Identity& id) {
+    ::grpc::experimental::TlsServerCredentialsOptions tls(Provider(id));
     tls.watch_identity_key_cert_pairs();
     tls.watch_root_certs();
     // gRPC's own chain check is replaced by the verifier (join contacts chain to no trusted CA);
@@ -830,9 +834,17 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         ::grpc::experimental::ExternalCertificateVerifier::Create<ServerVerifier>(shared_));
     tls.set_check_call_host(false);
     ::grpc::ServerBuilder builder;
+    // A listener that replaces another binds the port the first one got (listen may say 0).
+    std::string address = options_.listen;
+    if (bound_port_ != 0) {
+      auto hp = SplitHostPort(options_.listen);
+      address = hp->host.find(':') != std::string::npos
+                    ? absl::StrCat("[", hp->host, "]:", bound_port_)
+                    : absl::StrCat(hp->host, ":", bound_port_);
+    }
     int port = 0;
-    builder.AddListeningPort(options_.listen, ::grpc::experimental::TlsServerCredentials(tls),
-                             &port);
+    builder.AddListeningPort(address, ::grpc::experimental::TlsServerCredentials(tls), &port);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 1);
     builder.RegisterService(this);
     // A snapshot carries a member's whole repository in one frame: no 4 MB cap.
     builder.SetMaxReceiveMessageSize(-1);
@@ -847,12 +859,11 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
       return MakeError(absl::StatusCode::kUnavailable, "listen_failed",
-                       absl::StrCat("listen: cannot listen on ", options_.listen,
+                       absl::StrCat("listen: cannot listen on ", address,
                                     " (address in use, or not an address of this host)"));
     }
-    server_ = std::move(server);
-    server_provider_ = std::move(provider);
-    return absl::OkStatus();
+    bound_port_ = port;
+    return server;
   }
 
   static int Millis(absl::Duration d) {
@@ -868,6 +879,12 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     std::lock_guard lock(mu_);
     for (auto& [peer, link] : links_) {
       for (const StreamPtr& s : link.streams) {
+        if (s->draining) {
+          // Its farewell ends at its deadline, unless the peer is a member again: then it is
+          // closed so that a stream checked with the current certificates replaces it.
+          if (state.members.contains(s->peer)) s->cancel();
+          continue;
+        }
         bool keep = true;
         if (s->kind == Stream::Kind::kOutbound) {
           keep = CheckServer(state, s->peer, s->peer_leaf, now).admission == Admission::kMember;
@@ -884,8 +901,8 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         if (keep) continue;
         // A join contact of a member that joined: its last join reply (JoinAdmitted) still
         // goes out on it during `farewell`.
-        const bool joined = s->join_only && !state.standalone && !s->draining;
-        if (!joined && (s->kind == Stream::Kind::kPinned || s->join_only || s->draining ||
+        const bool joined = s->join_only && !state.standalone;
+        if (!joined && (s->kind == Stream::Kind::kPinned || s->join_only ||
                         state.members.contains(s->peer))) {
           // A member whose stream was verified with a certificate no longer good (a CA
           // retired, a serial revoked after a reissue) redials at once with its current one.
@@ -936,6 +953,8 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     }
     for (auto it = link.queue.begin(); it != link.queue.end(); ++it) {
       if (s.join_only && !IsJoinContactReply(*it)) continue;
+      // A join reply to a peer that left goes on the new join contact, not the old stream.
+      if (s.draining && !s.join_only && IsJoinContactReply(*it)) continue;
       Frame f = std::move(*it);
       link.queue.erase(it);
       return f;
@@ -1066,6 +1085,15 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     }
   }
 
+  // A current member, or one whose farewell is not over (a Secure wakes the dialers).
+  bool Dialable(const std::string& peer) const {
+    std::shared_ptr<const TrustState> state = shared_->state();
+    if (state->members.contains(peer)) return true;
+    auto departing = state->departing.find(peer);
+    return departing != state->departing.end() &&
+           std::chrono::steady_clock::now() < departing->second;
+  }
+
   // Sleeps `d` unless the transport closes first; false when closed.
   bool Pause(absl::Duration d) {
     std::unique_lock lock(mu_);
@@ -1083,7 +1111,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         changed_.wait(lock, [&] {
           if (closed_) return true;
           const Link& link = links_[peer];
-          if (link.queue.empty() || client_provider_ == nullptr) return false;
+          if (link.queue.empty() || client_provider_ == nullptr || !Dialable(peer)) return false;
           for (const StreamPtr& s : link.streams) {
             if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done) return false;
           }
@@ -1102,9 +1130,19 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         s->kind = Stream::Kind::kOutbound;
         s->peer = peer;
         s->remote = address;
+        Admission admission;
         {
           std::lock_guard lock(record->mu);
           s->peer_leaf = record->leaf;
+          admission = record->admission;
+        }
+        if (admission == Admission::kDeparting) {
+          // Dialed for the farewell only: this member's last frames go out, none come in.
+          auto departing = shared_->state()->departing;
+          auto until = departing.find(peer);
+          if (until == departing.end()) continue;
+          s->draining = true;
+          s->drain_deadline = until->second;
         }
         absl::Time started = absl::Now();
         RunClientStream(channel, s);
@@ -1199,12 +1237,16 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
   const std::shared_ptr<Shared> shared_;
   std::map<std::string, std::string> addresses_;  // canonical name -> host:port
   std::optional<in_addr> source_ip_;
-  std::string key_path_, cert_path_, roots_path_;
 
-  std::mutex secure_mu_;  // Secure and the server's lifetime
-  std::string written_key_, written_chain_, written_roots_;
-  std::unique_ptr<::grpc::Server> server_;
-  std::shared_ptr<::grpc::experimental::CertificateProviderInterface> server_provider_;
+  std::mutex secure_mu_;  // Secure and the listeners' lifetime
+  std::unique_ptr<::grpc::Server> server_;  // the listener presenting the current identity
+  std::string server_identity_;             // its key and chain
+  int bound_port_ = 0;
+  struct RetiredServer {
+    std::thread thread;  // shuts the listener down after the farewell
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<RetiredServer> retired_;
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
@@ -1243,7 +1285,6 @@ absl::Status ValidatePeerOptions(const PeerOptions& options) {
                                   "\" is not host:port with a port (e.g. 127.0.0.3:5427)"));
     }
   }
-  if (options.tls_dir.empty()) return invalid("tls_dir: required");
   if (options.max_queued == 0) return invalid("max_queued: must be at least 1");
   if (options.reconnect_min <= absl::ZeroDuration() ||
       options.reconnect_max < options.reconnect_min) {
@@ -1278,7 +1319,6 @@ node::AttachFn AttachGrpc(PeerOptions options) {
                          absl::StrCat("presented CA certificate: ", info.status().message()));
       }
     }
-    if (absl::Status s = MakeDirectories(options.tls_dir); !s.ok()) return s;
     return std::unique_ptr<node::Transport>(
         new PeerTransport(options, name, std::move(receiver)));
   };

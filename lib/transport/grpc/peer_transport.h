@@ -32,9 +32,6 @@ namespace arraykit::grpc_transport {
 struct PeerOptions {
   std::string listen;                        // "127.0.0.2:5427" (the seed's port 5427)
   std::map<std::string, std::string> peers;  // peer DNS name -> "host:port"
-  // Identity files for gRPC's reloading certificate provider (key 0600) live here; created
-  // 0700 when missing. Usually DATA_DIR/tls.
-  std::string tls_dir;
   std::size_t max_queued = 4096;  // frames queued per peer; beyond it the oldest are dropped
   // Redial backoff after a failed connection: doubles from min up to max, so a restarted
   // member is found again within about reconnect_max.
@@ -53,11 +50,12 @@ struct PeerOptions {
   // Open links are checked again at every Secure and at this interval, so a certificate that
   // expires while its link is open ends the link.
   absl::Duration recheck_interval = absl::Seconds(10);
-  // When a Secure no longer admits a connected peer because it left the members, its frames
-  // are refused at once, but this member's own frames to it still go out on the open stream
-  // for this long (the primary's "you were detached" is sent after the Secure that removed the
-  // member); then the stream is closed.
-  absl::Duration farewell = absl::Seconds(1);
+  // When a Secure no longer admits a peer because it left the members, its frames are refused
+  // at once, but this member's own frames to it still go out for this long (the primary's "you
+  // were detached" is sent after the Secure that removed the member): on the open stream, or
+  // on one this member dials if none was open. Then the stream is closed. It covers a
+  // listener's identity reload (1 s) after a member that just joined is detached.
+  absl::Duration farewell = absl::Seconds(2);
   // The wall clock certificates are checked against (validity); empty: absl::Now. Tests move it.
   std::function<absl::Time()> wall_clock;
 };
@@ -85,9 +83,9 @@ struct LinkCounters {
 };
 
 // The attach function for NodeOptions::attach. The transport it makes has no listener until the
-// first Secure that carries a certificate (the node's first call, at open); Secure then writes
-// the identity files into tls_dir and starts the server. Refusals of Attach: the options'
-// (ValidatePeerOptions), and tls_dir that cannot be created (INTERNAL, `io_error`).
+// first Secure that carries a certificate (the node's first call, at open); Secure then starts
+// the listener, and a later Secure with another certificate replaces it (no files: the
+// identity stays in memory). Refusals of Attach: the options' (ValidatePeerOptions).
 node::AttachFn AttachGrpc(PeerOptions options);
 
 }  // namespace arraykit::grpc_transport

@@ -77,7 +77,6 @@ struct Cluster {
       if (other != name) peer.peers[other] = address;
     }
     std::string dir = (root / name).string();
-    peer.tls_dir = dir + "/tls";
     node::NodeOptions o;
     o.name = name;
     o.data_dir = dir;

@@ -107,7 +107,6 @@ void Attach(Member& m, const std::vector<const Member*>& peers,
   PeerOptions options;
   options.listen = m.address;
   for (const Member* p : peers) options.peers[p->name] = p->address;
-  options.tls_dir = m.dir.File("tls");
   if (adjust) adjust(options);
   auto inbox = m.inbox;
   auto transport = AttachGrpc(options)(m.name, [inbox](node::Envelope e) { inbox->Add(e); }, "");
@@ -298,13 +297,25 @@ TEST_CASE("a certificate naming no member is refused at the handshake", "[transp
     CHECK_FALSE(b->inbox->WaitFor([](const node::Envelope&) { return true; },
                                   absl::Milliseconds(300)));
   }
-  SECTION("by the client: the member dialed is not a member") {
-    Secure(*a, Security(ca, a_cert, {kC}));  // a's array does not hold b
-    Secure(*b, Security(ca, b_cert, {kA}));
+  SECTION("by the client: the server dialed presents another member's name") {
+    Issued c_cert = IssuePeer(ca, kC, now);
+    Secure(*a, Security(ca, a_cert, {kB, kC}));
+    Secure(*b, Security(ca, c_cert, {kA}));  // b's listener presents c's certificate
     a->transport->Send(kB, Probe(1));
     CHECK(WaitRow(*a, kB, [](const nlohmann::json& r) { return RefusedWith(r, "name_mismatch"); }));
     CHECK_FALSE(b->inbox->WaitFor([](const node::Envelope&) { return true; },
                                   absl::Milliseconds(300)));
+  }
+  SECTION("by the client: a peer that is not a member is not dialed") {
+    Secure(*a, Security(ca, a_cert, {kC}));  // a's array does not hold b
+    Secure(*b, Security(ca, b_cert, {kA}));
+    a->transport->Send(kB, Probe(1));
+    CHECK_FALSE(b->inbox->WaitFor([](const node::Envelope&) { return true; },
+                                  absl::Milliseconds(300)));
+    nlohmann::json row = Row(*a, kB);
+    CHECK(row["queued"] == 1);
+    CHECK(row["connected"] == false);
+    CHECK(row["refused"] == 0);
   }
 }
 
@@ -405,6 +416,25 @@ TEST_CASE("revoking or detaching a member closes its link and refuses it from th
   }));
   CHECK_FALSE(p.b->inbox->WaitFor([](const node::Envelope& e) { return !IsProbe(e, 1); },
                                   absl::Milliseconds(300)));
+}
+
+TEST_CASE("a member detached before any link to it opened still gets the farewell",
+          "[transport][grpc]") {
+  Pair p;  // secured as members of each other; nothing sent yet, so no stream
+  Secure(*p.a, Security(p.ca, p.a_cert, {kC}));  // a detaches b
+  p.a->transport->Send(kB, Probe(1));             // "you were detached"
+  REQUIRE(p.b->inbox->WaitFor([](const node::Envelope& e) { return IsProbe(e, 1); }));
+  // Nothing of b's is taken on the farewell stream, and a refuses b's own dials.
+  p.b->transport->Send(kA, Probe(2));
+  CHECK_FALSE(p.a->inbox->WaitFor([](const node::Envelope&) { return true; },
+                                  absl::Milliseconds(300)));
+  // The farewell ends after PeerOptions::farewell (2 s): a neither dials b nor keeps a stream.
+  CHECK(WaitRow(*p.a, kB, [](const nlohmann::json& r) {
+    return r["streams"] == 0 && r["connected"] == false;
+  }));
+  p.a->transport->Send(kB, Probe(3));
+  CHECK_FALSE(p.b->inbox->WaitFor([](const node::Envelope& e) { return IsProbe(e, 3); },
+                                  absl::Milliseconds(500)));
 }
 
 // A primary P of its own array and a standalone joiner J with a CA of its own.
@@ -622,7 +652,6 @@ TEST_CASE("Secure refuses what is not a certificate, naming the field", "[transp
 TEST_CASE("peer options are checked", "[transport][grpc]") {
   PeerOptions o;
   o.listen = "127.0.0.2:5427";
-  o.tls_dir = "/tmp/x";
   CHECK(ValidatePeerOptions(o).ok());
   PeerOptions bad = o;
   bad.listen = "127.0.0.2";
