@@ -352,6 +352,9 @@ class Node::Impl {
   void OnLinkError(const std::string& from, const LinkError& error);
   void FinishJoin(absl::Status status, std::string result = "");
   ops::PrimaryView PrimaryViewNow() const;
+  // Formation members that have not joined: no certificate issued to them and never heard from
+  // as members (members of a configured array, which issues none, speak soon after they start).
+  std::vector<std::string> PlannedMembers() const;
   // Joiner side.
   void OnJoinHello(const std::string& from, ops::JoinHello& hello);
   void OnJoinAdmit(const std::string& from, ops::JoinAdmit& admit);
@@ -439,6 +442,7 @@ class Node::Impl {
   // Host calls (operations, create) answered once the next batch is durable.
   std::vector<std::pair<std::shared_ptr<Call>, absl::StatusOr<std::string>>> answers_after_commit_;
   std::vector<model::Member> configured_;                      // the last CreateArray's members
+  std::set<std::string> heard_;  // canonical names failover messages came from (PlannedMembers)
   ops::JoinTokens join_tokens_;  // in memory only: a restart invalidates outstanding tokens
   struct PendingJoin {           // primary: the join under way
     ops::JoinRequest request;
@@ -762,6 +766,7 @@ void Node::Impl::Loop() {
     }
     failover::Clock now = Now();
     last_tick_ = now.mono;
+    machine_->SetPlanned(PlannedMembers());
     machine_->Tick(now);
     replicator_->SetView(replication::ViewOf(*machine_));
     replicator_->Tick(now.mono);
@@ -795,6 +800,7 @@ void Node::Impl::Loop() {
 void Node::Impl::Deliver(Envelope& envelope) {
   // The transport names the sender; the body's `from` is never trusted.
   if (auto* m = std::get_if<failover::Message>(&envelope.payload)) {
+    if (heard_.size() < 64) heard_.insert(CanonicalName(envelope.from));
     m->from = envelope.from;
     m->to = options_.name;
     machine_->Step(*m);
@@ -1340,7 +1346,21 @@ ops::PrimaryView Node::Impl::PrimaryViewNow() const {
   for (const std::string& name : machine_->hard_state().formation.members) {
     if (auto m = DescriptionOf(name); m.has_value()) members.push_back(*std::move(m));
   }
-  return ops::ViewOfPrimary(*machine_, std::move(members), self_member_.version);
+  ops::PrimaryView view = ops::ViewOfPrimary(*machine_, std::move(members), self_member_.version);
+  view.planned = PlannedMembers();
+  return view;
+}
+
+std::vector<std::string> Node::Impl::PlannedMembers() const {
+  std::vector<std::string> planned;
+  const auto& records = replicator_->repository().records;
+  for (const std::string& name : machine_->hard_state().formation.members) {
+    const std::string canonical = CanonicalName(name);
+    if (canonical == CanonicalName(options_.name) || heard_.contains(canonical)) continue;
+    auto issued = records.find(replication::Key{kDescriptionCategory, CertificateKey(name)});
+    if (issued == records.end() || issued->second.deleted) planned.push_back(name);
+  }
+  return planned;
 }
 
 void Node::Impl::IssueJoinToken(absl::Duration ttl, const std::shared_ptr<Call>& call) {
@@ -1485,8 +1505,10 @@ void Node::Impl::OnJoinReply(const std::string& from, ops::JoinReply& reply) {
           FinishJoin(absl::InternalError("join plan: add_member before issue_certificate"));
           return;
         }
-        absl::Status added = machine_->AddMember(join_->request.joiner, decision->voter,
-                                                 reply.epoch);
+        absl::Status added =
+            decision->planned
+                ? machine_->AdmitPlanned(join_->request.joiner, reply.epoch)
+                : machine_->AddMember(join_->request.joiner, decision->voter, reply.epoch);
         if (!added.ok()) {
           FinishJoin(added);
           return;
@@ -1686,7 +1708,11 @@ void Node::Impl::AddCredentialChange(CredentialChange change) {
 }
 
 void Node::Impl::TakeOwnCaIfStandalone() {
-  if (machine_->hard_state().formation.members.size() != 1 ||
+  // Standalone by leaving (detached, cleaned): not a member promoted alone in a repaired array,
+  // whose members are on their way to it (or whose original primary may return) and still
+  // present the array's certificates.
+  const failover::HardState& h = machine_->hard_state();
+  if (h.formation.members.size() != 1 || h.repaired || h.original.has_value() ||
       credentials_.authority.has_value()) {
     return;
   }

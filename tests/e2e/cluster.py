@@ -130,7 +130,8 @@ class Cluster:
         self.members = []
         for i, name in enumerate(names):
             # One back-end (the first member): an array grows one join at a time, and the
-            # placement rules allow 1 or 3 back-ends, never 2.
+            # placement rules allow 1 or 3 back-ends, never 2 (three come as planned members:
+            # Cluster.create).
             default = ["frontend", "backend"] if i == 0 else ["frontend"]
             member_roles = (roles or {}).get(name, default)
             self.members.append(Member(self, i, name, member_roles,
@@ -170,12 +171,17 @@ class Cluster:
         return "\n".join(f"---- {m.name}\n{m.log()[-6000:]}" for m in self.members)
 
     # ---- array operations -------------------------------------------------------------------
-    def create(self, primary, resilience):
-        """`primary` creates a one-member array with these settings (members that join later
-        are appended to the backup primaries list in the order they join)."""
+    def create(self, primary, resilience, planned=()):
+        """`primary` creates the array with these settings. `planned`: members listed now with
+        their roles (e.g. three back-ends, the quorum voters), each joining later into its
+        planned place; other members that join are appended to the backup primaries list in
+        the order they join."""
         p = self.by_name[primary]
-        description = {"members": [{"name": primary, "roles": p.roles}], "primary": primary,
-                       "resilience": resilience}
+        members = [p] + [self.by_name[n] for n in planned]
+        description = {"members": [{"name": m.name, "roles": m.roles} for m in members],
+                       "primary": primary, "resilience": resilience}
+        if planned:
+            description["backup_primaries"] = list(planned)
         path = str(self.root / "array.json")
         with open(path, "w") as f:
             json.dump(description, f)

@@ -1,5 +1,6 @@
 """End-to-end: arrayd members in separate processes on 127.0.0.2-11, mutual TLS, durable
 stores, driven by arrayctl --node (docs/operations.md). Each test makes its own members."""
+import json
 import os
 import time
 
@@ -161,6 +162,73 @@ def test_join_refusals(cluster_factory):
     skewed = c[C].ctl("security", "join-token", "--ttl", "300")
     code, err = join(skewed["ca_fingerprint"], skewed["token"], joiner=C)
     assert code == 1 and "clock_skew" in err
+
+
+BACKENDS = {n: ["frontend", "backend"] for n in (A, B, C)}
+
+
+def quorum_array(make):
+    """Three back-ends (the quorum voters) planned at creation, joined, then quorum mode."""
+    c = make([A, B, C], roles=BACKENDS)
+    c.start()
+    c.create(A, dict(FAST, primary_return_action="acceptsecondary"), planned=[B, C])
+    # Planned members are listed from the start and contactable once they joined.
+    assert sorted(m["name"] for m in c[A].status()["members"]) == [A, B, C]
+    for joiner in (B, C):
+        assert c.join(A, joiner)["joined"] == joiner
+    wait_for(lambda: all(m["contactable"] for m in c[A].status()["members"]) and
+             all(len(c[n].status()["members"]) == 3 for n in (A, B, C)), 10,
+             what="three contactable voters, known to all")
+    c[A].ctl("config", "edit", "--array-mode", "quorum")
+    wait_for(lambda: all(c[n].status()["mode"] == "quorum" for n in (A, B, C)) and
+             primary_of(c[A]) == A, 10, what="quorum mode on every member")
+    return c
+
+
+def test_planned_member_must_join_with_its_planned_roles(cluster_factory):
+    c = cluster_factory([A, B, C], roles={A: BACKENDS[A], B: ["frontend"], C: BACKENDS[C]})
+    c.start()
+    planned = {"members": [{"name": n, "roles": ["frontend", "backend"]} for n in (A, B, C)],
+               "primary": A, "resilience": FAST}
+    path = str(c.root / "planned.json")
+    with open(path, "w") as f:
+        json.dump(planned, f)
+    c[A].ctl("array", "create", path)
+    ticket = c[B].ctl("security", "join-token", "--ttl", "300")
+    r = c[A].ctl_raw("array", "join", "--secondary", B, "--fingerprint",
+                     ticket["ca_fingerprint"], "--token", ticket["token"])
+    assert r.returncode == 1 and "roles_mismatch" in r.stderr
+    assert c[B].status()["role"] == "primary" and len(c[B].status()["members"]) == 1
+    assert c.join(A, C)["joined"] == C
+
+
+@pytest.mark.skipif(not nft_available() and os.environ.get("CI") != "true",
+                    reason="needs root and nftables (scripts/bootstrap installs nftables)")
+def test_quorum_partition_keeps_every_acknowledged_write(cluster_factory):
+    """DESIGN §5.3 across a real partition: a cut off from b and c steps down, b is elected by
+    b and c, and every write acknowledged on either side is on every member after healing."""
+    c = quorum_array(cluster_factory)
+    acked = {}
+    for i in range(5):
+        c[A].put("client_profiles", f"a{i}", i)
+        acked[f"a{i}"] = i
+    c.partition([A], [B, C])
+    wait_for(lambda: primary_of(c[B]) == B, 15, what="b elected by the majority")
+    wait_for(lambda: not c[A].status()["writable"], 15, what="a to step down")
+    refused = c[A].ctl_raw("repo", "put", "client_profiles", "late", "1", timeout=30)
+    assert refused.returncode != 0
+    for i in range(5):
+        c[B].put("client_profiles", f"b{i}", i)
+        acked[f"b{i}"] = i
+    c.heal()
+    wait_for(lambda: primary_of(c[B]) == B and
+             all(c[n].status()["primary"] == B for n in (A, C)) and
+             all(m["contactable"] for m in c[B].status()["members"]), 30,
+             what="b primary of all three")
+    c[B].ctl("array", "wait-synced", "--timeout", "10")
+    for name in (A, B, C):
+        for key, value in acked.items():
+            assert c[name].get("client_profiles", key) == value, (name, key)
 
 
 @pytest.mark.skipif(not nft_available() and os.environ.get("CI") != "true",

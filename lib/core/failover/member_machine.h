@@ -100,6 +100,15 @@ class MemberMachine {
   //   `joiner_epoch` if that is higher, so the joiner can adopt the array's epoch. Refused:
   //   `name_taken`, `array_full` (10 members), invalid_argument (empty name).
   absl::Status AddMember(const std::string& name, bool voter, std::uint64_t joiner_epoch);
+  //   AdmitPlanned: a planned member (in the formation since the array was created with it,
+  //   never joined) was admitted. The formation keeps its place, list position and vote; the
+  //   member counts as just heard from; the epoch rises to `joiner_epoch` if higher.
+  //   Refused: `not_a_member`.
+  absl::Status AdmitPlanned(const std::string& name, std::uint64_t joiner_epoch);
+  // The planned members that have not joined yet (the host derives them from its replicated
+  // state before each Tick): the primary does not count their silence against them, so they
+  // are never marked uncontactable and their absence starts no failover stage.
+  void SetPlanned(std::vector<std::string> names) { planned_ = std::move(names); }
   //   JoinArray (on the joiner, standalone): adopts the formation the primary sent at its epoch;
   //   its log position starts over (the array's repository replaces its own).
   //   Refused: `joiner_not_standalone`, kBusy, invalid_argument (a formation without this
@@ -332,6 +341,7 @@ class MemberMachine {
   // Members this primary detached (most recent last, bounded) and, after make_primary, the
   // formation it handed over: repeated to a member that probes as if nothing had changed.
   std::vector<std::string> detached_;
+  std::vector<std::string> planned_;  // SetPlanned
   std::shared_ptr<const Formation> transferred_;
 };
 

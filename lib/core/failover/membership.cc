@@ -95,6 +95,27 @@ absl::Status MemberMachine::AddMember(const std::string& name, bool voter,
   return absl::OkStatus();
 }
 
+absl::Status MemberMachine::AdmitPlanned(const std::string& name, std::uint64_t joiner_epoch) {
+  if (absl::Status s = CheckCanChange("join"); !s.ok()) return RefuseChange(std::move(s));
+  if (!hard_.formation.Contains(name) || name == self_) {
+    return RefuseChange(NotAMember("join", name, self_));
+  }
+  last_heard_[name] = now_.mono;
+  Erase(hard_.uncontactable, name);
+  Erase(detached_, name);
+  Erase(planned_, name);
+  std::string epoch_note;
+  if (joiner_epoch > hard_.epoch) {
+    SetEpoch(joiner_epoch);
+    epoch_note = absl::StrCat("; epoch raised to ", joiner_epoch, ", the joiner's");
+  }
+  ++hard_.formation.version;  // the others learn the member is in (and the epoch)
+  Record("member_added", absl::StrCat(name, " joined ", self_, "'s array in its planned place",
+                                      IsVoter(name) ? " as a voter" : "", epoch_note));
+  Persist();
+  return absl::OkStatus();
+}
+
 absl::Status MemberMachine::JoinArray(const Formation& formation, std::uint64_t epoch) {
   auto refuse = [this](absl::Status status) { return RefuseChange(std::move(status)); };
   if (hard_.formation.members.size() != 1) {

@@ -23,7 +23,7 @@ void MemberMachine::PrimaryMonitor() {
     const absl::Duration grace = r.GracePeriod();
     bool marked = false;
     for (const std::string& member : hard_.formation.members) {
-      if (member == self_ || IsUncontactable(member)) continue;
+      if (member == self_ || IsUncontactable(member) || Has(planned_, member)) continue;
       auto [it, inserted] = last_heard_.try_emplace(member, now_.mono);
       const absl::Duration silent = now_.mono - it->second;
       if (silent < grace) continue;

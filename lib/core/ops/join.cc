@@ -47,6 +47,18 @@ absl::Status CheckVersion(std::string_view ours, std::string_view theirs, absl::
                    ji::Quoted(theirs), "; all members of an array run the same version"));
 }
 
+bool IsPlanned(const PrimaryView& primary, std::string_view name) {
+  return std::any_of(primary.planned.begin(), primary.planned.end(),
+                     [name](const std::string& p) { return model::SameName(p, name); });
+}
+
+std::string RolesText(const model::Roles& roles) {
+  std::vector<std::string> names;
+  if (roles.frontend) names.push_back("frontend");
+  if (roles.backend) names.push_back("backend");
+  return names.empty() ? "(none)" : absl::StrJoin(names, ",");
+}
+
 absl::Status NotStandalone(absl::string_view joiner, const std::vector<std::string>& members) {
   return MakeError(
       absl::StatusCode::kFailedPrecondition, "joiner_not_standalone",
@@ -132,13 +144,14 @@ absl::Status CheckJoinRequest(const PrimaryView& primary, const JoinRequest& req
   }
   absl::StatusOr<std::string> name = model::NormalizePeerName(request.joiner, "joiner");
   if (!name.ok()) return Refused(name.status());
+  const bool planned = IsPlanned(primary, *name);
   for (const std::string& member : primary.formation.members) {
-    if (model::SameName(member, *name)) {
+    if (!planned && model::SameName(member, *name)) {
       return Refused(MakeError(absl::StatusCode::kAlreadyExists, "name_taken",
                                absl::StrCat(*name, " is already a member of the array")));
     }
   }
-  if (primary.formation.members.size() >= model::kPlacementMemberLimit) {
+  if (!planned && primary.formation.members.size() >= model::kPlacementMemberLimit) {
     return Refused(
         MakeError(absl::StatusCode::kFailedPrecondition, "array_full",
                   absl::StrCat("the array has ", primary.formation.members.size(),
@@ -255,9 +268,44 @@ absl::StatusOr<JoinDecision> CheckJoin(const PrimaryView& primary, const JoinReq
   }
   absl::StatusOr<model::Array> current = ArrayOf(primary);
   if (!current.ok()) return Refused(current.status());
-  placement::Change change;
-  change.add.push_back(reply.member);
-  absl::StatusOr<placement::ChangeResult> planned = placement::PlanChange(*current, change);
+  const bool is_planned = IsPlanned(primary, request.joiner);
+  absl::StatusOr<placement::ChangeResult> planned;
+  if (is_planned) {
+    // The joiner takes its planned place: its own description (rack, power, address,
+    // version) replaces the plan's, with the planned roles.
+    model::Member* place = nullptr;
+    for (model::Member& m : current->members) {
+      if (model::SameName(m.name, request.joiner)) place = &m;
+    }
+    if (place == nullptr) {
+      return Refused(absl::InvalidArgumentError(
+          absl::StrCat("the description of planned member ", request.joiner, " is missing")));
+    }
+    if (!(place->roles == reply.member.roles)) {
+      return Refused(MakeError(
+          absl::StatusCode::kFailedPrecondition, "roles_mismatch",
+          absl::StrCat(request.joiner, " runs with roles ", RolesText(reply.member.roles),
+                       "; the array planned it with roles ", RolesText(place->roles),
+                       " (configure the member with the planned roles)")));
+    }
+    model::Member joined = reply.member;
+    joined.name = place->name;
+    *place = std::move(joined);
+    placement::ChangeResult in_place;
+    in_place.array = *current;
+    in_place.findings = placement::Check(*current);
+    planned = std::move(in_place);
+    // The PKI plan is a join's: the array without the planned member, which joins.
+    placement::Change without;
+    without.remove.push_back(request.joiner);
+    absl::StatusOr<placement::ChangeResult> rest = placement::PlanChange(*current, without);
+    if (!rest.ok()) return Refused(rest.status());
+    *current = std::move(rest->array);
+  } else {
+    placement::Change change;
+    change.add.push_back(reply.member);
+    planned = placement::PlanChange(*current, change);
+  }
   if (!planned.ok()) return Refused(planned.status());
   std::vector<std::string> errors;
   for (const placement::Finding& f : planned->findings) {
@@ -278,6 +326,7 @@ absl::StatusOr<JoinDecision> CheckJoin(const PrimaryView& primary, const JoinReq
   decision.findings = std::move(planned->findings);
   decision.plan = *std::move(plan);
   decision.voter = reply.member.roles.backend;
+  decision.planned = is_planned;
   return decision;
 }
 

@@ -61,6 +61,9 @@ struct PrimaryView {
   std::string busy_reason;             // MemberMachine::busy_reason(); "" when not busy
   std::vector<model::Member> members;  // the description of each formation member
   std::string version;                 // the arraykit version this member runs
+  // Planned members: listed by the array description the array was created with, not joined
+  // yet (the primary issued them no certificate). Each may join once, taking its place.
+  std::vector<std::string> planned;
 };
 PrimaryView ViewOfPrimary(const failover::MemberMachine& machine,
                           std::vector<model::Member> members, std::string version);
@@ -121,9 +124,9 @@ struct JoinAdmitted {  // J -> P
 };
 
 // ---- checks -------------------------------------------------------------------------------------
-// 1. Primary, before contacting the joiner: kNotPrimary, kBusy, `name_not_fqdn`, `name_taken`,
-//    `array_full`, `invalid_fingerprint` (the confirmed fingerprint is not a SHA-256
-//    fingerprint).
+// 1. Primary, before contacting the joiner: kNotPrimary, kBusy, `name_not_fqdn`, `name_taken`
+//    (a member that is not a planned one), `array_full`, `invalid_fingerprint` (the confirmed
+//    fingerprint is not a SHA-256 fingerprint).
 absl::Status CheckJoinRequest(const PrimaryView& primary, const JoinRequest& request);
 
 // 2. Primary, after the TLS handshake and before sending anything: the CA fingerprint the joiner
@@ -145,14 +148,17 @@ JoinReply RefuseJoinHello(const JoinerView& joiner, absl::Time now, const absl::
 
 // 5. Primary, with the joiner's reply: every check of steps 1 and 2 again (the array may have
 //    changed meanwhile), the joiner's own refusal, then `name_mismatch`,
-//    `joiner_not_standalone`, kVersionMismatch, kClockSkew, and `placement_errors` (the array
-//    with the joiner added has placement errors; the message lists them). On success: the
-//    resulting array, its findings (warnings may remain) and the PKI join plan to execute.
+//    `joiner_not_standalone`, kVersionMismatch, kClockSkew, `roles_mismatch` (a planned member
+//    must come with the roles it was planned with: they made it a voter or not), and
+//    `placement_errors` (the array with the joiner added has placement errors; the message
+//    lists them). On success: the resulting array (a planned member's description replaced by
+//    the joiner's), its findings (warnings may remain) and the PKI join plan to execute.
 struct JoinDecision {
   model::Array result;
   std::vector<placement::Finding> findings;
   pki::RotationPlan plan;
-  bool voter = false;  // the joiner is a back-end: a quorum voter (MemberMachine::AddMember)
+  bool voter = false;    // the joiner is a back-end: a quorum voter (MemberMachine::AddMember)
+  bool planned = false;  // the joiner takes its planned place (MemberMachine::AdmitPlanned)
 };
 absl::StatusOr<JoinDecision> CheckJoin(const PrimaryView& primary, const JoinRequest& request,
                                        std::string_view presented_ca_fingerprint,

@@ -157,6 +157,21 @@ TEST_CASE("the same inputs give the same outputs") {
   CHECK_FALSE(run().empty());
 }
 
+TEST_CASE("planned members are not marked uncontactable until they joined") {
+  MemberMachine a("a", Configured(), At(0));
+  a.SetPlanned({"b", "c"});
+  a.Tick(At(600));  // nobody answered for the grace period
+  Ready ready = Drain(a);
+  CHECK_FALSE(HasEvent(ready, "member_uncontactable"));
+  CHECK_FALSE(a.busy());
+  // b joins into its place; from then on its silence counts.
+  REQUIRE(a.AdmitPlanned("b", a.epoch()).ok());
+  a.Tick(At(1300));
+  ready = Drain(a);
+  CHECK(HasEvent(ready, "member_uncontactable"));
+  CHECK(a.hard_state().uncontactable == std::vector<std::string>{"b"});
+}
+
 TEST_CASE("changes go to the primary and are refused during a failover") {
   MemberMachine b("b", Configured(), At(0));
   arraykit::failover::FormationChange change;

@@ -143,6 +143,58 @@ TEST_CASE("join: the whole protocol, from the operator's command to the joiner f
   CHECK(ReasonOf(f.tokens.Verify(hello.token, kT0)) == "token_invalid");
 }
 
+// Boston's array as created with detroit planned: three back-ends (the quorum voters), detroit
+// listed but never joined.
+HardState PlannedDetroit() {
+  HardState state = TwoMembers();
+  state.formation.members = {kBoston, kNewyork, kDetroit};
+  state.formation.backup_primaries = {kNewyork, kDetroit};
+  state.formation.voters = {kBoston, kNewyork, kDetroit};
+  return state;
+}
+
+TEST_CASE("join: a planned member takes its planned place, with its planned roles") {
+  Fixture f;
+  MemberMachine boston(kBoston, PlannedDetroit(), At(kT0));
+  Member planned = Describe(kDetroit, true);
+  planned.rack = "planned-rack";
+  PrimaryView view = ViewOfPrimary(
+      boston, {Describe(kBoston, true), Describe(kNewyork, true), planned}, kVersion);
+  // Not planned: a listed member cannot join again.
+  CHECK(ReasonOf(CheckJoinRequest(view, f.request)) == "name_taken");
+  view.planned = {"Detroit.Example.com"};
+  REQUIRE(CheckJoinRequest(view, f.request).ok());
+
+  // It must come with the planned roles: they made it a voter.
+  const JoinReply frontend_only = f.Reply(kT0, Describe(kDetroit, false));
+  absl::StatusOr<JoinDecision> refused =
+      CheckJoin(view, f.request, kFingerprint, frontend_only, kT0);
+  CHECK(ReasonOf(refused.status()) == "roles_mismatch");
+  CHECK(std::string(refused.status().message()).find("roles frontend,backend") !=
+        std::string::npos);
+
+  const JoinReply reply = f.Reply(kT0, Describe(kDetroit, true));
+  absl::StatusOr<JoinDecision> decision = CheckJoin(view, f.request, kFingerprint, reply, kT0);
+  REQUIRE(decision.ok());
+  CHECK(decision->planned);
+  // Same place in the members and the backup list; the joiner's own description (rack) wins.
+  REQUIRE(decision->result.members.size() == 3);
+  CHECK(decision->result.members[2].name == kDetroit);
+  CHECK(decision->result.members[2].rack == "de");
+  CHECK(decision->result.backup_primaries == std::vector<std::string>{kNewyork, kDetroit});
+  CHECK(decision->plan.steps.size() == 3);  // trust_ca, issue_certificate, add_member
+
+  const auto version = boston.hard_state().formation.version;
+  REQUIRE(boston.AdmitPlanned(kDetroit, reply.epoch).ok());
+  CHECK(boston.hard_state().formation.members ==
+        std::vector<std::string>{kBoston, kNewyork, kDetroit});
+  CHECK(boston.hard_state().formation.voters ==
+        std::vector<std::string>{kBoston, kNewyork, kDetroit});
+  CHECK(boston.hard_state().formation.version == version + 1);
+  CHECK(boston.epoch() == 5);  // raised to the joiner's
+  CHECK(ReasonOf(boston.AdmitPlanned("chicago.example.com", 1)) == "not_a_member");
+}
+
 TEST_CASE("join refusals on the primary before anything is sent") {
   Fixture f;
   MemberMachine newyork(kNewyork, TwoMembers(), At(kT0));
