@@ -408,11 +408,13 @@ class Node::Impl {
   // write of it, since the loop reads it every iteration.
   std::optional<CaRecord> CaRecordOf(const char* key) const;
   bool IsWritablePrimary() const;
-  // An array-mode array that is repaired and whose original primary may still return (DESIGN
+  // An array that is repaired and whose original primary may still return (DESIGN
   // §5.1 recovery, `accept` or `acceptsecondary`): its CA rollover stops after trust_ca, so the
   // members keep presenting certificates of the original CA, which the returning members trust
   // (over mutual TLS they could not be contacted otherwise).
   bool AwaitsOriginalPrimary() const;
+  // The members a rollover's next CA must have reissued before it is activated.
+  std::vector<std::string> RolloverMembers() const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
   // joiner's transaction).
@@ -900,12 +902,22 @@ void Node::Impl::CreateArray(Request& r) {
     r.call->Finish(array.status());
     return;
   }
-  const model::Member* self = array->Find(options_.name);
+  model::Member* self = array->Find(options_.name);
   if (self == nullptr) {
     r.call->Finish(WithReason(
         absl::InvalidArgumentError(absl::StrCat("members: ", options_.name,
                                                 " (this member) is not in the description")),
         "not_a_member"));
+    return;
+  }
+  // The version is the one this member runs: a description may leave it out, not change it.
+  if (self->version.empty()) {
+    self->version = self_member_.version;
+  } else if (self->version != self_member_.version) {
+    r.call->Finish(MakeError(ErrorCode::kVersionMismatch,
+                             absl::StrCat("members: ", options_.name, " has version \"",
+                                          self->version, "\" in the description but runs \"",
+                                          self_member_.version, "\"")));
     return;
   }
   std::vector<placement::Finding> findings = placement::Check(*array);
@@ -2035,7 +2047,7 @@ void Node::Impl::PublishNextCa() {
 bool Node::Impl::AwaitsOriginalPrimary() const {
   const failover::HardState& h = machine_->hard_state();
   return h.original.has_value() && h.repaired && !h.manual_recovery_required &&
-         !h.recovery_declined && h.formation.resilience.mode == model::ResilienceMode::kArray &&
+         !h.recovery_declined &&
          h.formation.resilience.primary_return_action != model::PrimaryReturnAction::kNone;
 }
 
@@ -2173,9 +2185,22 @@ void Node::Impl::OnCsrReply(const std::string& from, const CsrReply& reply) {
   csr_->key = pki::SecretString();
 }
 
+std::vector<std::string> Node::Impl::RolloverMembers() const {
+  const failover::HardState& h = machine_->hard_state();
+  std::vector<std::string> members = h.formation.members;
+  // A repaired array whose recovery may bring the original formation back waits for its
+  // members too: retiring the CA they present would lock them out when they return.
+  if (AwaitsOriginalPrimary()) {
+    for (const std::string& m : h.original->members) {
+      if (std::find(members.begin(), members.end(), m) == members.end()) members.push_back(m);
+    }
+  }
+  return members;
+}
+
 void Node::Impl::ActivateNextCa(const CaRecord& next) {
   const replication::Repository& repository = replicator_->repository();
-  for (const std::string& member : machine_->hard_state().formation.members) {
+  for (const std::string& member : RolloverMembers()) {
     if (IssuingCaOf(repository, member) != next.fingerprint) return;
   }
   WriteInternal(kCurrentCaKey, json{{"fingerprint", next.fingerprint},
@@ -2197,6 +2222,9 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
     if (fingerprint == current.fingerprint) continue;
     if (next.has_value() && fingerprint == next->fingerprint) continue;
     if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays
+    // The next CA this primary just created, whose record is not applied yet (in quorum mode
+    // it waits for a majority): not a previous one.
+    if (fingerprint == created_next_ && !next.has_value()) continue;
     previous.push_back(fingerprint);
   }
   if (previous.empty()) return;
@@ -2217,7 +2245,7 @@ json Node::Impl::RolloverJson() const {
   const std::optional<CaRecord> next = CaRecordOf(kNextCaKey);
   if (!next.has_value()) return json();
   json pending = json::array();
-  for (const std::string& member : machine_->hard_state().formation.members) {
+  for (const std::string& member : RolloverMembers()) {
     if (IssuingCaOf(repository, member) != next->fingerprint) pending.push_back(member);
   }
   return json{{"next", next->fingerprint},

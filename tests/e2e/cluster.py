@@ -196,7 +196,8 @@ class Cluster:
 
     # ---- partitions (nftables on loopback addresses) ----------------------------------------
     def partition(self, *groups):
-        """Cuts every link between members of different groups (both directions)."""
+        """Cuts every link between members of different groups (both directions). The rules
+        match this cluster's port, so clusters running beside it (other tests) are not cut."""
         self.heal()
         self.table = f"arraykit_e2e_{os.getpid()}"
         rules = [f"add table inet {self.table}",
@@ -206,8 +207,10 @@ class Cluster:
                 for a in g:
                     for b in h:
                         ia, ib = self.by_name[a].ip, self.by_name[b].ip
-                        rules.append(f"add rule inet {self.table} out ip saddr {ia} ip daddr {ib} drop")
-                        rules.append(f"add rule inet {self.table} out ip saddr {ib} ip daddr {ia} drop")
+                        for src, dst in ((ia, ib), (ib, ia)):
+                            for side in ("dport", "sport"):
+                                rules.append(f"add rule inet {self.table} out ip saddr {src} "
+                                             f"ip daddr {dst} tcp {side} {self.port} drop")
         subprocess.run(["nft", "-f", "-"], input="\n".join(rules) + "\n", text=True, check=True)
 
     def heal(self):

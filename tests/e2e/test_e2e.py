@@ -164,6 +164,19 @@ def test_join_refusals(cluster_factory):
     assert code == 1 and "clock_skew" in err
 
 
+def test_join_refused_between_versions(cluster_factory):
+    """All members of an array run the same version (member.version in arrayd's config)."""
+    c = cluster_factory([A, B], options={A: {"version": "1.4.0"}, B: {"version": "1.5.0"}})
+    c.start()
+    c.create(A, FAST)
+    ticket = c[B].ctl("security", "join-token", "--ttl", "300")
+    r = c[A].ctl_raw("array", "join", "--secondary", B, "--fingerprint",
+                     ticket["ca_fingerprint"], "--token", ticket["token"])
+    assert r.returncode == 1 and "version_mismatch" in r.stderr
+    assert "1.4.0" in r.stderr and "1.5.0" in r.stderr
+    assert len(c[B].status()["members"]) == 1 and len(c[A].status()["members"]) == 1
+
+
 BACKENDS = {n: ["frontend", "backend"] for n in (A, B, C)}
 
 

@@ -77,6 +77,21 @@ void MemberMachine::CheckRecovered() {
   for (const std::string& member : hard_.original->members) {
     if (!hard_.formation.Contains(member) || IsUncontactable(member)) return;
   }
+  // The original backup primaries list comes back with the formation (without this primary);
+  // an original primary that is now a secondary goes at its end, as an added secondary does.
+  // Without it every failover would shorten the list until no candidate is left.
+  std::vector<std::string> list = hard_.original->backup_primaries;
+  if (!Has(list, hard_.original->primary)) list.push_back(hard_.original->primary);
+  for (const std::string& name : hard_.formation.backup_primaries) {
+    if (!Has(list, name)) list.push_back(name);
+  }
+  std::erase_if(list, [this](const std::string& name) {
+    return name == self_ || !hard_.formation.Contains(name);
+  });
+  if (list != hard_.formation.backup_primaries) {
+    hard_.formation.backup_primaries = std::move(list);
+    ++hard_.formation.version;
+  }
   ClearArrayState(/*quorum_too=*/false);
   Become(Stage::kSteady, "recovered",
          absl::StrCat("original formation recreated: ", self_, " is primary of ",

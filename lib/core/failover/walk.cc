@@ -126,6 +126,13 @@ void MemberMachine::OnProbeAck(const Message& m) {
     KeepMonitorWithinInterval();
     changed = true;
   }
+  // The primary's lineage is the array's: once it no longer names an original primary (its
+  // recovery ended), neither does this secondary. Otherwise a later failover of this member
+  // would wait for the previous original primary, not for the one it lost.
+  if (m.original_primary.empty() && hard_.original.has_value()) {
+    ClearArrayState(/*quorum_too=*/false);
+    changed = true;
+  }
   if (changed) Persist();
 }
 

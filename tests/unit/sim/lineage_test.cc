@@ -4,6 +4,7 @@
 // primaries" came from getting it wrong.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -181,3 +182,35 @@ TEST_CASE("random failback windows open on every member's clock before the run s
 }
 
 }  // namespace
+
+// The end-to-end quorum soak's shape: the primary is cut off from the other two, the majority
+// elects one of them, the network heals and the old primary comes back as a secondary
+// (acceptsecondary); three times in a row. Each recovery brings the backup primaries list back
+// (with the old primary at its end) and every secondary forgets the original formation with its
+// primary, so each later failover walks a full list and waits for the primary it really lost.
+TEST_CASE("three partitions in a row with acceptsecondary: each recovery restores the array") {
+  auto cut = [](double at, const char* alone, const char* x, const char* y) {
+    return json::array({json{{"at_s", at}, {"partition", {{alone}, {x, y}}}},
+                        json{{"at_s", at + 30}, {"heal", true}}});
+  };
+  json events = json::array();
+  for (const json& round : {cut(0, kB, kA, kC), cut(60, kA, kB, kC), cut(120, kC, kA, kB)}) {
+    for (const json& e : round) events.push_back(e);
+  }
+  json doc = ThreeVoters(events, 200);
+  doc["resilience"]["primary_return_action"] = "acceptsecondary";
+  Simulator simulator = Checked(doc);
+  const absl::Status status = simulator.Run();
+  INFO(status.message());
+  REQUIRE(status.ok());
+  // b was lost to a, a to c, c to b (first in each list): b leads, its list has both others.
+  const std::size_t b = LiveIndexOf(simulator, kB);
+  CHECK(simulator.machine(b)->writable());
+  CHECK(simulator.machine(b)->hard_state().formation.backup_primaries ==
+        std::vector<std::string>{kA, kC});
+  for (const char* name : {kA, kB, kC}) {
+    const auto& h = simulator.machine(LiveIndexOf(simulator, name))->hard_state();
+    CHECK(h.formation.primary == kB);
+    CHECK_FALSE(h.original.has_value());
+  }
+}
