@@ -204,10 +204,11 @@ TEST_CASE("make_primary: the new primary's CA reissues every member and replaces
   const std::string fp = m[kB].CaFingerprint().value();
   CHECK(m.EventsOf(kB, "ca_created").size() == 1);  // one CA, not one per iteration
   CHECK(m.EventsOf(kB, "certificate_issued").size() >= 3);  // (again if a record was slow)
-  CHECK(m.EventsOf(kB, "ca_activated").size() == 1);
+  CHECK(Eventually([&] { return m.EventsOf(kB, "ca_activated").size() == 1; }));
   for (const std::string& name : {kA, kB, kC}) {
     INFO(name);
-    REQUIRE(m.EventsOf(name, "ca_retired").size() == 1);
+    // The dispatcher delivers events after the status shows the rollover done.
+    REQUIRE(Eventually([&] { return m.EventsOf(name, "ca_retired").size() == 1; }));
     CHECK(m.EventsOf(name, "ca_retired")[0]["reason"].get<std::string>().find(old_fp) !=
           std::string::npos);
   }
@@ -377,8 +378,8 @@ TEST_CASE("a failover promotion rolls the CA over") {
   REQUIRE(done);
   const std::string fp = m[kB].CaFingerprint().value();
   CHECK(m.EventsOf(kB, "ca_created").size() == 1);
-  CHECK(m.EventsOf(kB, "ca_activated").size() == 1);
-  CHECK(m.EventsOf(kC, "ca_retired").size() == 1);
+  CHECK(Eventually([&] { return m.EventsOf(kB, "ca_activated").size() == 1; }));
+  CHECK(Eventually([&] { return m.EventsOf(kC, "ca_retired").size() == 1; }));
   // b holds the array's CA key now (joins wait for the failover machine's recovery stage).
   CHECK(StatusOf(m[kB])["holds_ca_key"] == true);
   CHECK(StatusOf(m[kC])["ca_fingerprint"] == fp);
