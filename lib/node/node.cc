@@ -2223,8 +2223,9 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
     if (next.has_value() && fingerprint == next->fingerprint) continue;
     if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays
     // The next CA this primary just created, whose record is not applied yet (in quorum mode
-    // it waits for a majority): not a previous one.
-    if (fingerprint == created_next_ && !next.has_value()) continue;
+    // it waits for a majority): not a previous one. Once it is no longer the writable primary,
+    // that record will not come (another primary's log replaced it): retired like the others.
+    if (fingerprint == created_next_ && !next.has_value() && IsWritablePrimary()) continue;
     previous.push_back(fingerprint);
   }
   if (previous.empty()) return;
@@ -2234,6 +2235,7 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
     change.delete_secrets.push_back(kCaKeySecretPrefix + fingerprint);
     const bool held = held_cas_.erase(fingerprint) > 0;
     trusted_cas_.erase(fingerprint);
+    if (fingerprint == created_next_) created_next_.clear();
     PostCaEvent("ca_retired", absl::StrCat(options_.name, " no longer trusts CA ", fingerprint,
                                            held ? " and deleted its key" : ""));
   }

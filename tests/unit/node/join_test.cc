@@ -42,10 +42,20 @@ using test::Frontend;
 
 using test::Eventually;
 
+// What each committed batch held, written by the node's store thread.
+struct CommitLog {
+  std::mutex mu;
+  std::vector<std::string> batches;
+  std::vector<std::string> Snapshot() {
+    std::lock_guard lock(mu);
+    return batches;
+  }
+};
+
 // Records every batch the node commits (to check what the first transaction holds).
 class RecordingStorage final : public Storage {
  public:
-  RecordingStorage(std::unique_ptr<Storage> inner, std::vector<std::string>* log)
+  RecordingStorage(std::unique_ptr<Storage> inner, CommitLog* log)
       : inner_(std::move(inner)), log_(log) {}
   absl::StatusOr<std::optional<Identity>> LoadIdentity() override { return inner_->LoadIdentity(); }
   absl::StatusOr<std::optional<failover::HardState>> LoadHardState() override {
@@ -74,16 +84,15 @@ class RecordingStorage final : public Storage {
       if (batch.credentials->reset_repository) what += "reset ";
     }
     {
-      std::lock_guard lock(mu_);
-      log_->push_back(what);
+      std::lock_guard lock(log_->mu);
+      log_->batches.push_back(what);
     }
     return inner_->Commit(batch);
   }
 
  private:
   std::unique_ptr<Storage> inner_;
-  std::vector<std::string>* log_;
-  std::mutex mu_;
+  CommitLog* log_;
 };
 
 struct Members {
@@ -167,7 +176,7 @@ std::string OwnArray() {
 const std::string kOwnArray = OwnArray();
 
 TEST_CASE("a first start makes a key and a CA of its own and a certificate in its first transaction") {
-  std::vector<std::string> commits;
+  CommitLog commits;
   auto net = MemoryNetwork::Create();
   NodeOptions o;
   o.name = kA;
@@ -212,8 +221,9 @@ TEST_CASE("a first start makes a key and a CA of its own and a certificate in it
     CHECK(renewal < expires);
   }
   // The identity, the hard state, both keys and both certificates: one transaction, the first.
-  REQUIRE_FALSE(commits.empty());
-  CHECK(commits.front() ==
+  // The loop commits it; status may answer first.
+  REQUIRE(Eventually([&] { return !commits.Snapshot().empty(); }));
+  CHECK(commits.Snapshot().front() ==
         "identity hard_state secret:peer_key secret:ca_key:" + *fingerprint + " cert:ca cert:peer ");
   REQUIRE((*a)->Close().ok());
   {
@@ -223,12 +233,16 @@ TEST_CASE("a first start makes a key and a CA of its own and a certificate in it
   CHECK(st.dump().find("PRIVATE KEY") == std::string::npos);
 
   // A restart loads them: the same CA, still holding its key; nothing new is written.
-  commits.clear();
+  {
+    std::lock_guard lock(commits.mu);
+    commits.batches.clear();
+  }
   auto restarted = Node::Open(std::move(again));
   REQUIRE(restarted.ok());
   CHECK((*restarted)->CaFingerprint().value() == *fingerprint);
   CHECK(StatusOf(**restarted)["holds_ca_key"] == true);
-  for (const std::string& c : commits) CHECK(c.find("secret:") == std::string::npos);
+  REQUIRE((*restarted)->Close().ok());
+  for (const std::string& c : commits.Snapshot()) CHECK(c.find("secret:") == std::string::npos);
 }
 
 TEST_CASE("join: b and c join a and b's standalone repository is replaced by the array's") {

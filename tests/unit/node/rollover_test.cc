@@ -416,6 +416,8 @@ TEST_CASE("a repaired array keeps the original CA's certificates until its origi
   });
   if (!done) {
     for (const std::string& name : {kA, kB, kC}) WARN(StatusOf(m[name]).dump());
+    std::lock_guard lock(m.events_mu);
+    for (const std::string& e : m.events) std::fprintf(stderr, "EV %s\n", e.substr(0, 400).c_str());
   }
   REQUIRE(done);
 }
