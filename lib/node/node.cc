@@ -2217,6 +2217,16 @@ void Node::Impl::ActivateNextCa(const CaRecord& next) {
 }
 
 void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional<CaRecord>& next) {
+  // While the recovery may bring the original formation back, its members may present a
+  // certificate of a CA this array no longer names (one whose record the failover rolled back):
+  // untrusting it would keep them out for good. A secondary knows only that it failed over
+  // and that its primary has not finished the recovery (its original formation is kept).
+  const failover::HardState& h = machine_->hard_state();
+  if (AwaitsOriginalPrimary() ||
+      (machine_->role() == failover::Role::kSecondary && h.original.has_value() &&
+       h.formation.resilience.primary_return_action != model::PrimaryReturnAction::kNone)) {
+    return;
+  }
   std::vector<std::string> previous;
   for (const auto& [fingerprint, pem] : trusted_cas_) {
     if (fingerprint == current.fingerprint) continue;

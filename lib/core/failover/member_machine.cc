@@ -429,6 +429,7 @@ void MemberMachine::AdoptFormation(Formation formation, std::uint64_t epoch) {
   hard_.formation = std::move(formation);
   hard_.uncontactable.clear();
   ResetVolatile();
+  failed_searches_ = 0;
   writable_ = role() == Role::kPrimary && !quorum();
   KeepMonitorWithinInterval();
 }

@@ -255,6 +255,11 @@ class MemberMachine {
   // Asks every voter that has not granted yet (itself included) for the election's epoch.
   void AskVoters();
   void EndElection(bool won);
+  // Asks the voters again at an epoch above `taken` (a voter already voted in the election's).
+  void RestartElection(std::uint64_t taken);
+  // Quorum mode, no primary found: follows the lost primary again and searches again later.
+  void RetryFailover(const std::string& reason);
+  int MissesBeforeSearch() const;
   void UpdateWritable();
   void RequestLeases();
   void FinishContactClean();
@@ -326,6 +331,11 @@ class MemberMachine {
   int misses_ = 0;
   std::uint64_t primary_contacts_ = 0;
   bool loss_reported_ = false;  // failover disabled: the loss was reported once
+  // Quorum mode: searches in a row that found no primary. From the second on, each doubles the
+  // unanswered probes before the next search (up to 16 times monitor_attempts).
+  int failed_searches_ = 0;
+  static constexpr int kMaxRetryDoublings = 4;
+  static constexpr int kMaxFailedSearches = 2;
   absl::Duration last_ack_at_;
   // Primary: when each member was last heard.
   absl::flat_hash_map<std::string, absl::Duration> last_heard_;

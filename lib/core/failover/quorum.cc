@@ -119,6 +119,9 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
   reply.id = m.id;
   reply.ok = Grant(m.from, m.epoch, m.log, vote);
   reply.epoch = m.epoch;
+  // The epoch of its last vote, to a candidate, or to the primary it follows (which needs a
+  // later epoch for its leases once this voter voted in one).
+  if (vote || m.from == hard_.formation.primary) reply.voted_epoch = hard_.voted_epoch;
   Send(std::move(reply));
 }
 
@@ -148,17 +151,42 @@ void MemberMachine::FollowElectedPrimary(const Message& m) {
 }
 
 void MemberMachine::OnLeaseReply(const Message& m) {
-  if (!m.ok || role() != Role::kPrimary || m.epoch != hard_.epoch) return;
-  LeaseGranted(m.from, m.id);
+  if (role() != Role::kPrimary || m.epoch != hard_.epoch) return;
+  if (m.ok) return LeaseGranted(m.from, m.id);
+  // A voter that follows this primary voted in a later epoch (an election that found no
+  // majority): it lends no lease for an earlier one. The primary moves past that epoch; its
+  // lease requests for the new one are its votes (Grant: one member per epoch).
+  if (m.voted_epoch > hard_.epoch) {
+    const std::uint64_t epoch = m.voted_epoch + 1;
+    Record("epoch_raised", absl::StrCat(self_, " moves to epoch ", epoch, ": ", m.from,
+                                        " voted in epoch ", m.voted_epoch,
+                                        " and lends no lease for epoch ", hard_.epoch));
+    SetEpoch(epoch);
+    Persist();
+    RequestLeases();
+  }
 }
 
 void MemberMachine::OnVoteRequest(const Message& m) {
+  // A candidate asked by another candidate for a later epoch, at least as up to date: its own
+  // election cannot win (the other voted for itself) and its self-vote would block the other's.
+  // It gives up and votes, as a Raft candidate steps down for a newer term.
+  if (stage_ == Stage::kElecting && m.epoch > election_->epoch && !(m.log < hard_.log) &&
+      IsVoter(self_) && AnswersVotesOf(m.from)) {
+    EndElection(false);
+  }
   ReplyToGrantRequest(m, MessageType::kVoteReply, /*vote=*/true);
 }
 
 void MemberMachine::OnVoteReply(const Message& m) {
-  if (!m.ok || stage_ != Stage::kElecting || m.epoch != election_->epoch ||
+  if (stage_ != Stage::kElecting || m.epoch != election_->epoch ||
       Has(election_->granted, m.from)) {
+    return;
+  }
+  if (!m.ok) {
+    // The voter voted in this epoch or a later one (another candidate's, or its own): this
+    // election cannot have its vote; asking again above that epoch can.
+    if (m.voted_epoch >= election_->epoch) RestartElection(m.voted_epoch);
     return;
   }
   election_->granted.push_back(m.from);
@@ -208,6 +236,18 @@ void MemberMachine::AskVoters() {
   if (election.granted.size() >= Majority()) EndElection(true);
 }
 
+void MemberMachine::RestartElection(std::uint64_t taken) {
+  Election& election = *election_;
+  const std::uint64_t epoch = std::max(NextEpoch(), taken + 1);
+  Record("election_restarted",
+         absl::StrCat(self_, " asks the voters for epoch ", epoch, ": a voter already voted in "
+                      "epoch ", taken, " (", election.epoch, " asked)"));
+  election.epoch = epoch;
+  election.granted.clear();
+  election.sent_at = now_.mono;
+  AskVoters();
+}
+
 void MemberMachine::EndElection(bool won) {
   AK_CHECK(stage_ == Stage::kElecting, self_, " ends an election in stage ", std::string(ToString(stage_)));
   Election election = *std::move(election_);
@@ -225,6 +265,11 @@ void MemberMachine::EndElection(bool won) {
   const std::string why =
       absl::StrCat(self_, " won ", election.granted.size(), " of ", voters, " votes for epoch ",
                    election.epoch, ", ", Majority(), " needed");
+  // Its promise to itself held nobody's lease: another candidate may have its vote now.
+  if (hard_.promise_to == self_) {
+    hard_.promise_to.clear();
+    hard_.promise_until = absl::ZeroDuration();
+  }
   Become(Stage::kSearching, "election_lost", why);
   for (const auto& [name, id] : election.waiting) RefuseJoiner(name, id, why);
   walk_.last_skip = why;

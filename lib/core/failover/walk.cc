@@ -47,7 +47,7 @@ void MemberMachine::SecondaryMonitor() {
   const std::string& primary = hard_.formation.primary;
   // An operator's clean --contactmembers finishes within one find-primary interval; the
   // failover waits for it.
-  if (misses_ >= r.monitor_attempts && stage_ != Stage::kCleaning) {
+  if (misses_ >= MissesBeforeSearch() && stage_ != Stage::kCleaning) {
     if (r.failover_enabled) {
       BecomeSearching(
           absl::StrCat(primary, " unreachable for ", FormatSeconds(now_.mono - last_ack_at_), ": ",
@@ -114,6 +114,7 @@ void MemberMachine::OnProbeAck(const Message& m) {
   probe_answered_ = true;
   if (misses_ > 0) ++primary_contacts_;  // contact re-established after a missed probe
   misses_ = 0;
+  failed_searches_ = 0;
   loss_reported_ = false;
   last_ack_at_ = now_.mono;
   bool changed = false;
@@ -158,11 +159,32 @@ void MemberMachine::NextCandidate() {
     WalkTick();
     return;
   }
-  BecomeStandalone("standalone",
-                   absl::StrCat(self_, " became standalone: ",
-                                list.empty() ? "the backup primaries list is empty"
-                                             : absl::StrCat("backup primaries list exhausted (",
-                                                            walk_.last_skip, ")")));
+  const std::string why = list.empty()
+                              ? std::string("the backup primaries list is empty")
+                              : absl::StrCat("backup primaries list exhausted (", walk_.last_skip,
+                                             ")");
+  if (quorum() && failed_searches_ < kMaxFailedSearches) return RetryFailover(why);
+  BecomeStandalone("standalone", absl::StrCat(self_, " became standalone: ", why));
+}
+
+// Quorum mode: a member that found no primary and won no election does not leave its array
+// (a standalone member would hold its vote and lend its leases to nobody, and a majority
+// connected again could be left without a writable primary). It follows the lost primary
+// again: if that primary answers, nothing happened; if not, it searches again after the grace
+// period, doubled after each search that found no primary, and stands at a later epoch.
+void MemberMachine::RetryFailover(const std::string& reason) {
+  const std::string lost = walk_.lost_primary;
+  ++failed_searches_;
+  ResetVolatile();
+  Become(Stage::kSteady, "failover_retry",
+         absl::StrCat(self_, " found no primary: ", reason, "; it follows ", lost,
+                      " again and searches again after ", MissesBeforeSearch(),
+                      " unanswered probes"));
+}
+
+int MemberMachine::MissesBeforeSearch() const {
+  const int doublings = std::clamp(failed_searches_ - 1, 0, kMaxRetryDoublings);
+  return resilience().monitor_attempts << doublings;
 }
 
 void MemberMachine::WalkTick() {
@@ -274,7 +296,7 @@ void MemberMachine::OnFindPrimary(const Message& m) {
         return RefuseJoiner(m.from, m.id,
                             absl::StrCat(self_, " follows ", hard_.formation.primary));
       }
-      if (misses_ == 0) {
+      if (misses_ == 0 && failed_searches_ == 0) {
         return RefuseJoiner(m.from, m.id, absl::StrCat(self_, " still reaches ", m.subject));
       }
       if (!listed) {

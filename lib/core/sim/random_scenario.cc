@@ -259,6 +259,9 @@ absl::Status RunRandomSeed(std::uint64_t seed, const RandomOptions& options) {
   if (absl::Status status = simulator.CheckReplicated(generated.accept); !status.ok()) {
     return failed(status);
   }
+  if (options.check_liveness) {
+    if (absl::Status status = simulator.CheckQuorumLive(); !status.ok()) return failed(status);
+  }
   return absl::OkStatus();
 }
 

@@ -20,6 +20,9 @@ struct RandomOptions {
   int min_faults = 3;
   int max_faults = 16;
   bool operator_clean = true;  // some runs include `clean` (then the original need not return)
+  // Also checks quorum liveness at the settled end (Simulator::CheckQuorumLive). Not yet part
+  // of the ctest run: known seeds still end without a writable primary (docs/failover.md §6).
+  bool check_liveness = false;
 };
 
 // The scenario document for `seed` (valid input for RunScenario; its `until_s` includes the

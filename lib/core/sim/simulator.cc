@@ -916,6 +916,39 @@ absl::Status Simulator::CheckSettled(bool expect_original) const {
   return absl::OkStatus();
 }
 
+absl::Status Simulator::CheckQuorumLive() const {
+  if (scenario_.array.resilience.mode != model::ResilienceMode::kQuorum) return absl::OkStatus();
+  std::vector<std::string> arrays;
+  bool any_writable = false;
+  for (const Slot& slot : slots_) {
+    if (!slot.up || slot.machine->role() != Role::kPrimary) continue;
+    const MemberMachine& primary = *slot.machine;
+    const failover::Formation& formation = primary.hard_state().formation;
+    const std::vector<std::string> members = primary.ContactableMembers();
+    std::size_t held = 0;
+    for (const std::string& voter : formation.voters) {
+      const bool member = voter == slot.name ||
+                          std::find(members.begin(), members.end(), voter) != members.end();
+      if (member && slots_[IndexOf(voter)].up) ++held;
+    }
+    any_writable = any_writable || primary.writable();
+    arrays.push_back(absl::StrCat(slot.name, " (", held, " of ", formation.voters.size(),
+                                  " voters, ", primary.writable() ? "writable" : "not writable",
+                                  ")"));
+    if (held >= formation.voters.size() / 2 + 1 && !primary.writable()) {
+      return absl::InternalError(absl::StrCat(
+          "not live at t=", static_cast<double>(now_us_) / 1e6, " s: ", slot.name,
+          " holds ", held, " of its ", formation.voters.size(), " voters but is not writable"));
+    }
+  }
+  if (!any_writable) {
+    return absl::InternalError(absl::StrCat("not live at t=", static_cast<double>(now_us_) / 1e6,
+                                            " s: no array is writable: ",
+                                            absl::StrJoin(arrays, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Simulator::CheckReplicated(bool expect_original) const {
   auto fail = [this](std::string what) {
     return absl::InternalError(absl::StrCat("replication not converged at t=",

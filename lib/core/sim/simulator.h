@@ -79,6 +79,10 @@ class Simulator {
   // primary's history (kept, merged or a conflict record) — in quorum mode every acknowledged
   // one.
   absl::Status CheckReplicated(bool expect_original) const;
+  // Quorum mode liveness, at a quiet moment after CheckSettled with every member up and
+  // connected: a primary whose members include a majority of its voters is writable, and some
+  // array is writable.
+  absl::Status CheckQuorumLive() const;
 
   std::int64_t now_us() const { return now_us_; }
   // Failover messages delivered (replication messages are not counted).

@@ -300,6 +300,7 @@ void EncodeFailover(const failover::Message& in, v1::FailoverMessage& out) {
   out.set_original_primary(in.original_primary);
   out.set_subject(in.subject);
   out.set_reason(in.reason);
+  out.set_voted_epoch(in.voted_epoch);
   out.mutable_log()->set_epoch(in.log.epoch);
   out.mutable_log()->set_index(in.log.index);
   for (const std::string& name : in.members) out.add_members(name);
@@ -328,6 +329,7 @@ absl::StatusOr<failover::Message> DecodeFailover(const v1::FailoverMessage& in) 
   out.original_primary = in.original_primary();
   out.subject = in.subject();
   out.reason = in.reason();
+  out.voted_epoch = in.voted_epoch();
   out.log = failover::LogPosition{in.log().epoch(), in.log().index()};
   if (absl::Status s = DecodeNames(in.members(), "failover.members", out.members); !s.ok()) {
     return s;

@@ -689,4 +689,174 @@ TEST_CASE("impossible states fail loudly with the state, in every build (AK_CHEC
   CHECK(output3.empty());
 }
 
+// ---- quorum elections that find no majority at first (the quorum soak's stall) -----------------
+
+// Ticks `m` every 60 s until `done` holds (or a limit); returns every event, with its time.
+std::vector<std::pair<double, std::string>> RunUntil(MemberMachine& m, double& t,
+                                                      const std::function<bool()>& done) {
+  std::vector<std::pair<double, std::string>> events;
+  for (int i = 0; i < 200 && !done(); ++i) {
+    t += 60;
+    m.Tick(At(t));
+    for (const auto& e : Drain(m).events) events.emplace_back(t, e.event);
+  }
+  return events;
+}
+
+Message VoteReply(const std::string& from, std::uint64_t epoch, bool ok,
+                  std::uint64_t voted_epoch) {
+  Message reply;
+  reply.type = MessageType::kVoteReply;
+  reply.from = from;
+  reply.to = "b";
+  reply.epoch = epoch;
+  reply.ok = ok;
+  reply.voted_epoch = voted_epoch;
+  return reply;
+}
+
+TEST_CASE("a candidate refused because the voter voted in its epoch asks again above it") {
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  double t = 0;
+  RunUntil(b, t, [&] { return b.stage() == arraykit::failover::Stage::kElecting; });
+  REQUIRE(b.stage() == arraykit::failover::Stage::kElecting);
+  const std::uint64_t asked = b.hard_state().voted_epoch;
+  CHECK(b.hard_state().voted_for == "b");
+  // c stood for the same epoch and voted for itself.
+  b.Step(VoteReply("c", asked, /*ok=*/false, /*voted_epoch=*/asked));
+  Ready ready = Drain(b);
+  CHECK(HasEvent(ready, "election_restarted"));
+  CHECK(b.hard_state().voted_epoch == asked + 1);
+  bool asked_c = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kVoteRequest && m.to == "c" && m.epoch == asked + 1) asked_c = true;
+  }
+  CHECK(asked_c);
+  // A refusal for a reason other than the epoch (a lease promise) does not restart it.
+  b.Step(VoteReply("c", asked + 1, /*ok=*/false, /*voted_epoch=*/asked));
+  CHECK(Drain(b).events.empty());
+  b.Step(VoteReply("c", asked + 1, /*ok=*/true, /*voted_epoch=*/asked + 1));
+  Drain(b);
+  CHECK(b.role() == Role::kPrimary);
+  CHECK(b.hard_state().epoch == asked + 1);
+}
+
+TEST_CASE("a candidate asked for a later epoch by one as up to date gives up and votes for it") {
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  double t = 0;
+  RunUntil(b, t, [&] { return b.stage() == arraykit::failover::Stage::kElecting; });
+  REQUIRE(b.stage() == arraykit::failover::Stage::kElecting);
+  const std::uint64_t own = b.hard_state().voted_epoch;
+  Message request;
+  request.type = MessageType::kVoteRequest;
+  request.from = "c";
+  request.to = "b";
+  request.id = 7;
+  request.epoch = own;  // the same epoch: b keeps its own vote
+  b.Step(request);
+  Ready ready = Drain(b);
+  REQUIRE(ready.messages.size() == 1);
+  CHECK_FALSE(ready.messages[0].ok);
+  CHECK(ready.messages[0].voted_epoch == own);  // c learns which epoch to go above
+  CHECK(b.stage() == arraykit::failover::Stage::kElecting);
+  request.epoch = own + 1;
+  b.Step(request);
+  ready = Drain(b);
+  CHECK(HasEvent(ready, "election_lost"));
+  bool granted = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kVoteReply && m.to == "c") granted = m.ok;
+  }
+  CHECK(granted);
+  CHECK(b.hard_state().voted_for == "c");
+  CHECK(b.role() == Role::kSearching);  // its walk goes on to c
+}
+
+TEST_CASE("a quorum member that finds no primary follows the lost one again, twice, then stands alone") {
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  double t = 0;
+  // Nobody answers: b's election is lost, c does not answer, the walk is exhausted.
+  auto events = RunUntil(b, t, [&] {
+    return b.hard_state().formation.members.size() == 1;  // standalone
+  });
+  std::vector<double> started, retried;
+  double standalone_at = 0;
+  for (const auto& [at, event] : events) {
+    if (event == "failover_started") started.push_back(at);
+    if (event == "failover_retry") retried.push_back(at);
+    if (event == "standalone") standalone_at = at;
+  }
+  REQUIRE(started.size() == 3);
+  REQUIRE(retried.size() == 2);
+  CHECK(standalone_at > started[2]);
+  // Each retry follows a again: the next search after 10 unanswered probes, then 20.
+  CHECK(started[1] - retried[0] == Approx(600).margin(60));
+  CHECK(started[2] - retried[1] == Approx(1200).margin(60));
+  CHECK(b.role() == Role::kPrimary);
+  CHECK_FALSE(b.writable());
+}
+
+TEST_CASE("a quorum member back to its lost primary stays when the primary answers") {
+  MemberMachine b("b", Configured(/*quorum=*/true), At(0));
+  double t = 0;
+  auto events = RunUntil(b, t, [&] { return b.role() == Role::kSecondary && t > 600; });
+  REQUIRE(b.role() == Role::kSecondary);
+  // Its election lost, its promise to itself is given up: c may have its vote.
+  CHECK(b.hard_state().promise_to.empty());
+  b.Tick(At(t += 60));
+  Ready ready = Drain(b);
+  REQUIRE(ready.messages.size() == 1);
+  Message ack;
+  ack.type = MessageType::kProbeAck;
+  ack.from = "a";
+  ack.to = "b";
+  ack.id = ready.messages[0].id;
+  ack.epoch = 1;
+  ack.ok = true;
+  b.Step(ack);
+  Drain(b);
+  // A whole grace period later it has not searched again: a answers.
+  for (int i = 0; i < 12; ++i) {
+    b.Tick(At(t += 60));
+    ready = Drain(b);
+    for (const Message& m : ready.messages) {
+      if (m.type != MessageType::kProbe) continue;
+      ack.id = m.id;
+      b.Step(ack);
+      Drain(b);
+    }
+    CHECK_FALSE(HasEvent(ready, "failover_started"));
+  }
+  CHECK(b.role() == Role::kSecondary);
+}
+
+TEST_CASE("a quorum primary refused leases by a voter that voted later moves past that epoch") {
+  MemberMachine a("a", Configured(/*quorum=*/true), At(0));
+  a.Tick(At(0));
+  Ready ready = Drain(a);
+  Message refused;
+  refused.type = MessageType::kLeaseReply;
+  refused.from = "b";
+  refused.to = "a";
+  refused.epoch = 1;
+  refused.ok = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kLeaseRequest && m.to == "b") refused.id = m.id;
+  }
+  refused.voted_epoch = 1;  // voted in a's own epoch (for a): nothing to move past
+  a.Step(refused);
+  CHECK(Drain(a).events.empty());
+  refused.voted_epoch = 4;  // b stood in epoch 4 and lost, then followed a again
+  a.Step(refused);
+  ready = Drain(a);
+  CHECK(HasEvent(ready, "epoch_raised"));
+  CHECK(a.hard_state().epoch == 5);
+  bool asked_b = false;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kLeaseRequest && m.to == "b" && m.epoch == 5) asked_b = true;
+  }
+  CHECK(asked_b);
+  CHECK(a.role() == Role::kPrimary);
+}
+
 }  // namespace

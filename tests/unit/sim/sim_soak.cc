@@ -1,4 +1,5 @@
 // Soak runner for the randomized simulation: sim_soak SEEDS [START], or
+// sim_soak --live SEEDS [START] adds the quorum liveness check (Simulator::CheckQuorumLive);
 // sim_soak --seed N --print to replay one seed and print its scenario and timeline, or
 // sim_soak --run SCENARIO.json [--json] to run one scenario file.
 // Exit 0 when every seed ran clean, 1 when any failed (each failing seed is printed, and the run
@@ -56,12 +57,18 @@ int main(int argc, char** argv) {
     std::printf("%s\n", status.ok() ? "invariants: ok" : std::string(status.message()).c_str());
     return status.ok() ? 0 : 1;
   }
+  arraykit::sim::RandomOptions options;
+  if (argc >= 2 && std::string(argv[1]) == "--live") {  // also the quorum liveness check
+    options.check_liveness = true;
+    --argc;
+    ++argv;
+  }
   std::uint64_t seeds = 0;
   std::uint64_t start = 1;
   if (argc < 2 || argc > 3 || !ParseCount(argv[1], seeds) ||
       (argc == 3 && !ParseCount(argv[2], start))) {
     std::fprintf(stderr,
-                 "usage: sim_soak SEEDS [START]\n       sim_soak --seed N --print\n"
+                 "usage: sim_soak [--live] SEEDS [START]\n       sim_soak --seed N --print\n"
                  "       sim_soak --run SCENARIO.json [--json]\n");
     return 2;
   }
@@ -76,7 +83,7 @@ int main(int argc, char** argv) {
   std::uint64_t failed = 0;
   std::uint64_t done = 0;
   for (std::uint64_t seed = start; seed < start + seeds; ++seed) {
-    const absl::Status status = arraykit::sim::RunRandomSeed(seed);
+    const absl::Status status = arraykit::sim::RunRandomSeed(seed, options);
     if (!status.ok()) {
       ++failed;
       std::printf("FAILED %s\n", std::string(status.message()).c_str());
