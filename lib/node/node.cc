@@ -2227,9 +2227,16 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
        h.formation.resilience.primary_return_action != model::PrimaryReturnAction::kNone)) {
     return;
   }
+  // Nor a CA a member's certificate chains to, as the certificate records say: after
+  // partitions in a row a member may still present one (the activation that should have
+  // replaced it was rolled back); it is dropped once that member was reissued.
+  std::set<std::string> presented;
+  for (const std::string& member : RolloverMembers()) {
+    presented.insert(IssuingCaOf(replicator_->repository(), member));
+  }
   std::vector<std::string> previous;
   for (const auto& [fingerprint, pem] : trusted_cas_) {
-    if (fingerprint == current.fingerprint) continue;
+    if (fingerprint == current.fingerprint || presented.contains(fingerprint)) continue;
     if (next.has_value() && fingerprint == next->fingerprint) continue;
     if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays
     // The next CA this primary just created, whose record is not applied yet (in quorum mode

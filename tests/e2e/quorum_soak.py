@@ -143,6 +143,9 @@ def run(rounds, workdir):
                   flush=True)
             for item in lost[:5]:
                 print("   lost:", item, flush=True)
+    except Exception:
+        print(cluster.logs(), flush=True)  # the members' last log lines say what did not settle
+        raise
     finally:
         cluster.close()
     print(f"summary: {rounds} rounds, {acked_total} acknowledged writes, {lost_total} lost")

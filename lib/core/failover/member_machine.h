@@ -331,10 +331,10 @@ class MemberMachine {
   int misses_ = 0;
   std::uint64_t primary_contacts_ = 0;
   bool loss_reported_ = false;  // failover disabled: the loss was reported once
-  // Quorum mode: searches in a row that found no primary. From the second on, each doubles the
-  // unanswered probes before the next search (up to 16 times monitor_attempts).
+  // Quorum mode: searches in a row that found no primary. After the first the next search
+  // comes after monitor_attempts unanswered probes, after the second after twice that; the
+  // third ends standalone.
   int failed_searches_ = 0;
-  static constexpr int kMaxRetryDoublings = 4;
   static constexpr int kMaxFailedSearches = 2;
   absl::Duration last_ack_at_;
   // Primary: when each member was last heard.

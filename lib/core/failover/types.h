@@ -116,7 +116,7 @@ struct Message {
   std::string original_primary;  // lineage: the original primary the sender failed over from
   std::string subject;           // find-primary: the primary the sender lost
   std::string reason;            // why a request was refused (operator readable)
-  std::uint64_t voted_epoch = 0;  // vote replies: the latest epoch the voter voted in
+  std::uint64_t voted_epoch = 0;  // vote and lease replies: the voter's latest vote's epoch
   LogPosition log;
   std::vector<std::string> members;
   std::shared_ptr<const Formation> formation;  // immutable payload shared between copies

@@ -171,7 +171,7 @@ void MemberMachine::NextCandidate() {
 // (a standalone member would hold its vote and lend its leases to nobody, and a majority
 // connected again could be left without a writable primary). It follows the lost primary
 // again: if that primary answers, nothing happened; if not, it searches again after the grace
-// period, doubled after each search that found no primary, and stands at a later epoch.
+// period (after the second such search, twice that) and stands at a later epoch.
 void MemberMachine::RetryFailover(const std::string& reason) {
   const std::string lost = walk_.lost_primary;
   ++failed_searches_;
@@ -183,8 +183,8 @@ void MemberMachine::RetryFailover(const std::string& reason) {
 }
 
 int MemberMachine::MissesBeforeSearch() const {
-  const int doublings = std::clamp(failed_searches_ - 1, 0, kMaxRetryDoublings);
-  return resilience().monitor_attempts << doublings;
+  return failed_searches_ < 2 ? resilience().monitor_attempts
+                              : resilience().monitor_attempts * 2;
 }
 
 void MemberMachine::WalkTick() {
