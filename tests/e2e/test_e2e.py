@@ -269,3 +269,159 @@ def test_partition_split_worked_case(cluster_factory):
     c.heal()
     wait_for(lambda: primary_of(c[A]) == A and all(
         c[n].status()["primary"] == A for n in (B, C, D)), 30, what="a primary of all four")
+
+
+# ---- certificates refused at the handshake (DESIGN §6, §10) ------------------------------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def store_rows(member, sql):
+    """Reads a stopped member's store (a running arrayd holds it locked)."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{member.data_dir}/store.db?mode=ro", uri=True)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def array_ca(member):
+    """The CA whose key `member` holds (the array's, on the primary): (certificate, key) PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509
+    (name, key), = store_rows(member, "SELECT name, value FROM secrets WHERE name LIKE 'ca_key:%'")
+    fingerprint = name[len("ca_key:"):]
+    (der,), = store_rows(member, f"SELECT der FROM certificates WHERE name = 'ca:{fingerprint}'")
+    cert = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+    return cert, bytes(key)
+
+
+def peer_credentials(member):
+    """The member's own peer certificate and key, PEM, read from its store."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509
+    (key,), = store_rows(member, "SELECT value FROM secrets WHERE name = 'peer_key'")
+    (der,), = store_rows(member, "SELECT der FROM certificates WHERE name = 'peer'")
+    cert = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+    return cert, bytes(key)
+
+
+def forged_certificate(name, issuer_cert_pem, issuer_key_pem=None, expired=False):
+    """A peer certificate for `name`: issued by the given CA (with its key), or without the
+    key by a new CA with that CA's subject; valid now, or expired a day ago."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if issuer_key_pem is None:  # a foreign CA that looks like the given one
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.load_pem_x509_certificate(issuer_cert_pem).subject
+        ca = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5))
+              .not_valid_after(now + datetime.timedelta(days=30))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                           False), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+    else:
+        ca = x509.load_pem_x509_certificate(issuer_cert_pem)
+        ca_key = serialization.load_pem_private_key(issuer_key_pem, None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    start, end = ((now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
+                  if expired else (now - datetime.timedelta(minutes=5),
+                                   now + datetime.timedelta(days=1)))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                         False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return (leaf.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def peer_handshake(server, ca_pem, cert_pem, key_pem, tmp_path):
+    """Connects to `server`'s peer listener presenting cert_pem, as a member's client would, and
+    says whether the server took the connection: "accepted" once it answers the HTTP/2 preface,
+    else what ended it (a refused client certificate ends the connection at the handshake:
+    a TLS alert, or the connection closed)."""
+    import socket
+    import ssl
+    cert_file, key_file = tmp_path / "client.pem", tmp_path / "client.key"
+    cert_file.write_bytes(cert_pem)
+    key_file.write_bytes(key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=ca_pem.decode())
+    context.load_cert_chain(str(cert_file), str(key_file))
+    context.set_alpn_protocols(["h2"])
+    host, port = server.address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=server.name) as tls:
+                tls.sendall(H2_PREFACE)
+                answer = tls.recv(64)
+                return "accepted" if answer else "closed"
+    except (ssl.SSLError, ConnectionError, socket.timeout) as e:
+        return f"refused: {e}"
+
+
+def test_certificates_refused_at_the_handshake(cluster_factory, tmp_path):
+    c = cluster_factory([A, B, C])
+    c.start()
+    # Failover disabled: the members are stopped to read their stores.
+    c.create(A, dict(FAST, failover_enabled=False))
+    for joiner in (B, C):
+        c.join(A, joiner)
+    wait_for(lambda: all(len(c[n].status()["members"]) == 3 for n in (A, B, C)), 10,
+             what="the formation known to all")
+    for m in c.members:
+        m.stop()
+    ca_cert, ca_key = array_ca(c[A])
+    b_cert, b_key = peer_credentials(c[B])
+    c_cert, c_key = peer_credentials(c[C])
+    for m in c.members:
+        m.start()
+    # The control: b's own certificate is taken.
+    assert peer_handshake(c[A], ca_cert, b_cert, b_key, tmp_path) == "accepted"
+
+    def refused(cert, key, name, reason):
+        """a refuses the certificate at the handshake; its status says why (per peer name)."""
+        assert peer_handshake(c[A], ca_cert, cert, key, tmp_path) != "accepted"
+        links = {link["peer"]: link for link in c[A].status()["links"]}
+        assert links[name]["last_refusal"].startswith(reason), links[name]
+
+    # A foreign CA's certificate for b: the CA has the array CA's subject, not its key.
+    refused(*forged_certificate(B, ca_cert), B, "untrusted_issuer")
+    # Issued by the array's own CA to b, but expired.
+    refused(*forged_certificate(B, ca_cert, ca_key, expired=True), B, "expired")
+    # The same, valid: taken (so the two refusals above are for the CA and the expiry).
+    assert peer_handshake(c[A], ca_cert, *forged_certificate(B, ca_cert, ca_key),
+                          tmp_path) == "accepted"
+    # A name that is not a member, from the array's CA.
+    refused(*forged_certificate(D, ca_cert, ca_key), D, "name_mismatch")
+    # b detached: its certificate is refused by every member (after its farewell).
+    c[A].ctl("array", "detach", B)
+    wait_for(lambda: all(len(c[n].status()["members"]) == 2 for n in (A, C)), 10,
+             what="b gone from a's and c's formation")
+    time.sleep(2.5)
+    for n in (A, C):
+        assert peer_handshake(c[n], ca_cert, b_cert, b_key, tmp_path) != "accepted", n
+    links = {link["peer"]: link for link in c[A].status()["links"]}
+    assert links[B]["last_refusal"].split(":")[0] in ("revoked", "name_mismatch"), links[B]
+    # c, still a member, is taken.
+    assert peer_handshake(c[A], ca_cert, c_cert, c_key, tmp_path) == "accepted"
