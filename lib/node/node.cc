@@ -1246,11 +1246,13 @@ json Node::Impl::StatusJson() {
     for (const auto& [name, index] : r.progress()) matched[CanonicalName(name)] = index;
   }
   std::uint64_t last = r.last_position().index;
+  const std::vector<std::string> planned = PlannedMembers();
   for (const std::string& name : h.formation.members) {
     json member{{"name", name},
                 {"role", name == h.formation.primary ? "primary" : "secondary"},
                 {"contactable", std::find(h.uncontactable.begin(), h.uncontactable.end(), name) ==
-                                    h.uncontactable.end()}};
+                                    h.uncontactable.end()},
+                {"planned", std::find(planned.begin(), planned.end(), name) != planned.end()}};
     if (primary) {
       auto it = matched.find(CanonicalName(name));
       if (it != matched.end()) {

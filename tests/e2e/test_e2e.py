@@ -185,10 +185,14 @@ def quorum_array(make):
     c = make([A, B, C], roles=BACKENDS)
     c.start()
     c.create(A, dict(FAST, primary_return_action="acceptsecondary"), planned=[B, C])
-    # Planned members are listed from the start and contactable once they joined.
-    assert sorted(m["name"] for m in c[A].status()["members"]) == [A, B, C]
+    # Planned members are listed from the start, marked planned until they joined.
+    members = {m["name"]: m for m in c[A].status()["members"]}
+    assert sorted(members) == [A, B, C]
+    assert [n for n in (A, B, C) if members[n]["planned"]] == [B, C]
     for joiner in (B, C):
         assert c.join(A, joiner)["joined"] == joiner
+    wait_for(lambda: not any(m["planned"] for m in c[A].status()["members"]), 10,
+             what="no member planned any more")
     wait_for(lambda: all(m["contactable"] for m in c[A].status()["members"]) and
              all(len(c[n].status()["members"]) == 3 for n in (A, B, C)), 10,
              what="three contactable voters, known to all")
