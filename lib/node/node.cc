@@ -1467,6 +1467,16 @@ void Node::Impl::OnLinkError(const std::string& from, const LinkError& error) {
     replicator_->SetView(replication::ViewOf(*machine_));
     undone = "; it was removed from the formation again";
   }
+  if (error.reason == "contact_refused") {
+    FinishJoin(MakeError(
+        absl::StatusCode::kFailedPrecondition, "joiner_not_standalone",
+        absl::StrCat("join refused: ", join_->request.joiner, " presented the expected CA but "
+                     "refused ", options_.name, "'s certificate: it is in an array (a member "
+                     "admits only its array's members; detach it or run array clean on it "
+                     "first), or it does not accept this certificate (its status, links, "
+                     "last_refusal says why)", undone)));
+    return;
+  }
   FinishJoin(MakeError(absl::StatusCode::kUnavailable, "not_contactable",
                        absl::StrCat("join refused: ", join_->request.joiner,
                                     " cannot be reached", undone)));

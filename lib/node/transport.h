@@ -38,7 +38,10 @@ namespace arraykit::node {
 // A pinned send that did not happen (SendPinned), reported to the sender by its own transport.
 struct LinkError {
   // "fingerprint_mismatch": the target presented another CA (presented_ca_fingerprint, ""
-  // when it presented none); "not_contactable": the target cannot be reached now.
+  // when it presented none); "not_contactable": the target cannot be reached now;
+  // "contact_refused": the target's certificate matched, but it closed the connection without
+  // answering (it refused this member's certificate: a member of an array admits only its
+  // array's members).
   std::string reason;
   std::string presented_ca_fingerprint;
 };

@@ -142,6 +142,14 @@ def test_join_refusals(cluster_factory):
     # replay it against a second joiner's token list: a token is bound to its joiner).
     code, err = join(ticket["ca_fingerprint"], ticket["token"])
     assert code == 0, err
+    # B is in A's array now: another primary (standalone D) gets B's CA right but B refuses D's
+    # certificate at the handshake (it admits only its array's members); D says so at once.
+    again = c[B].ctl("security", "join-token", "--ttl", "300")
+    started = time.monotonic()
+    r = c[D].ctl_raw("array", "join", "--secondary", B, "--fingerprint",
+                     again["ca_fingerprint"], "--token", again["token"])
+    assert r.returncode == 1 and "joiner_not_standalone" in r.stderr, r.stderr
+    assert time.monotonic() - started < 5
     # An expired token.
     short = c[D].ctl("security", "join-token", "--ttl", "1")
     time.sleep(2.2)

@@ -1194,12 +1194,22 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
           std::lock_guard lock(record->mu);
           s->peer_leaf = record->leaf;
         }
-        sent = true;
         RunClientStream(channel, s);
+        // Nothing came back: the target took the handshake from its side, then refused this
+        // member's certificate (TLS 1.3 tells the client only by closing).
+        if (s->received > 0) {
+          sent = true;
+        } else {
+          error = LinkError{"contact_refused", ""};
+        }
       } else {
         std::lock_guard lock(record->mu);
         if (record->fingerprint_mismatch) {
           error = LinkError{"fingerprint_mismatch", record->presented_fingerprint};
+        } else if (!record->leaf.empty()) {
+          // The target's certificate was the expected one, yet the connection never came up:
+          // the target refused this member's certificate.
+          error = LinkError{"contact_refused", ""};
         }
       }
     }
