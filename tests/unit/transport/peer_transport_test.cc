@@ -527,6 +527,16 @@ TEST_CASE("a pinned send to another CA or an unreachable target reports a LinkEr
     REQUIRE(error.has_value());
     CHECK(std::get<node::LinkError>(error->payload).reason == "not_contactable");
   }
+  SECTION("a target in an array refuses the contact") {
+    Secure(*t.j, Security(t.joiner_ca, t.j_cert, {kC}));  // b is in an array with c now
+    t.p->transport->SendPinned(kB, t.joiner_ca.fingerprint(), Hello());
+    auto error = t.p->inbox->WaitFor([](const node::Envelope& e) {
+      return std::holds_alternative<node::LinkError>(e.payload);
+    });
+    REQUIRE(error.has_value());
+    CHECK(std::get<node::LinkError>(error->payload).reason == "contact_refused");
+    CHECK(t.j->inbox->size() == 0);
+  }
 }
 
 TEST_CASE("a new certificate from a new CA applies without a restart", "[transport][grpc]") {
