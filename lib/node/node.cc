@@ -1880,7 +1880,20 @@ void Node::Impl::ReconcileCa() {
   const absl::Duration mono = Now().mono;
   if (IsWritablePrimary()) {
     // The array's current CA: the activated one, else the CA this member's certificate chains
-    // to (an array formed by joins has no record until its first rollover).
+    // to (an array formed by joins has no record until its first rollover). A primary holding
+    // that CA's key records it, once: without the record a next CA that a failover abandoned
+    // (a later primary replaced its record) would never count as a previous one, and each
+    // failover before a rollover finished would leave one more CA trusted everywhere.
+    if (!current.has_value() && !next.has_value() && mono >= publish_at_ &&
+        HeldCa(credentials_.ca_fingerprint) != nullptr && !AwaitsOriginalPrimary() &&
+        machine_->hard_state().formation.members.size() > 1) {
+      const CaRecord own = PresentedCa();
+      WriteInternal(kCurrentCaKey, json{{"fingerprint", own.fingerprint},
+                                        {"certificate", own.certificate_pem},
+                                        {"created_by", options_.name}}
+                                       .dump());
+      publish_at_ = mono + kCsrRetry;  // written again if the replicator refused it
+    }
     const std::string current_ca = current ? current->fingerprint : credentials_.ca_fingerprint;
     const pki::CertificateAuthority* current_key = HeldCa(current_ca);
     const bool holds_next = next.has_value() && HeldCa(next->fingerprint) != nullptr;
@@ -2252,9 +2265,10 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
     if (next.has_value() && fingerprint == next->fingerprint) continue;
     if (fingerprint == credentials_.ca_fingerprint) continue;  // its own chain stays
     // The next CA this primary just created, whose record is not applied yet (in quorum mode
-    // it waits for a majority): not a previous one. Once it is no longer the writable primary,
-    // that record will not come (another primary's log replaced it): retired like the others.
-    if (fingerprint == created_next_ && !next.has_value() && IsWritablePrimary()) continue;
+    // it waits for a majority; the record it replaces may still be the applied one): not a
+    // previous one. Once it is no longer the writable primary, that record will not come
+    // (another primary's log replaced it): retired like the others.
+    if (fingerprint == created_next_ && IsWritablePrimary()) continue;
     previous.push_back(fingerprint);
   }
   if (previous.empty()) return;
