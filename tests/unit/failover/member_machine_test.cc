@@ -69,6 +69,21 @@ Message FindPrimaryFromC(std::uint64_t id) {
   return ask;
 }
 
+// The primary's answer to `probe`, at `epoch`.
+Message AckTo(const Message& probe, std::uint64_t epoch = 1) {
+  Message ack;
+  ack.type = MessageType::kProbeAck;
+  ack.from = probe.to;
+  ack.to = probe.from;
+  ack.id = probe.id;
+  ack.epoch = epoch;
+  ack.ok = true;
+  return ack;
+}
+
+// The answer to the one probe `probe` holds.
+Message Ack(const Ready& probe, std::uint64_t epoch) { return AckTo(probe.messages.at(0), epoch); }
+
 TEST_CASE("a secondary probes every monitor interval and promotes itself after the grace period") {
   MemberMachine b("b", Configured(), At(0));
   b.Tick(At(0));
@@ -102,14 +117,7 @@ TEST_CASE("an answered probe resets the count of misses") {
     Ready ready = Drain(b);
     REQUIRE(ready.messages.size() == 1);
     if (t % 300 == 0) {  // the primary answers now and then
-      Message ack;
-      ack.type = MessageType::kProbeAck;
-      ack.from = "a";
-      ack.to = "b";
-      ack.id = ready.messages[0].id;
-      ack.epoch = 1;
-      ack.ok = true;
-      b.Step(ack);
+      b.Step(AckTo(ready.messages[0]));
       Drain(b);
     }
   }
@@ -120,14 +128,7 @@ TEST_CASE("a candidate that still reaches the original primary refuses") {
   MemberMachine b("b", Configured(), At(0));
   b.Tick(At(0));
   Ready ready = Drain(b);
-  Message ack;
-  ack.type = MessageType::kProbeAck;
-  ack.from = "a";
-  ack.to = "b";
-  ack.id = ready.messages[0].id;
-  ack.epoch = 1;
-  ack.ok = true;
-  b.Step(ack);
+  b.Step(AckTo(ready.messages[0]));
   Drain(b);
   b.Tick(At(60));
   Drain(b);
@@ -239,17 +240,6 @@ TEST_CASE("a restarted voter keeps its promise for a full lease") {
   state.promise_until = absl::Seconds(10);
   MemberMachine c("c", state, At(500));
   CHECK(c.hard_state().promise_until == absl::Seconds(500 + 660));
-}
-
-Message Ack(const Ready& probe, std::uint64_t epoch) {
-  Message ack;
-  ack.type = MessageType::kProbeAck;
-  ack.from = probe.messages.at(0).to;
-  ack.to = probe.messages.at(0).from;
-  ack.id = probe.messages.at(0).id;
-  ack.epoch = epoch;
-  ack.ok = true;
-  return ack;
 }
 
 TEST_CASE("answers from a primary of a lower epoch are fenced off and count as misses") {
@@ -799,21 +789,14 @@ TEST_CASE("a quorum member that finds no primary follows the lost one again, twi
 TEST_CASE("a quorum member back to its lost primary stays when the primary answers") {
   MemberMachine b("b", Configured(/*quorum=*/true), At(0));
   double t = 0;
-  auto events = RunUntil(b, t, [&] { return b.role() == Role::kSecondary && t > 600; });
+  RunUntil(b, t, [&] { return b.role() == Role::kSecondary && t > 600; });
   REQUIRE(b.role() == Role::kSecondary);
   // Its election lost, its promise to itself is given up: c may have its vote.
   CHECK(b.hard_state().promise_to.empty());
   b.Tick(At(t += 60));
   Ready ready = Drain(b);
   REQUIRE(ready.messages.size() == 1);
-  Message ack;
-  ack.type = MessageType::kProbeAck;
-  ack.from = "a";
-  ack.to = "b";
-  ack.id = ready.messages[0].id;
-  ack.epoch = 1;
-  ack.ok = true;
-  b.Step(ack);
+  b.Step(AckTo(ready.messages[0]));
   Drain(b);
   // A whole grace period later it has not searched again: a answers.
   for (int i = 0; i < 12; ++i) {
@@ -821,8 +804,7 @@ TEST_CASE("a quorum member back to its lost primary stays when the primary answe
     ready = Drain(b);
     for (const Message& m : ready.messages) {
       if (m.type != MessageType::kProbe) continue;
-      ack.id = m.id;
-      b.Step(ack);
+      b.Step(AckTo(m));
       Drain(b);
     }
     CHECK_FALSE(HasEvent(ready, "failover_started"));
