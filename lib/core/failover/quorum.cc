@@ -1,6 +1,7 @@
 // Quorum mode (DESIGN §5.3): leases from a majority of voters, elections for a new epoch, and
 // the voter's side of both.
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,9 @@ namespace arraykit::failover {
 
 using internal::Has;
 using model::json_internal::FormatSeconds;
+
+// A voted epoch nobody can go above (a peer's reply is input): not followed.
+constexpr std::uint64_t kMaxEpoch = std::numeric_limits<std::uint64_t>::max();
 
 // Whom a voter answers: the members of its own array, its fellow voters, and the members of the
 // array it failed over from. A cleaned member (a one-member array, its own only voter) answers
@@ -156,7 +160,7 @@ void MemberMachine::OnLeaseReply(const Message& m) {
   // A voter that follows this primary voted in a later epoch (an election that found no
   // majority): it lends no lease for an earlier one. The primary moves past that epoch; its
   // lease requests for the new one are its votes (Grant: one member per epoch).
-  if (m.voted_epoch > hard_.epoch) {
+  if (m.voted_epoch > hard_.epoch && m.voted_epoch < kMaxEpoch) {
     const std::uint64_t epoch = m.voted_epoch + 1;
     Record("epoch_raised", absl::StrCat(self_, " moves to epoch ", epoch, ": ", m.from,
                                         " voted in epoch ", m.voted_epoch,
@@ -186,7 +190,9 @@ void MemberMachine::OnVoteReply(const Message& m) {
   if (!m.ok) {
     // The voter voted in this epoch or a later one (another candidate's, or its own): this
     // election cannot have its vote; asking again above that epoch can.
-    if (m.voted_epoch >= election_->epoch) RestartElection(m.voted_epoch);
+    if (m.voted_epoch >= election_->epoch && m.voted_epoch < kMaxEpoch) {
+      RestartElection(m.voted_epoch);
+    }
     return;
   }
   election_->granted.push_back(m.from);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include <catch2/catch.hpp>
@@ -722,6 +723,9 @@ TEST_CASE("a candidate refused because the voter voted in its epoch asks again a
     if (m.type == MessageType::kVoteRequest && m.to == "c" && m.epoch == asked + 1) asked_c = true;
   }
   CHECK(asked_c);
+  // An epoch nobody can go above is not followed.
+  b.Step(VoteReply("c", asked + 1, /*ok=*/false, std::numeric_limits<std::uint64_t>::max()));
+  CHECK(Drain(b).events.empty());
   // A refusal for a reason other than the epoch (a lease promise) does not restart it.
   b.Step(VoteReply("c", asked + 1, /*ok=*/false, /*voted_epoch=*/asked));
   CHECK(Drain(b).events.empty());
@@ -828,6 +832,10 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   refused.voted_epoch = 1;  // voted in a's own epoch (for a): nothing to move past
   a.Step(refused);
   CHECK(Drain(a).events.empty());
+  refused.voted_epoch = std::numeric_limits<std::uint64_t>::max();  // no epoch above it
+  a.Step(refused);
+  CHECK(Drain(a).events.empty());
+  CHECK(a.hard_state().epoch == 1);
   refused.voted_epoch = 4;  // b stood in epoch 4 and lost, then followed a again
   a.Step(refused);
   ready = Drain(a);
