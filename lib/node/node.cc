@@ -415,6 +415,8 @@ class Node::Impl {
   bool AwaitsOriginalPrimary() const;
   // The members a rollover's next CA must have reissued before it is activated.
   std::vector<std::string> RolloverMembers() const;
+  // Every member but this one holds a certificate of `next` (its record is applied).
+  bool OthersHoldCertificateOf(const CaRecord& next) const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
   // joiner's transaction).
@@ -1912,9 +1914,12 @@ void Node::Impl::ReconcileCa() {
         PublishNextCa();
       }
     } else if (holds_next && needs_certificate) {
-      if (mono >= own_issue_at_ && !AwaitsOriginalPrimary()) {
+      // issue_certificate for the primary itself, after every other member: a member that has
+      // not applied the next record yet (it was away) refuses certificates of that CA, and only
+      // its primary can send it the record. Its own renewal date does not wait.
+      if (mono >= own_issue_at_ && !AwaitsOriginalPrimary() &&
+          (OthersHoldCertificateOf(*next) || WallNow() >= PeerRenewalAt())) {
         own_issue_at_ = mono + kCsrRetry;
-        // issue_certificate for the primary itself
         if (absl::Status s = IssueOwnCertificate(*next); !s.ok()) Fail(s);
       }
     } else if (holds_next && mono >= activate_at_ && mono >= activate_not_before_) {
@@ -2221,6 +2226,15 @@ std::vector<std::string> Node::Impl::RolloverMembers() const {
     }
   }
   return members;
+}
+
+bool Node::Impl::OthersHoldCertificateOf(const CaRecord& next) const {
+  const replication::Repository& repository = replicator_->repository();
+  for (const std::string& member : RolloverMembers()) {
+    if (CanonicalName(member) == CanonicalName(options_.name)) continue;
+    if (IssuingCaOf(repository, member) != next.fingerprint) return false;
+  }
+  return true;
 }
 
 void Node::Impl::ActivateNextCa(const CaRecord& next) {
