@@ -124,8 +124,12 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
   reply.ok = Grant(m.from, m.epoch, m.log, vote);
   reply.epoch = m.epoch;
   // The epoch of its last vote, to a candidate, or to the primary it follows (which needs a
-  // later epoch for its leases once this voter voted in one).
-  if (vote || m.from == hard_.formation.primary) reply.voted_epoch = hard_.voted_epoch;
+  // later epoch for its leases once this voter voted in one for another member; not when the
+  // vote in the lease's epoch went to that primary: a later epoch would not help it).
+  const bool lent_to_asker = hard_.voted_epoch == m.epoch && hard_.voted_for == m.from;
+  if (vote || (m.from == hard_.formation.primary && !lent_to_asker)) {
+    reply.voted_epoch = hard_.voted_epoch;
+  }
   Send(std::move(reply));
 }
 
@@ -157,10 +161,11 @@ void MemberMachine::FollowElectedPrimary(const Message& m) {
 void MemberMachine::OnLeaseReply(const Message& m) {
   if (role() != Role::kPrimary || m.epoch != hard_.epoch) return;
   if (m.ok) return LeaseGranted(m.from, m.id);
-  // A voter that follows this primary voted in a later epoch (an election that found no
-  // majority): it lends no lease for an earlier one. The primary moves past that epoch; its
-  // lease requests for the new one are its votes (Grant: one member per epoch).
-  if (m.voted_epoch > hard_.epoch && m.voted_epoch < kMaxEpoch) {
+  // A voter that follows this primary voted in this epoch or a later one (an election that
+  // found no majority, maybe its own): it lends no lease for an earlier one, nor for this one
+  // when it voted for another member. The primary moves past that epoch; its lease requests
+  // for the new one are its votes (Grant: one member per epoch).
+  if (m.voted_epoch >= hard_.epoch && m.voted_epoch < kMaxEpoch) {
     const std::uint64_t epoch = m.voted_epoch + 1;
     Record("epoch_raised", absl::StrCat(self_, " moves to epoch ", epoch, ": ", m.from,
                                         " voted in epoch ", m.voted_epoch,

@@ -1125,7 +1125,9 @@ void Replicator::OnCatchUpReply(const Message& m) {
   if (LogPosition{last.epoch, last.index} <= LogPosition{EpochAt(last_index()), last_index()}) {
     return;
   }
-  if (m.prev_index < repo_.applied_index || m.prev_index > last_index() ||
+  // Its prefix is the highest of our samples it shares, maybe below what we applied (the
+  // samples thin out backwards): what it sends from there that we share is skipped below.
+  if (m.prev_index < base_index_ || m.prev_index > last_index() ||
       ChainAt(m.prev_index) != m.prev_chain) {
     return;
   }
@@ -1140,6 +1142,7 @@ void Replicator::OnCatchUpReply(const Message& m) {
     if (e.index > last_index() || ChainAt(e.index) != e.chain) break;
     from = e.index;
   }
+  if (from < repo_.applied_index) return;  // it lacks what we applied: not a log to take
   Truncate(from, absl::StrCat("that ", m.from, "'s newer log does not have"));
   for (const Entry& e : m.entries) {
     if (e.index <= from) continue;

@@ -21,6 +21,7 @@ namespace {
 using arraykit::failover::Clock;
 using arraykit::failover::Formation;
 using arraykit::failover::HardState;
+using arraykit::failover::LogPosition;
 using arraykit::failover::MemberMachine;
 using arraykit::failover::Message;
 using arraykit::failover::MessageType;
@@ -829,7 +830,7 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   for (const Message& m : ready.messages) {
     if (m.type == MessageType::kLeaseRequest && m.to == "b") refused.id = m.id;
   }
-  refused.voted_epoch = 1;  // voted in a's own epoch (for a): nothing to move past
+  refused.voted_epoch = 0;  // no vote to move past (or its vote in epoch 1 went to a)
   a.Step(refused);
   CHECK(Drain(a).events.empty());
   refused.voted_epoch = std::numeric_limits<std::uint64_t>::max();  // no epoch above it
@@ -843,10 +844,52 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   CHECK(a.hard_state().epoch == 5);
   bool asked_b = false;
   for (const Message& m : ready.messages) {
-    if (m.type == MessageType::kLeaseRequest && m.to == "b" && m.epoch == 5) asked_b = true;
+    if (m.type == MessageType::kLeaseRequest && m.to == "b" && m.epoch == 5) {
+      asked_b = true;
+      refused.id = m.id;
+    }
   }
   CHECK(asked_b);
   CHECK(a.role() == Role::kPrimary);
+  // b voted in epoch 5 too, for another member (itself, standing again): a moves past it as
+  // well (sim seed 114: the primary stayed at the voter's epoch, refused for good).
+  refused.epoch = 5;
+  refused.voted_epoch = 5;
+  a.Step(refused);
+  CHECK(HasEvent(Drain(a), "epoch_raised"));
+  CHECK(a.hard_state().epoch == 6);
+}
+
+TEST_CASE("a voter refusing its primary's lease names the epoch to move past only when it "
+          "voted for another member") {
+  // b follows a and is ahead of a's log (a's lease is refused either way).
+  auto reply_of = [](const std::string& voted_for) {
+    HardState state = Configured(/*quorum=*/true);
+    state.epoch = 1;
+    state.voted_epoch = 1;
+    state.voted_for = voted_for;
+    state.log = LogPosition{1, 10};
+    MemberMachine b("b", state, At(0));
+    b.Tick(At(0));
+    Drain(b);
+    Message request;
+    request.type = MessageType::kLeaseRequest;
+    request.from = "a";
+    request.to = "b";
+    request.epoch = 1;
+    request.id = 7;
+    request.log = LogPosition{1, 5};
+    b.Step(request);
+    std::optional<Message> reply;
+    for (const Message& m : Drain(b).messages) {
+      if (m.type == MessageType::kLeaseReply) reply = m;
+    }
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->ok);
+    return reply->voted_epoch;
+  };
+  CHECK(reply_of("a") == 0);  // its vote went to a: a later epoch would not help a
+  CHECK(reply_of("c") == 1);  // it voted for c in epoch 1: a moves past it
 }
 
 }  // namespace

@@ -435,6 +435,56 @@ TEST_CASE("quorum: a new primary rolls back what it does not have, found in one 
   CHECK_FALSE(net["a"].repository().records.contains({"global_configuration", "lost0"}));
 }
 
+// Sim seed 958: the primary of epoch 1 returns (recovery, accept) to a member elected in epoch
+// 2 meanwhile. Its catch-up samples (5, 4, 2, 0) skip index 3, which it applied: the member's
+// answer starts below that, at 2, and must still be taken (the shared entry 3 skipped), or the
+// returning primary never gets the leases its members lend only to an up-to-date log.
+TEST_CASE("quorum: a primary takes over a newer log whose shared prefix starts below its applied "
+          "index") {
+  Net net({"a", "b", "c"});
+  net.voters = {"a", "b", "c"};
+  net.Formation("a", {"a", "b", "c"}, 1, /*quorum=*/true);
+  const std::uint64_t id = net.Put("a", "k1", "1");
+  net.Pass(absl::Seconds(1));
+  REQUIRE(Done(net, id));
+  REQUIRE(net["a"].applied_position() == LogPosition{1, 2});
+  const std::uint64_t id3 = net.Put("a", "k2", "2");
+  net.Pass(absl::Seconds(1));
+  REQUIRE(Done(net, id3));
+  REQUIRE(net["a"].applied_position() == LogPosition{1, 3});
+  net.Isolate("a");  // two writes it can never commit
+  net.Put("a", "lost1", "1");
+  net.Put("a", "lost2", "1");
+  net.Settle();
+  REQUIRE(net["a"].last_position() == LogPosition{1, 5});
+  net.Formation("b", {"a", "b", "c"}, 2, /*quorum=*/true);  // b's barrier at (2, 4)
+  net.Settle();
+  REQUIRE(net["b"].last_position() == LogPosition{2, 4});
+
+  // a is primary again in epoch 3, not writable until it holds the newest log.
+  net.Heal();
+  for (const char* m : {"b", "c"}) {
+    View v = net.nodes.at(m).view;
+    v.primary = "a";
+    v.epoch = 3;
+    v.writable = false;
+    v.contactable.clear();
+    net.SetView(m, v);
+  }
+  View of_a = net.nodes.at("a").view;
+  of_a.primary = "a";
+  of_a.epoch = 3;
+  of_a.writable = false;
+  net.SetView("a", of_a);
+  net.Pass(absl::Seconds(1));
+  CHECK(net["a"].last_position() == LogPosition{2, 4});
+  bool caught_up = false;
+  for (const std::string& e : net.events) caught_up |= e.rfind("caught_up: a took over", 0) == 0;
+  CHECK(caught_up);
+  CHECK(net.rolled_back.size() == 2);
+  CHECK(net["a"].repository().records.contains({"global_configuration", "k2"}));
+}
+
 TEST_CASE("a new member, or one behind the log base, gets a snapshot then the stream") {
   ReplicatorOptions options;
   options.retain_entries = 4;
