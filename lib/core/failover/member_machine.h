@@ -261,6 +261,9 @@ class MemberMachine {
   void RetryFailover(const std::string& reason);
   int MissesBeforeSearch() const;
   void UpdateWritable();
+  // epoch_raised: a voter (maybe this member) voted in `voted_epoch` for another member; this
+  // primary moves to the epoch after it, where that vote does not bind.
+  void MovePast(std::uint64_t voted_epoch, const std::string& voter);
   void RequestLeases();
   void FinishContactClean();
   void RecordOriginal();

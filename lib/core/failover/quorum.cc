@@ -69,6 +69,13 @@ void MemberMachine::LeaseGranted(const std::string& voter, std::uint64_t round) 
 
 void MemberMachine::RequestLeases() {
   if (role() != Role::kPrimary || !quorum()) return;
+  // This primary, a voter, voted for another member in its epoch or a later one (an election
+  // it took part in while it led an array apart, sim seed 6487): it lends itself no lease for
+  // this epoch either, and moves past that one as it does for a peer's vote.
+  if (IsVoter(self_) && hard_.voted_epoch >= hard_.epoch && hard_.voted_for != self_ &&
+      hard_.voted_epoch < kMaxEpoch) {
+    MovePast(hard_.voted_epoch, self_);
+  }
   const std::uint64_t round = next_id_++;
   lease_rounds_[round] = LeaseRound{now_.mono, hard_.log, 0};
   while (lease_rounds_.size() > 16) lease_rounds_.erase(lease_rounds_.begin());
@@ -166,14 +173,18 @@ void MemberMachine::OnLeaseReply(const Message& m) {
   // when it voted for another member. The primary moves past that epoch; its lease requests
   // for the new one are its votes (Grant: one member per epoch).
   if (m.voted_epoch >= hard_.epoch && m.voted_epoch < kMaxEpoch) {
-    const std::uint64_t epoch = m.voted_epoch + 1;
-    Record("epoch_raised", absl::StrCat(self_, " moves to epoch ", epoch, ": ", m.from,
-                                        " voted in epoch ", m.voted_epoch,
-                                        " and lends no lease for epoch ", hard_.epoch));
-    SetEpoch(epoch);
-    Persist();
+    MovePast(m.voted_epoch, m.from);
     RequestLeases();
   }
+}
+
+void MemberMachine::MovePast(std::uint64_t voted_epoch, const std::string& voter) {
+  const std::uint64_t epoch = voted_epoch + 1;
+  Record("epoch_raised", absl::StrCat(self_, " moves to epoch ", epoch, ": ", voter,
+                                      " voted in epoch ", voted_epoch,
+                                      " and lends no lease for epoch ", hard_.epoch));
+  SetEpoch(epoch);
+  Persist();
 }
 
 void MemberMachine::OnVoteRequest(const Message& m) {

@@ -941,7 +941,15 @@ absl::Status Simulator::CheckQuorumLive() const {
           " holds ", held, " of its ", formation.voters.size(), " voters but is not writable"));
     }
   }
-  if (!any_writable) {
+  // Outcomes the product leaves to the operator: a split it cannot recreate automatically
+  // (manual recovery required), or arrays that stay apart under primary return action none.
+  bool manual = false;
+  for (const Slot& slot : slots_) {
+    manual = manual || (slot.up && slot.machine->hard_state().manual_recovery_required);
+  }
+  const bool kept_apart = arrays.size() > 1 && scenario_.array.resilience.primary_return_action ==
+                                                   model::PrimaryReturnAction::kNone;
+  if (!any_writable && !manual && !kept_apart) {
     return absl::InternalError(absl::StrCat("not live at t=", static_cast<double>(now_us_) / 1e6,
                                             " s: no array is writable: ",
                                             absl::StrJoin(arrays, ", ")));

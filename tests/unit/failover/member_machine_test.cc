@@ -860,6 +860,24 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   CHECK(a.hard_state().epoch == 6);
 }
 
+TEST_CASE("a quorum primary that itself voted for another member later moves past that epoch") {
+  // a leads epoch 2 but voted for b in epoch 8 (an election while it led an array apart, sim
+  // seed 6487): it cannot lend itself a lease for epoch 2 and would never be writable.
+  HardState state = Configured(/*quorum=*/true);
+  state.epoch = 2;
+  state.voted_epoch = 8;
+  state.voted_for = "b";
+  MemberMachine a("a", state, At(0));
+  a.Tick(At(0));
+  Ready ready = Drain(a);
+  CHECK(HasEvent(ready, "epoch_raised"));
+  CHECK(a.hard_state().epoch == 9);
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kLeaseRequest) CHECK(m.epoch == 9);
+  }
+  CHECK(a.role() == Role::kPrimary);
+}
+
 TEST_CASE("a voter refusing its primary's lease names the epoch to move past only when it "
           "voted for another member") {
   // b follows a and is ahead of a's log (a's lease is refused either way).
