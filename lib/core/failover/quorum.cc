@@ -137,6 +137,15 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
   if (vote || (m.from == hard_.formation.primary && !lent_to_asker)) {
     reply.voted_epoch = hard_.voted_epoch;
   }
+  // A secondary asked for a lease by a primary it does not follow, at an earlier epoch, whose
+  // array lists that primary: it names the primary it follows, so the asker can join it. Not
+  // to its array's original primary, whose return the recovery stage handles.
+  if (!vote && role() == Role::kSecondary && m.from != hard_.formation.primary &&
+      m.epoch < hard_.epoch && hard_.formation.Contains(m.from) &&
+      !(hard_.original.has_value() && hard_.original->primary == m.from)) {
+    reply.formation = SharedFormation();
+    reply.follows_epoch = hard_.epoch;
+  }
   Send(std::move(reply));
 }
 
@@ -168,6 +177,22 @@ void MemberMachine::FollowElectedPrimary(const Message& m) {
 void MemberMachine::OnLeaseReply(const Message& m) {
   if (role() != Role::kPrimary || m.epoch != hard_.epoch) return;
   if (m.ok) return LeaseGranted(m.from, m.id);
+  // The voter follows a primary of a later epoch whose array lists this member: that primary
+  // was elected while this one led an array apart (sim seed 1798). Not writable, this one has
+  // acknowledged nothing since its leases ran out; it follows that primary, whose stream rolls
+  // back what it wrote unacknowledged. The original primary (its lineage is in the formation)
+  // waits for the recovery stage instead.
+  if (!writable() && m.formation != nullptr && m.follows_epoch > hard_.epoch &&
+      m.follows_epoch < kMaxEpoch && m.formation->Contains(self_) &&
+      m.formation->primary != self_ && m.formation->Contains(m.formation->primary) &&
+      !(hard_.original.has_value() && hard_.original->primary == self_)) {
+    const std::string primary = m.formation->primary;
+    BecomeMemberOf(*m.formation, m.follows_epoch, "joined",
+                   absl::StrCat(self_, " joined ", primary, "'s array (epoch ", m.follows_epoch,
+                                "): voter ", m.from, " follows it"));
+    Persist();
+    return;
+  }
   // A voter that follows this primary voted in this epoch or a later one (an election that
   // found no majority, maybe its own): it lends no lease for an earlier one, nor for this one
   // when it voted for another member. The primary moves past that epoch; its lease requests

@@ -117,6 +117,8 @@ struct Message {
   std::string subject;           // find-primary: the primary the sender lost
   std::string reason;            // why a request was refused (operator readable)
   std::uint64_t voted_epoch = 0;  // vote and lease replies: the voter's latest vote's epoch
+  // lease refusals by a voter following another primary: its epoch (`formation`: its array)
+  std::uint64_t follows_epoch = 0;
   LogPosition log;
   std::vector<std::string> members;
   std::shared_ptr<const Formation> formation;  // immutable payload shared between copies

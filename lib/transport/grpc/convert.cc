@@ -301,6 +301,7 @@ void EncodeFailover(const failover::Message& in, v1::FailoverMessage& out) {
   out.set_subject(in.subject);
   out.set_reason(in.reason);
   out.set_voted_epoch(in.voted_epoch);
+  out.set_follows_epoch(in.follows_epoch);
   out.mutable_log()->set_epoch(in.log.epoch);
   out.mutable_log()->set_index(in.log.index);
   for (const std::string& name : in.members) out.add_members(name);
@@ -330,6 +331,7 @@ absl::StatusOr<failover::Message> DecodeFailover(const v1::FailoverMessage& in) 
   out.subject = in.subject();
   out.reason = in.reason();
   out.voted_epoch = in.voted_epoch();
+  out.follows_epoch = in.follows_epoch();
   out.log = failover::LogPosition{in.log().epoch(), in.log().index()};
   if (absl::Status s = DecodeNames(in.members(), "failover.members", out.members); !s.ok()) {
     return s;

@@ -860,6 +860,65 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   CHECK(a.hard_state().epoch == 6);
 }
 
+TEST_CASE("a primary apart, refused a lease by a voter that follows a later primary, joins it") {
+  // b follows c, elected in epoch 5 while a led an array apart at epoch 2 (sim seed 1798).
+  HardState of_b = Configured(/*quorum=*/true);
+  of_b.formation.primary = "c";
+  of_b.formation.backup_primaries = {"a", "b"};
+  of_b.epoch = 5;
+  of_b.voted_epoch = 5;
+  of_b.voted_for = "c";
+  MemberMachine b("b", of_b, At(0));
+  b.Tick(At(0));
+  Drain(b);
+  auto lease_reply = [&b](const std::string& from) {
+    Message request;
+    request.type = MessageType::kLeaseRequest;
+    request.from = from;
+    request.to = "b";
+    request.epoch = 2;
+    request.id = 3;
+    b.Step(request);
+    std::optional<Message> reply;
+    for (const Message& m : Drain(b).messages) {
+      if (m.type == MessageType::kLeaseReply) reply = m;
+    }
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->ok);
+    return *reply;
+  };
+  const Message refused = lease_reply("a");
+  REQUIRE(refused.formation != nullptr);
+  CHECK(refused.formation->primary == "c");
+  CHECK(refused.follows_epoch == 5);
+  CHECK(lease_reply("d").formation == nullptr);  // not a member of b's array: nothing to join
+
+  HardState of_a = Configured(/*quorum=*/true);
+  of_a.epoch = 2;
+  MemberMachine a("a", of_a, At(0));
+  a.Tick(At(0));
+  Drain(a);
+  REQUIRE(a.role() == Role::kPrimary);
+  Message reply = refused;
+  reply.to = "a";
+  a.Step(reply);
+  Ready ready = Drain(a);
+  CHECK(HasEvent(ready, "joined"));
+  CHECK(a.role() == Role::kSecondary);
+  CHECK(a.hard_state().formation.primary == "c");
+  CHECK(a.hard_state().epoch == 5);
+
+  // The original primary of its array waits for the recovery stage instead.
+  HardState original = of_a;
+  original.original = original.formation;
+  MemberMachine o("a", original, At(0));
+  o.Tick(At(0));
+  Drain(o);
+  o.Step(reply);
+  CHECK(o.role() == Role::kPrimary);
+  CHECK(o.hard_state().epoch == 2);
+}
+
 TEST_CASE("a quorum primary that itself voted for another member later moves past that epoch") {
   // a leads epoch 2 but voted for b in epoch 8 (an election while it led an array apart, sim
   // seed 6487): it cannot lend itself a lease for epoch 2 and would never be writable.

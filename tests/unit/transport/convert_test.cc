@@ -93,6 +93,7 @@ failover::Message FullFailover() {
   m.subject = "c.example.com";
   m.reason = "c.example.com unreachable for 3 s";
   m.voted_epoch = 10;
+  m.follows_epoch = 11;
   m.log = {8, 1234};
   m.members = {"a.example.com", "b.example.com"};
   m.formation = std::make_shared<const failover::Formation>(FullFormation());
@@ -200,6 +201,7 @@ void RequireEqual(const failover::Message& a, const failover::Message& b) {
   CHECK(a.subject == b.subject);
   CHECK(a.reason == b.reason);
   CHECK(a.voted_epoch == b.voted_epoch);
+  CHECK(a.follows_epoch == b.follows_epoch);
   CHECK(a.log == b.log);
   CHECK(a.members == b.members);
   REQUIRE((a.formation == nullptr) == (b.formation == nullptr));
