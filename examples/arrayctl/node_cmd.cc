@@ -678,12 +678,25 @@ int RepoConflicts(const std::vector<std::string>& argv) {
   return WithMember([&](arraykit::Node& node) {
     json status = json::parse(node.status());
     const json count = status.value("conflicts", json(0));
+    const json records = status.value("conflict_records", json::array());
     if (args.Has("--json")) {
-      PrintJson(json{{"conflicts", count}, {"applied", status.value("applied", json())}});
-    } else {
-      std::cout << count.dump() << " conflict record" << (count == 1 ? "" : "s")
-                << " (writes that lost a merge after a split; each event 'conflict' names its "
-                   "keys)\n";
+      PrintJson(json{{"conflicts", count},
+                     {"records", records},
+                     {"applied", status.value("applied", json())}});
+      return kExitOk;
+    }
+    std::cout << count.dump() << " conflict record" << (count == 1 ? "" : "s")
+              << " (writes that lost a merge after a split)\n";
+    if (records.empty()) return kExitOk;
+    Table table({"INDEX", "CATEGORY", "KEY", "KEPT VALUE", "LOST VALUE", "LOST WRITER"});
+    for (const json& c : records) {
+      auto shown = [](const json& v) { return v.is_null() ? std::string("(deleted)") : v.dump(); };
+      table.Add({Text(c["index"]), Text(c["category"]), Text(c["key"]), shown(c["kept_value"]),
+                 shown(c["lost_value"]), Text(c["lost_writer"])});
+    }
+    table.Print(std::cout);
+    if (records.size() < count.get<std::size_t>()) {
+      std::cout << "(the newest " << records.size() << " shown)\n";
     }
     return kExitOk;
   });
@@ -799,7 +812,7 @@ void RegisterNodeCommands(std::vector<Command>& commands) {
                       node_line});
   commands.push_back({{"repo", "conflicts"},
                       "[--json]",
-                      "how many conflict records the repository holds",
+                      "the repository's conflict records (newest first, at most 100)",
                       RepoConflicts,
                       node_line});
 }

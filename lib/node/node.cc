@@ -235,6 +235,29 @@ json RevokedSerials(const replication::Repository& repository) {
   return out;
 }
 
+// The newest conflict records (writes that lost a merge after a split), newest first; values
+// as the JSON they were written as.
+json ConflictRecords(const replication::Repository& repository) {
+  constexpr std::size_t kMaxListed = 100;
+  auto value = [](const std::string& text) {
+    if (text.empty()) return json();  // a delete
+    json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? json(text) : parsed;
+  };
+  json out = json::array();
+  for (auto it = repository.conflicts.rbegin();
+       it != repository.conflicts.rend() && out.size() < kMaxListed; ++it) {
+    out.push_back(json{{"index", it->index},
+                       {"category", it->category},
+                       {"key", it->key},
+                       {"kept_value", value(it->kept_value)},
+                       {"lost_value", value(it->lost_value)},
+                       {"lost_writer", it->lost_writer},
+                       {"lost_origin", it->lost_origin}});
+  }
+  return out;
+}
+
 absl::Status CheckHostKey(std::string_view key) {
   if (absl::StartsWith(absl::string_view(key.data(), key.size()), kReservedKeyPrefix)) {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -1303,6 +1326,7 @@ json Node::Impl::StatusJson() {
       {"log", PositionJson(r.last_position())},
       {"applied", PositionJson(r.applied_position())},
       {"conflicts", r.repository().conflicts.size()},
+      {"conflict_records", ConflictRecords(r.repository())},
       {"certificates", stored.ok() ? certificates : json()},
       {"ca_fingerprint", credentials_.ca_fingerprint},
       {"revoked_serials", RevokedSerials(r.repository())},

@@ -278,9 +278,26 @@ def test_partition_split_worked_case(cluster_factory):
     assert primary_of(c[A]) == A
     uncontactable = c[A].status()["uncontactable"]
     assert set(uncontactable) == {C, D}
+    # Both sides write the same key; c also one of its own.
+    c[A].put("client_profiles", "web", {"t": 30})
+    c[C].put("client_profiles", "web", {"t": 45})
+    c[C].put("client_profiles", "only_c", 1)
     c.heal()
     wait_for(lambda: primary_of(c[A]) == A and all(
         c[n].status()["primary"] == A for n in (B, C, D)), 30, what="a primary of all four")
+    # accept: a's value stands, c's is kept as a conflict record; c's other write is merged.
+    wait_for(lambda: c[A].ctl("repo", "conflicts")["conflicts"] == 1, 15,
+             what="the merge of c's writes")
+    c[A].ctl("array", "wait-synced", "--timeout", "10")
+    for name in (A, C):
+        conflicts = c[name].ctl("repo", "conflicts")
+        assert [(r["category"], r["key"], r["kept_value"], r["lost_value"], r["lost_writer"])
+                for r in conflicts["records"]] == [("client_profiles", "web", {"t": 30},
+                                                    {"t": 45}, C)], (name, conflicts)
+        assert c[name].get("client_profiles", "web") == {"t": 30}
+        assert c[name].get("client_profiles", "only_c") == 1
+    table = c[A].ctl_raw("repo", "conflicts")
+    assert table.returncode == 0 and "LOST WRITER" in table.stdout and C in table.stdout
 
 
 # ---- certificates refused at the handshake (DESIGN §6, §10) ------------------------------------
