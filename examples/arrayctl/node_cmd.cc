@@ -424,9 +424,12 @@ std::string StatusTable(const json& status) {
   for (const json& m : status["members"]) {
     const std::string name = m["name"];
     std::string backup = BackupLabel(f, name);
-    members.Add({name, Text(m["role"]), backup.empty() ? "-" : backup.substr(7),
-                 f.uncontactable.count(name) ? "no" : "yes", Text(m.value("applied_index", json())),
-                 Text(m.value("lag", json()))});
+    // A planned member has not joined yet: neither reached nor counted as lost.
+    const std::string contactable = m.value("planned", false)           ? "planned"
+                                    : f.uncontactable.count(name) ? "no"
+                                                                  : "yes";
+    members.Add({name, Text(m["role"]), backup.empty() ? "-" : backup.substr(7), contactable,
+                 Text(m.value("applied_index", json())), Text(m.value("lag", json()))});
   }
   members.Print(out);
   const json certificates = status.value("certificates", json());

@@ -225,6 +225,11 @@ def test_planned_member_must_join_with_its_planned_roles(cluster_factory):
     assert r.returncode == 1 and "roles_mismatch" in r.stderr
     assert c[B].status()["role"] == "primary" and len(c[B].status()["members"]) == 1
     assert c.join(A, C)["joined"] == C
+    # The status table says which members have not joined yet.
+    table = c[A].ctl_raw("status", "--format", "table").stdout
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.split() and
+            line.split()[0] in (A, B, C)}
+    assert "planned" in rows[B] and "planned" not in rows[C], table
 
 
 @pytest.mark.skipif(not nft_available() and os.environ.get("CI") != "true",
