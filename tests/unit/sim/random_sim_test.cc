@@ -30,6 +30,33 @@ TEST_CASE("randomized simulation keeps every invariant") {
   CHECK(failures == 0);
 }
 
+// Quorum liveness (Simulator::CheckQuorumLive, docs/failover.md §6): at the settled end a
+// primary holding a majority of its voters is writable, and some array is writable unless the
+// outcome is the operator's. Seeds 1-1000 hold (110, 114, 201, 366, 958 ... did not before the
+// fixes of the catch-up prefix, of voted epochs equal to the primary's, of a primary's own vote,
+// and of a primary apart); the check is not yet on for all 10,000 (7 known seeds above 1,000).
+#ifdef NDEBUG
+constexpr std::uint64_t kLiveSeeds = 1000;
+#else
+constexpr std::uint64_t kLiveSeeds = 200;
+#endif
+
+TEST_CASE("quorum liveness holds on the first seeds and on the seeds that found its gaps") {
+  arraykit::sim::RandomOptions options;
+  options.check_liveness = true;
+  std::uint64_t failures = 0;
+  auto run = [&](std::uint64_t seed) {
+    const absl::Status status = arraykit::sim::RunRandomSeed(seed, options);
+    if (!status.ok()) {
+      ++failures;
+      FAIL_CHECK(status.message());
+    }
+  };
+  for (std::uint64_t seed = 1; seed <= kLiveSeeds && failures < 20; ++seed) run(seed);
+  for (std::uint64_t seed : {958ULL, 114ULL, 6487ULL, 1798ULL, 1005ULL, 1278ULL}) run(seed);
+  CHECK(failures == 0);
+}
+
 // Seed 21237 (quorum): voter m3 voted for m1 in epoch 4 and crashed before m1's join reply
 // arrived; restarted, it followed m2's unwritable epoch-1 array but kept lending m1 leases, so m1
 // stayed writable without ever committing its barrier. A voter now lends leases only to the
