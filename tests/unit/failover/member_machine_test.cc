@@ -366,16 +366,33 @@ TEST_CASE("clean makes the member standalone at a new epoch") {
   CHECK(b.role() == Role::kPrimary);
 }
 
+// A lease request from `from` to `to` at `epoch`, optionally carrying the requester's formation.
+Message LeaseRequest(const std::string& from, const std::string& to, std::uint64_t epoch,
+                     std::uint64_t id = 3, std::shared_ptr<const Formation> formation = nullptr) {
+  Message lease;
+  lease.type = MessageType::kLeaseRequest;
+  lease.from = from;
+  lease.to = to;
+  lease.id = id;
+  lease.epoch = epoch;
+  lease.formation = std::move(formation);
+  return lease;
+}
+
+// The lease reply among a Ready's messages (REQUIREd).
+Message LeaseReplyIn(const Ready& ready) {
+  std::optional<Message> reply;
+  for (const Message& m : ready.messages) {
+    if (m.type == MessageType::kLeaseReply) reply = m;
+  }
+  REQUIRE(reply.has_value());
+  return *reply;
+}
+
 TEST_CASE("clean in quorum mode leaves a writable one-member array that ignores its old array") {
   // b granted a its vote and lease promise; then the operator cleans b.
   MemberMachine b("b", Configured(/*quorum=*/true), At(0));
-  Message lease;
-  lease.type = MessageType::kLeaseRequest;
-  lease.from = "a";
-  lease.to = "b";
-  lease.id = 7;
-  lease.epoch = 1;
-  b.Step(lease);
+  b.Step(LeaseRequest("a", "b", 1, 7));
   Ready ready = Drain(b);
   REQUIRE(ready.messages.size() == 1);
   REQUIRE(ready.messages[0].ok);
@@ -407,26 +424,12 @@ TEST_CASE("clean in quorum mode leaves a writable one-member array that ignores 
   vote.id = 9;
   vote.epoch = 50;
   b.Step(vote);
-  lease.epoch = 50;
-  b.Step(lease);
+  b.Step(LeaseRequest("a", "b", 50, 7));
   ready = Drain(b);
   REQUIRE(ready.messages.size() == 2);
   CHECK_FALSE(ready.messages[0].ok);
   CHECK_FALSE(ready.messages[1].ok);
   CHECK(b.hard_state().voted_for == "b");
-}
-
-// A lease request from `from` at `epoch` to c, optionally carrying the requester's formation.
-Message LeaseRequestToC(const std::string& from, std::uint64_t epoch,
-                        std::shared_ptr<const Formation> formation = nullptr) {
-  Message lease;
-  lease.type = MessageType::kLeaseRequest;
-  lease.from = from;
-  lease.to = "c";
-  lease.id = 3;
-  lease.epoch = epoch;
-  lease.formation = std::move(formation);
-  return lease;
 }
 
 TEST_CASE("a voter lends leases only to the primary it follows") {
@@ -438,7 +441,7 @@ TEST_CASE("a voter lends leases only to the primary it follows") {
   Formation of_b = Configured(true).formation;
   of_b.primary = "b";
   of_b.backup_primaries = {"c"};
-  c.Step(LeaseRequestToC("b", 1, std::make_shared<const Formation>(of_b)));
+  c.Step(LeaseRequest("b", "c", 1, 3, std::make_shared<const Formation>(of_b)));
   Ready ready = Drain(c);
   REQUIRE(ready.messages.size() == 1);
   CHECK(ready.messages[0].type == MessageType::kLeaseReply);
@@ -447,7 +450,7 @@ TEST_CASE("a voter lends leases only to the primary it follows") {
   CHECK(c.hard_state().promise_to.empty());
   CHECK(c.hard_state().formation.primary == "a");
   // Its own primary gets the lease.
-  c.Step(LeaseRequestToC("a", 1));
+  c.Step(LeaseRequest("a", "c", 1));
   ready = Drain(c);
   REQUIRE(ready.messages.size() == 1);
   CHECK(ready.messages[0].ok);
@@ -477,7 +480,7 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   without_c.voters = {"a", "b", "c"};
   without_c.resilience = state.formation.resilience;
   without_c.version = 2;
-  c.Step(LeaseRequestToC("b", 4, std::make_shared<const Formation>(without_c)));
+  c.Step(LeaseRequest("b", "c", 4, 3, std::make_shared<const Formation>(without_c)));
   Ready ready = Drain(c);
   REQUIRE(ready.messages.size() == 1);
   CHECK_FALSE(ready.messages[0].ok);
@@ -486,7 +489,7 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   Formation with_c = without_c;
   with_c.members = {"b", "c"};
   with_c.version = 3;
-  c.Step(LeaseRequestToC("b", 4, std::make_shared<const Formation>(with_c)));
+  c.Step(LeaseRequest("b", "c", 4, 3, std::make_shared<const Formation>(with_c)));
   ready = Drain(c);
   CHECK(HasEvent(ready, "joined"));
   CHECK(c.role() == Role::kSecondary);
@@ -510,7 +513,7 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   // there) joins nothing and gets no lease.
   MemberMachine d("c", state, At(400));
   with_c.version = 4;
-  d.Step(LeaseRequestToC("b", 5, std::make_shared<const Formation>(with_c)));
+  d.Step(LeaseRequest("b", "c", 5, 3, std::make_shared<const Formation>(with_c)));
   ready = Drain(d);
   CHECK_FALSE(HasEvent(ready, "joined"));
   REQUIRE(ready.messages.size() == 1);
@@ -526,13 +529,7 @@ TEST_CASE("an election started under the lost primary's lease asks again once it
   MemberMachine b("b", Configured(/*quorum=*/true), At(0));
   b.Tick(At(0));
   Drain(b);
-  Message lease;
-  lease.type = MessageType::kLeaseRequest;
-  lease.from = "a";
-  lease.to = "b";
-  lease.id = 1;
-  lease.epoch = 1;
-  b.Step(lease);
+  b.Step(LeaseRequest("a", "b", 1, 1));
   Drain(b);
   REQUIRE(b.hard_state().promise_to == "a");
   const absl::Duration promised = b.hard_state().promise_until;
@@ -872,20 +869,10 @@ TEST_CASE("a primary apart, refused a lease by a voter that follows a later prim
   b.Tick(At(0));
   Drain(b);
   auto lease_reply = [&b](const std::string& from) {
-    Message request;
-    request.type = MessageType::kLeaseRequest;
-    request.from = from;
-    request.to = "b";
-    request.epoch = 2;
-    request.id = 3;
-    b.Step(request);
-    std::optional<Message> reply;
-    for (const Message& m : Drain(b).messages) {
-      if (m.type == MessageType::kLeaseReply) reply = m;
-    }
-    REQUIRE(reply.has_value());
-    CHECK_FALSE(reply->ok);
-    return *reply;
+    b.Step(LeaseRequest(from, "b", 2));
+    Message reply = LeaseReplyIn(Drain(b));
+    CHECK_FALSE(reply.ok);
+    return reply;
   };
   const Message refused = lease_reply("a");
   REQUIRE(refused.formation != nullptr);
@@ -949,21 +936,12 @@ TEST_CASE("a voter refusing its primary's lease names the epoch to move past onl
     MemberMachine b("b", state, At(0));
     b.Tick(At(0));
     Drain(b);
-    Message request;
-    request.type = MessageType::kLeaseRequest;
-    request.from = "a";
-    request.to = "b";
-    request.epoch = 1;
-    request.id = 7;
-    request.log = LogPosition{1, 5};
+    Message request = LeaseRequest("a", "b", 1, 7);
+    request.log = LogPosition{1, 5};  // behind b's
     b.Step(request);
-    std::optional<Message> reply;
-    for (const Message& m : Drain(b).messages) {
-      if (m.type == MessageType::kLeaseReply) reply = m;
-    }
-    REQUIRE(reply.has_value());
-    CHECK_FALSE(reply->ok);
-    return reply->voted_epoch;
+    Message reply = LeaseReplyIn(Drain(b));
+    CHECK_FALSE(reply.ok);
+    return reply.voted_epoch;
   };
   CHECK(reply_of("a") == 0);  // its vote went to a: a later epoch would not help a
   CHECK(reply_of("c") == 1);  // it voted for c in epoch 1: a moves past it
