@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -438,8 +439,8 @@ class Node::Impl {
   bool AwaitsOriginalPrimary() const;
   // The members a rollover's next CA must have reissued before it is activated.
   std::vector<std::string> RolloverMembers() const;
-  // Every member but this one holds a certificate of `next` (its record is applied).
-  bool OthersHoldCertificateOf(const CaRecord& next) const;
+  // The rollover members without a certificate of `next` (as the applied records say).
+  std::vector<std::string> PendingReissue(const CaRecord& next) const;
   // What HandleReady adds to the iteration: the credentials to persist with its batch, and the
   // messages to send once it committed (JoinAdmit after add_member, JoinAdmitted after the
   // joiner's transaction).
@@ -1941,8 +1942,12 @@ void Node::Impl::ReconcileCa() {
       // issue_certificate for the primary itself, after every other member: a member that has
       // not applied the next record yet (it was away) refuses certificates of that CA, and only
       // its primary can send it the record. Its own renewal date does not wait.
+      const std::vector<std::string> pending = PendingReissue(*next);
+      const bool others_done = std::all_of(pending.begin(), pending.end(), [this](const auto& m) {
+        return CanonicalName(m) == CanonicalName(options_.name);
+      });
       if (mono >= own_issue_at_ && !AwaitsOriginalPrimary() &&
-          (OthersHoldCertificateOf(*next) || WallNow() >= PeerRenewalAt())) {
+          (others_done || WallNow() >= PeerRenewalAt())) {
         own_issue_at_ = mono + kCsrRetry;
         if (absl::Status s = IssueOwnCertificate(*next); !s.ok()) Fail(s);
       }
@@ -2252,20 +2257,17 @@ std::vector<std::string> Node::Impl::RolloverMembers() const {
   return members;
 }
 
-bool Node::Impl::OthersHoldCertificateOf(const CaRecord& next) const {
+std::vector<std::string> Node::Impl::PendingReissue(const CaRecord& next) const {
   const replication::Repository& repository = replicator_->repository();
+  std::vector<std::string> pending;
   for (const std::string& member : RolloverMembers()) {
-    if (CanonicalName(member) == CanonicalName(options_.name)) continue;
-    if (IssuingCaOf(repository, member) != next.fingerprint) return false;
+    if (IssuingCaOf(repository, member) != next.fingerprint) pending.push_back(member);
   }
-  return true;
+  return pending;
 }
 
 void Node::Impl::ActivateNextCa(const CaRecord& next) {
-  const replication::Repository& repository = replicator_->repository();
-  for (const std::string& member : RolloverMembers()) {
-    if (IssuingCaOf(repository, member) != next.fingerprint) return;
-  }
+  if (!PendingReissue(next).empty()) return;
   WriteInternal(kCurrentCaKey, json{{"fingerprint", next.fingerprint},
                                     {"certificate", next.certificate_pem},
                                     {"created_by", next.created_by}}
@@ -2324,16 +2326,11 @@ void Node::Impl::UntrustPreviousCas(const CaRecord& current, const std::optional
 }
 
 json Node::Impl::RolloverJson() const {
-  const replication::Repository& repository = replicator_->repository();
   const std::optional<CaRecord> next = CaRecordOf(kNextCaKey);
   if (!next.has_value()) return json();
-  json pending = json::array();
-  for (const std::string& member : RolloverMembers()) {
-    if (IssuingCaOf(repository, member) != next->fingerprint) pending.push_back(member);
-  }
   return json{{"next", next->fingerprint},
               {"created_by", next->created_by},
-              {"pending", std::move(pending)}};
+              {"pending", PendingReissue(*next)}};
 }
 
 // ---- Node --------------------------------------------------------------------------------------
