@@ -342,6 +342,7 @@ absl::Duration MemberMachine::NextWakeup() const {
       break;
     case Stage::kSteady:
     case Stage::kFailbackWait:
+      next = std::min(next, SilenceDeadline());
       break;
   }
   if (quorum() && writable()) next = std::min(next, writable_until_);
@@ -537,6 +538,7 @@ void MemberMachine::Tick(const Clock& now) {
       break;
   }
   if (stage_ == Stage::kSearching) WalkTick();
+  if (now_.mono < next_monitor_ && now_.mono >= SilenceDeadline()) PrimaryLost(misses_ + 1);
   if (now_.mono >= next_monitor_) {
     MonitorTick();
     const absl::Duration interval = resilience().monitor_interval;

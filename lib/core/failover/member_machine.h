@@ -10,6 +10,7 @@
 #ifndef ARRAYKIT_CORE_FAILOVER_MEMBER_MACHINE_H_
 #define ARRAYKIT_CORE_FAILOVER_MEMBER_MACHINE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -207,11 +208,12 @@ class MemberMachine {
   bool quorum() const { return resilience().mode == model::ResilienceMode::kQuorum; }
   bool IsVoter(std::string_view name) const;
   std::size_t Majority() const { return hard_.formation.voters.size() / 2 + 1; }
-  // A lease outlives the renewal that follows it by the grace period, so a primary steps down
-  // once it has lacked a majority for the grace period (DESIGN §5.3), and a renewal that is
-  // merely in flight never makes it flap.
+  // A lease lasts the grace period, so a primary steps down once it has lacked a majority for
+  // the grace period (DESIGN §5.3) and a lost primary's voters are free about when its loss is
+  // detected; never less than two monitor intervals, so a renewal merely in flight (one
+  // monitor attempt) does not make the primary flap.
   absl::Duration LeaseDuration() const {
-    return resilience().GracePeriod() + resilience().monitor_interval;
+    return std::max(resilience().GracePeriod(), 2 * resilience().monitor_interval);
   }
   absl::Duration SafeLease() const;
   bool IsUncontactable(std::string_view name) const;
@@ -260,6 +262,8 @@ class MemberMachine {
   // Quorum mode, no primary found: follows the lost primary again and searches again later.
   void RetryFailover(const std::string& reason);
   int MissesBeforeSearch() const;
+  absl::Duration SilenceDeadline() const;
+  bool PrimaryLost(int unanswered);
   void UpdateWritable();
   // epoch_raised: a voter (maybe this member) voted in `voted_epoch` for another member; this
   // primary moves to the epoch after it, where that vote does not bind.
@@ -331,6 +335,7 @@ class MemberMachine {
   // Secondary: the probe of the current monitor interval.
   std::uint64_t probe_id_ = 0;
   bool probe_answered_ = true;
+  absl::Duration probe_sent_at_;  // (SilenceDeadline)
   int misses_ = 0;
   std::uint64_t primary_contacts_ = 0;
   bool loss_reported_ = false;  // failover disabled: the loss was reported once

@@ -267,7 +267,14 @@ void MemberMachine::StartElection(const std::string& reason) {
 void MemberMachine::AskVoters() {
   AK_CHECK(stage_ == Stage::kElecting, self_, " asks for votes in stage ", std::string(ToString(stage_)));
   Election& election = *election_;
-  election.next_ask = now_.mono + resilience().monitor_interval;
+  const absl::Duration interval = resilience().monitor_interval;
+  election.next_ask = now_.mono + interval;
+  // The lost primary asked every voter for its lease at once, so this member's own promise ends
+  // about when the others' do: they are asked again just after it, not a whole interval later.
+  if (!hard_.promise_to.empty() && hard_.promise_to != self_ &&
+      hard_.promise_until > now_.mono) {
+    election.next_ask = std::min(election.next_ask, hard_.promise_until + interval / 20);
+  }
   if (IsVoter(self_) && !Has(election.granted, self_) &&
       Grant(self_, election.epoch, hard_.log, /*vote=*/true)) {
     election.granted.push_back(self_);

@@ -42,33 +42,52 @@ void MemberMachine::PrimaryMonitor() {
 }
 
 void MemberMachine::SecondaryMonitor() {
-  const model::Resilience& r = resilience();
   if (probe_id_ != 0 && !probe_answered_) ++misses_;
-  const std::string& primary = hard_.formation.primary;
-  // An operator's clean --contactmembers finishes within one find-primary interval; the
-  // failover waits for it.
-  if (misses_ >= MissesBeforeSearch() && stage_ != Stage::kCleaning) {
-    if (r.failover_enabled) {
-      BecomeSearching(
-          absl::StrCat(primary, " unreachable for ", FormatSeconds(now_.mono - last_ack_at_), ": ",
-                       misses_, " probes in a row unanswered (grace period ",
-                       FormatSeconds(r.GracePeriod()), ")"),
-          /*stand_now=*/false);
-      return;
-    }
-    if (!loss_reported_) {
-      loss_reported_ = true;
-      Record("primary_unreachable",
-             absl::StrCat(primary, " unreachable for ", FormatSeconds(now_.mono - last_ack_at_),
-                          "; failover is disabled (failover_enabled false): no action"));
-    }
-  }
+  if (misses_ >= MissesBeforeSearch() && PrimaryLost(misses_)) return;
   probe_id_ = next_id_++;
   probe_answered_ = false;
-  Message probe = NewMessage(MessageType::kProbe, primary);
+  probe_sent_at_ = now_.mono;
+  Message probe = NewMessage(MessageType::kProbe, hard_.formation.primary);
   probe.id = probe_id_;
   probe.version = hard_.formation.version;
   Send(std::move(probe));
+}
+
+// The seed starts the failover once the primary has been unavailable for the grace period.
+// Between monitor ticks: all but the last of the probes it takes are missed, the last has been
+// out for half an interval, and nothing was heard for the grace period. So the loss is seen
+// about one grace period after the primary's last answer, not after the first probe it missed.
+absl::Duration MemberMachine::SilenceDeadline() const {
+  if (role() != Role::kSecondary || probe_id_ == 0 || probe_answered_ || loss_reported_ ||
+      misses_ < MissesBeforeSearch() - 1 || stage_ == Stage::kCleaning) {
+    return absl::InfiniteDuration();
+  }
+  const absl::Duration interval = resilience().monitor_interval;
+  return std::max(probe_sent_at_ + interval / 2, last_ack_at_ + interval * MissesBeforeSearch());
+}
+
+// Starts the failover stage (or, failover disabled, reports the loss once). False if it did not.
+bool MemberMachine::PrimaryLost(int unanswered) {
+  const model::Resilience& r = resilience();
+  const std::string& primary = hard_.formation.primary;
+  // An operator's clean --contactmembers finishes within one find-primary interval; the
+  // failover waits for it.
+  if (stage_ == Stage::kCleaning) return false;
+  if (r.failover_enabled) {
+    BecomeSearching(
+        absl::StrCat(primary, " unreachable for ", FormatSeconds(now_.mono - last_ack_at_), ": ",
+                     unanswered, " probes in a row unanswered (grace period ",
+                     FormatSeconds(r.GracePeriod()), ")"),
+        /*stand_now=*/false);
+    return true;
+  }
+  if (!loss_reported_) {
+    loss_reported_ = true;
+    Record("primary_unreachable",
+           absl::StrCat(primary, " unreachable for ", FormatSeconds(now_.mono - last_ack_at_),
+                        "; failover is disabled (failover_enabled false): no action"));
+  }
+  return false;
 }
 
 void MemberMachine::OnProbe(const Message& m) {

@@ -221,12 +221,12 @@ TEST_CASE("a voter grants one vote per epoch and keeps its lease promise") {
   c.Tick(At(0));
   Drain(c);
   CHECK(request(MessageType::kLeaseRequest, "a", 1));  // the primary's lease
-  // The lease lasts the grace period plus one monitor interval: promised to a until 660 s.
+  // The lease lasts the grace period: promised to a until 600 s.
   CHECK_FALSE(request(MessageType::kVoteRequest, "b", 2));
-  c.Tick(At(659));
+  c.Tick(At(599));
   Drain(c);
   CHECK_FALSE(request(MessageType::kVoteRequest, "b", 2));
-  c.Tick(At(660));
+  c.Tick(At(600));
   Drain(c);
   CHECK(request(MessageType::kVoteRequest, "b", 2));
   CHECK_FALSE(request(MessageType::kVoteRequest, "a", 2));   // one vote per epoch
@@ -241,7 +241,7 @@ TEST_CASE("a restarted voter keeps its promise for a full lease") {
   state.promise_to = "a";
   state.promise_until = absl::Seconds(10);
   MemberMachine c("c", state, At(500));
-  CHECK(c.hard_state().promise_until == absl::Seconds(500 + 660));
+  CHECK(c.hard_state().promise_until == absl::Seconds(500 + 600));
 }
 
 TEST_CASE("answers from a primary of a lower epoch are fenced off and count as misses") {
@@ -277,6 +277,57 @@ TEST_CASE("a probe answered after a miss counts as contact regained (the replica
   b.Step(Ack(Drain(b), 1));
   Drain(b);
   CHECK(b.primary_contacts() == 1);  // no miss in between
+}
+
+// The seed: the failover starts once the primary has been unavailable for the grace period.
+// a answers the probe of 0 s at 1 s and then nothing: the probes of 60-540 s are nine misses
+// and the one of 600 s has been out for half an interval at 630 s, one grace period (600 s)
+// after a's last answer; no need to wait for the tick of 660 s.
+TEST_CASE("the failover starts once the primary was silent for the grace period, between ticks") {
+  for (const bool enabled : {true, false}) {
+    HardState state = Configured();
+    state.formation.resilience.failover_enabled = enabled;
+    MemberMachine b("b", state, At(0));
+    b.Tick(At(0));
+    Ready probe = Drain(b);
+    b.Tick(At(1));
+    b.Step(Ack(probe, 1));
+    Drain(b);
+    for (int t = 60; t <= 600; t += 60) {
+      CHECK(b.NextWakeup() == absl::Seconds(t));
+      b.Tick(At(t));
+      CHECK(Drain(b).events.empty());
+    }
+    CHECK(b.NextWakeup() == absl::Seconds(630));
+    b.Tick(At(629));
+    CHECK(Drain(b).events.empty());
+    b.Tick(At(630));
+    Ready lost = Drain(b);
+    REQUIRE(lost.events.size() >= 1);
+    if (enabled) {
+      CHECK(lost.events[0].event == "failover_started");
+      CHECK_THAT(lost.events[0].reason,
+                 Catch::Matchers::Contains("a unreachable for 629 s: 10 probes in a row "
+                                           "unanswered (grace period 600 s)"));
+    } else {
+      CHECK(lost.events[0].event == "primary_unreachable");
+      // Reported once; the machine does not ask to be woken for it again.
+      CHECK(b.NextWakeup() == absl::Seconds(660));
+    }
+  }
+  // The silence alone is not enough: a primary that answered late (at 590 s the probe of
+  // 540 s) is not lost at 630 s.
+  MemberMachine b("b", Configured(), At(0));
+  for (int t = 0; t <= 600; t += 60) {
+    b.Tick(At(t));
+    Ready probe = Drain(b);
+    if (t == 540) {
+      b.Tick(At(590));
+      b.Step(Ack(probe, 1));
+      Drain(b);
+    }
+  }
+  CHECK(b.NextWakeup() == absl::Seconds(660));
 }
 
 TEST_CASE("a primary of a higher epoch raises the secondary's epoch") {
@@ -524,10 +575,14 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
 
 // A failover detected while the lost primary's lease still binds the voters (the candidate's
 // own promise included): the election lasts until the promise ran out plus the find-new-primary
-// timeout, and asks the voters that refused again every monitor interval.
+// timeout, and asks the voters that refused again just after its own promise ran out, and every
+// monitor interval.
 TEST_CASE("an election started under the lost primary's lease asks again once it ran out") {
   MemberMachine b("b", Configured(/*quorum=*/true), At(0));
   b.Tick(At(0));
+  Drain(b);
+  // a's last lease request arrives after b's last probe went out (the probe stays unanswered).
+  b.Tick(At(30));
   Drain(b);
   b.Step(LeaseRequest("a", "b", 1, 1));
   Drain(b);
@@ -545,8 +600,11 @@ TEST_CASE("an election started under the lost primary's lease asks again once it
   REQUIRE(absl::Seconds(t) < promised);
   CHECK(b.hard_state().voted_for != "b");
   const std::uint64_t epoch = b.hard_state().voted_epoch + 1;
-  // Once the promise ran out, b asks again: its own vote, and c once more.
-  b.Tick(Clock{promised + absl::Seconds(1), absl::UnixEpoch() + promised + absl::Seconds(1)});
+  // Just after the promise ran out (a twentieth of the interval, not a whole one), b asks
+  // again: its own vote, and c once more.
+  const absl::Duration again = promised + absl::Seconds(3);
+  REQUIRE(b.NextWakeup() == again);
+  b.Tick(Clock{again, absl::UnixEpoch() + again});
   Ready ready = Drain(b);
   CHECK(b.hard_state().voted_for == "b");
   bool asked_c = false;
