@@ -356,6 +356,7 @@ class Node::Impl {
   void CollectStoreFailure();
   std::unique_ptr<Iteration> held_;  // built while the store thread was full (HandleReady)
   void AbandonHeld(const absl::Status& why);
+  void ReleaseEarly(Iteration& it);
 
  public:
   // Join (loop thread). Primary side.
@@ -1156,6 +1157,7 @@ bool Node::Impl::HandleReady() {
       // Nothing in flight and a small batch (a lone write, a follower's next entry, a
       // heartbeat): the loop commits it itself, without the hand-over to the store thread and
       // back. Larger batches go to the store thread, so the loop steps on during their flush.
+      ReleaseEarly(*it);
       if (!it->persist.empty()) {
         if (absl::Status s = storage_->Commit(it->persist); !s.ok()) {
           Fail(s);
@@ -1170,6 +1172,38 @@ bool Node::Impl::HandleReady() {
   }
   return held_ != nullptr ? committer_->has_room()
                           : machine_->HasReady() || replicator_->HasReady();
+}
+
+// A batch the loop commits itself, every earlier one durable (the store thread idle): two
+// things of it need not wait for its commit. In quorum mode a primary's appends leave now, so
+// the members write their copies while it writes its own (Raft's parallel leader write; their
+// replies are stepped only after this commit, as the replicator counts the primary's own copy
+// as durable). Not in array mode, where members apply what they receive at once: a write
+// refused there for a failed commit must reach nobody. And a batch that appends nothing
+// answers the writes it completes now: their entries are durable already (earlier batches,
+// the members' replies); this batch records the applied position, which a restart rebuilds
+// from the log.
+void Node::Impl::ReleaseEarly(Iteration& it) {
+  if (!it.failover_messages.empty() || !it.after_commit.empty()) return;  // they go first
+  replication::Ready& r = it.replication;
+  const bool quorum =
+      machine_->hard_state().formation.resilience.mode == model::ResilienceMode::kQuorum;
+  std::vector<replication::Message> later;
+  for (replication::Message& m : r.messages) {
+    if (quorum && m.type == replication::MessageType::kAppend) {
+      std::string to = m.to;
+      transport_->Send(to, std::move(m));
+    } else {
+      later.push_back(std::move(m));
+    }
+  }
+  r.messages = std::move(later);
+  if (r.append.empty() && !r.snapshot.has_value() && !r.truncate_after.has_value()) {
+    for (auto& [call, completion] : it.completions) {
+      call->Finish(std::move(completion.status), PositionText(completion.position));
+    }
+    it.completions.clear();
+  }
 }
 
 void Node::Impl::AbandonHeld(const absl::Status& why) {

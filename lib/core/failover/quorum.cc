@@ -43,11 +43,15 @@ bool MemberMachine::Grant(const std::string& from, std::uint64_t epoch, const Lo
     return false;
   }
   if (log < hard_.log) return false;  // only to members at least as up to date
+  // A renewal changes only the promise's end, which a restart recomputes (a full lease from
+  // the restart): nothing to make durable, so a lease round costs the voters no disk flush.
+  const bool renewal =
+      hard_.voted_epoch == epoch && hard_.voted_for == from && hard_.promise_to == from;
   hard_.voted_epoch = epoch;
   hard_.voted_for = from;
   hard_.promise_to = from;
   hard_.promise_until = now_.mono + LeaseDuration();
-  Persist();
+  if (!renewal) Persist();
   return true;
 }
 

@@ -1,5 +1,6 @@
 // The node's store thread (lib/node/commit_worker.h): batches commit in order, nothing of an
-// iteration leaves before its commit returned, a failed commit stops the member, and a write
+// iteration leaves before its commit returned (but a quorum primary's appends), a failed commit
+// stops the member, and a write
 // costs one commit (the HardState's log position rides in the same transaction).
 #include <atomic>
 #include <chrono>
@@ -177,7 +178,7 @@ struct Array {
   }
   // The configured array of the three, `kA` primary; returns once both secondaries hold a
   // write of the primary.
-  void Form(double monitor_interval_s = 0.05) {
+  void Form(double monitor_interval_s = 0.05, const std::string& mode = "array") {
     json members = json::array();
     int rack = 1;
     for (const std::string& name : {kA, kB, kC}) {
@@ -188,7 +189,7 @@ struct Array {
     json description{{"members", members},
                      {"primary", kA},
                      {"backup_primaries", {kB, kC}},
-                     {"resilience", {{"monitor_interval_s", monitor_interval_s}}}};
+                     {"resilience", {{"monitor_interval_s", monitor_interval_s}, {"mode", mode}}}};
     for (const std::string& name : {kC, kB, kA}) {
       REQUIRE(nodes[name]->CreateArray(description.dump()).ok());
     }
@@ -498,6 +499,50 @@ TEST_CASE("a failed commit stops the member: its writes and those behind it neve
     if (json::parse(e)["event"] == "store_failed") reported = true;
   }
   CHECK(reported);
+}
+
+// Quorum mode: the primary's append leaves while the primary commits it (Raft's parallel
+// leader write), so a secondary holds the entry before the primary's commit returned; the
+// write is answered only after it.
+TEST_CASE("quorum mode: a primary's append leaves during its commit, the answer after it") {
+  Array array("parallel", {kA, kB, kC});
+  array.Form(0.05, "quorum");
+  Node& a = array[kA];
+  auto log_index = [](Node& node) {
+    auto status = node.Status();
+    REQUIRE(status.ok());
+    return json::parse(*status)["log"]["index"].get<std::uint64_t>();
+  };
+  REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+  const std::uint64_t before = log_index(array[kB]);
+  array.hooks[kA]->Hold();
+  auto put = std::async(std::launch::async, [&] { return a.Put("sessions", "parallel", "1"); });
+  REQUIRE(array.hooks[kA]->WaitHolding());
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (log_index(array[kB]) <= before) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(2ms);
+  }
+  CHECK(put.wait_for(50ms) == std::future_status::timeout);  // held with the primary's commit
+  array.hooks[kA]->Release();
+  auto answer = put.get();
+  REQUIRE(answer.ok());
+  CHECK(Has(a, "parallel"));
+}
+
+// Quorum mode: the batch that records a majority-acknowledged write as applied appends
+// nothing; the write is answered before that batch's commit (its entry is durable already).
+TEST_CASE("quorum mode: a write is answered before the commit that records it applied") {
+  Array array("answered-early", {kA, kB, kC});
+  array.Form(0.05, "quorum");
+  Node& a = array[kA];
+  REQUIRE(a.WaitSynced(absl::Seconds(10)).ok());
+  array.hooks[kA]->SetGate(1);  // the write's own commit passes, the next one waits
+  auto answer = a.Put("sessions", "early", "1");
+  REQUIRE(answer.ok());
+  CHECK(array.hooks[kA]->WaitGated(2));
+  array.hooks[kA]->Release();
+  CHECK(Has(a, "early"));
 }
 
 TEST_CASE("writers in flight when a commit fails: acknowledged writes replicate, refused never") {
