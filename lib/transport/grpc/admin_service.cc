@@ -24,6 +24,7 @@ namespace {
 constexpr mode_t kSocketMode = 0600;
 // Calls still running when the server stops get this long to finish before they are cancelled.
 constexpr absl::Duration kStopGrace = absl::Seconds(2);
+constexpr int kIdleCallThreads = 64;
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return MakeError(absl::StatusCode::kInvalidArgument, "invalid_value",
@@ -250,6 +251,12 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(node::Operations
   int bound = 0;
   builder.AddListeningPort("unix:" + socket_path, ::grpc::InsecureServerCredentials(), &bound);
   builder.RegisterService(server->service_.get());
+  // A sync server's thread that finishes a call and finds more than MAX_POLLERS threads
+  // waiting for calls exits, and the next call starts a new one: with many callers in flight
+  // (64 writers, each call held until its write is durable) that was a thread created and
+  // destroyed per call. Idle threads up to this many stay.
+  builder.SetSyncServerOption(::grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kIdleCallThreads);
   {
     // gRPC binds the socket with the process's umask: no access for group and others from the
     // moment the file exists; the chmod below makes the mode exact whatever the umask was.

@@ -505,6 +505,8 @@ struct Link {
   std::deque<Frame> queue;
   std::vector<StreamPtr> streams;
   LinkCounters counters;
+  // Wakes this peer's writers and dialer (with mu_): a frame for the peer wakes nobody else.
+  std::condition_variable wake;
   bool dialer = false;
 };
 
@@ -549,7 +551,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     }
     link.queue.push_back(*std::move(frame));
     StartDialerLocked(peer, link);
-    changed_.notify_all();
+    link.wake.notify_all();
   }
 
   void SendPinned(const std::string& to, const std::string& expected_ca_fingerprint,
@@ -569,7 +571,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       if (s->kind == Stream::Kind::kPinned && !s->done && expected.ok() &&
           s->pinned_fingerprint == *expected) {
         s->pinned_queue.push_back(*std::move(frame));
-        changed_.notify_all();
+        link.wake.notify_all();
         return;
       }
     }
@@ -695,7 +697,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       threads.push_back(std::move(rechecker_));
       for (Helper& h : helpers_) threads.push_back(std::move(h.thread));
       helpers_.clear();
-      changed_.notify_all();
+      WakeAllLocked();
     }
     {
       std::lock_guard secure_lock(secure_mu_);
@@ -788,7 +790,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     {
       std::lock_guard lock(mu_);
       client_provider_ = Provider(id);
-      changed_.notify_all();
+      WakeAllLocked();
     }
     const std::string summary = absl::StrCat(id.key, id.chain);
     if (server_ && summary == server_identity_) return absl::OkStatus();
@@ -917,7 +919,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         }
       }
     }
-    changed_.notify_all();
+    WakeAllLocked();
   }
 
   // ---- streams ---------------------------------------------------------------------------------
@@ -926,7 +928,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     std::lock_guard lock(mu_);
     if (closed_) return false;
     links_[s->peer].streams.push_back(s);
-    changed_.notify_all();
+    WakeAllLocked();
     return true;
   }
 
@@ -940,7 +942,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     // A pinned stream's frames that were never written are lost with it.
     link.counters.dropped += s->pinned_queue.size();
     s->pinned_queue.clear();
-    changed_.notify_all();
+    WakeAllLocked();
   }
 
   // The next frame `s` may write, taken from its queue; nullopt when none. Needs mu_.
@@ -974,10 +976,11 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         }
         frame = TakeFrameLocked(*s, links_[s->peer]);
         if (frame.has_value()) break;
+        Link& link = links_[s->peer];
         if (s->draining) {
-          changed_.wait_until(lock, s->drain_deadline);
+          link.wake.wait_until(lock, s->drain_deadline);
         } else {
-          changed_.wait(lock);
+          link.wake.wait(lock);
         }
       }
       lock.unlock();
@@ -1094,6 +1097,12 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
            std::chrono::steady_clock::now() < departing->second;
   }
 
+  // Every waiter: the writers and dialers (their links' wakes) and Pause (changed_). With mu_.
+  void WakeAllLocked() {
+    changed_.notify_all();
+    for (auto& [peer, link] : links_) link.wake.notify_all();
+  }
+
   // Sleeps `d` unless the transport closes first; false when closed.
   bool Pause(absl::Duration d) {
     std::unique_lock lock(mu_);
@@ -1108,7 +1117,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     while (true) {
       {
         std::unique_lock lock(mu_);
-        changed_.wait(lock, [&] {
+        links_[peer].wake.wait(lock, [&] {
           if (closed_) return true;
           const Link& link = links_[peer];
           if (link.queue.empty() || client_provider_ == nullptr || !Dialable(peer)) return false;
