@@ -100,8 +100,8 @@ class Array:
                             for m in members.values()))
         common.wait_until(settled, timeout, "a settled array", interval=0.05)
 
-    def rss_kb(self):
-        return {m.name: common.rss_kb(m.process.pid) for m in self.running()}
+    def rss_kb(self, field="VmRSS"):
+        return {m.name: common.rss_kb(m.process.pid, field) for m in self.running()}
 
     def close(self):
         self.cluster.close()
@@ -121,6 +121,9 @@ def measure(root, build_dir, rounds, join_rounds):
             "D = 300 ms)")
         array.start()
         primary = array.primary()
+        time.sleep(common.IDLE_SECONDS)
+        result["rss_fresh_kb"] = array.rss_kb()
+        result["rss_anon_fresh_kb"] = array.rss_kb("RssAnon")
 
         log(f"arraykit: writing {common.JOIN_ENTRIES} entries of {common.VALUE_BYTES} bytes")
         result["fill"] = array.client([primary], "concurrent", "--writers", str(common.WRITERS),
@@ -150,6 +153,7 @@ def measure(root, build_dir, rounds, join_rounds):
         log(f"arraykit: idle {common.IDLE_SECONDS} s, then RSS")
         time.sleep(common.IDLE_SECONDS)
         result["rss_kb"] = array.rss_kb()
+        result["rss_anon_kb"] = array.rss_kb("RssAnon")
 
         failovers = []
         for r in range(rounds):

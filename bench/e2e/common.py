@@ -78,12 +78,14 @@ def kill_pid(pid):
     reap(pid)
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
+    """A process's resident memory: VmRSS (all of it, shared library pages included) or
+    RssAnon (its own heap and stacks)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise BenchError(f"no VmRSS for pid {pid}")
+    raise BenchError(f"no {field} for pid {pid}")
 
 
 def summary(values):

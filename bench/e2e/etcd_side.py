@@ -183,8 +183,8 @@ class EtcdCluster:
         follower = next(m for m in self.members.values() if m is not leader)
         return leader, follower
 
-    def rss_kb(self):
-        return {m.name: common.rss_kb(m.pid) for m in self.members.values()}
+    def rss_kb(self, field="VmRSS"):
+        return {m.name: common.rss_kb(m.pid, field) for m in self.members.values()}
 
     def close(self):
         for m in list(self.members.values()) + [self.joiner]:
@@ -202,6 +202,9 @@ def measure(root, client_binary, rounds, join_rounds):
         log("etcd: starting 3 members (mutual TLS, fsync per commit)")
         cluster.start()
         leader, _ = cluster.leader()
+        time.sleep(common.IDLE_SECONDS)
+        result["rss_fresh_kb"] = cluster.rss_kb()
+        result["rss_anon_fresh_kb"] = cluster.rss_kb("RssAnon")
 
         log(f"etcd: writing {common.JOIN_ENTRIES} entries of {common.VALUE_BYTES} bytes")
         result["fill"] = cluster.client([leader], "concurrent", "--writers", str(common.WRITERS),
@@ -228,6 +231,7 @@ def measure(root, client_binary, rounds, join_rounds):
         log(f"etcd: idle {common.IDLE_SECONDS} s, then RSS")
         time.sleep(common.IDLE_SECONDS)
         result["rss_kb"] = cluster.rss_kb()
+        result["rss_anon_kb"] = cluster.rss_kb("RssAnon")
 
         failovers = []
         for r in range(rounds):
