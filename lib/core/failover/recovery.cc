@@ -146,15 +146,45 @@ void MemberMachine::OnRecoveryProbe(const Message& m) {
               (hard_.original.has_value() && hard_.original->primary == self_ &&
                hard_.original->Contains(m.from)));
   if (reply.ok) reply.members = ContactableMembers();
+  // An original primary that joined a repaired array as a secondary (acceptsecondary: the
+  // first repaired primary to reach it absorbed it) names that array to the others of its
+  // formation: their recovery ends in it too (sim seeds 2236, 8812).
+  if (role() == Role::kSecondary && hard_.formation.Contains(m.from)) {
+    reply.formation = SharedFormation();
+  }
   Send(std::move(reply));
 }
 
 void MemberMachine::OnRecoveryProbeAck(const Message& m) {
-  if (!RecoveryApplies() || hard_.original->primary != m.from || !m.ok ||
+  if (!RecoveryApplies() || hard_.original->primary != m.from ||
       (stage_ != Stage::kSteady && stage_ != Stage::kFailbackWait)) {
     return;
   }
   const model::Resilience& r = resilience();
+  if (!m.ok) {
+    // The original primary follows another repaired primary of its formation, whose array
+    // lists this member: acceptsecondary made that array the recovered one, so this member
+    // (and its secondaries, redirected) joins it as well.
+    if (r.primary_return_action == model::PrimaryReturnAction::kAcceptSecondary &&
+        role() == Role::kPrimary && m.formation != nullptr && m.formation->Contains(self_) &&
+        m.formation->Contains(m.from) && m.formation->primary != self_ &&
+        m.formation->primary != m.from && m.epoch >= hard_.epoch) {
+      const std::vector<std::string> former = ContactableMembers();
+      const std::string primary = m.formation->primary;
+      ClearArrayState(/*quorum_too=*/false);
+      BecomeMemberOf(*m.formation, m.epoch, "redirected",
+                     absl::StrCat(self_, " follows ", primary, " now (recovery: ", m.from,
+                                  " joined ", primary, "'s array as a secondary)"));
+      for (const std::string& member : former) {
+        if (member == self_ || member == primary || !m.formation->Contains(member)) continue;
+        Message redirect = NewMessage(MessageType::kRedirect, member);
+        redirect.formation = m.formation;
+        redirect.reason = absl::StrCat("recovery: ", m.from, " joined ", primary, "'s array");
+        Send(std::move(redirect));
+      }
+    }
+    return;
+  }
   switch (r.primary_return_action) {
     case model::PrimaryReturnAction::kAccept: {
       int minute = 0;
