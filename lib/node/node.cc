@@ -357,6 +357,12 @@ class Node::Impl {
   std::unique_ptr<Iteration> held_;  // built while the store thread was full (HandleReady)
   void AbandonHeld(const absl::Status& why);
   void ReleaseEarly(Iteration& it);
+  struct Vote {
+    std::uint64_t epoch = 0;
+    std::uint64_t voted_epoch = 0;
+    std::string voted_for;
+  };
+  std::optional<Vote> last_vote_;  // of the last HardState stepped (HandleReady)
 
  public:
   // Join (loop thread). Primary side.
@@ -1135,6 +1141,16 @@ bool Node::Impl::HandleReady() {
     it->persist.hard_state =
         hard_state.has_value() ? std::move(hard_state) : std::move(hard_state_to_persist_);
     hard_state_to_persist_.reset();
+    // Whether this batch changes the epoch or a vote (compared with the batch before it, which
+    // is durable whenever ReleaseEarly runs): then nothing of it may leave before its commit.
+    bool vote_changed = false;
+    if (it->persist.hard_state.has_value()) {
+      const failover::HardState& h = *it->persist.hard_state;
+      vote_changed = !last_vote_.has_value() || last_vote_->epoch != h.epoch ||
+                     last_vote_->voted_epoch != h.voted_epoch ||
+                     last_vote_->voted_for != h.voted_for;
+      last_vote_ = Vote{h.epoch, h.voted_epoch, h.voted_for};
+    }
     replicator_->SetView(replication::ViewOf(*machine_));
     // A failed worker is idle too: never commit past its failure (the member stops instead).
     CollectStoreFailure();
@@ -1157,7 +1173,7 @@ bool Node::Impl::HandleReady() {
       // Nothing in flight and a small batch (a lone write, a follower's next entry, a
       // heartbeat): the loop commits it itself, without the hand-over to the store thread and
       // back. Larger batches go to the store thread, so the loop steps on during their flush.
-      ReleaseEarly(*it);
+      if (!vote_changed) ReleaseEarly(*it);
       if (!it->persist.empty()) {
         if (absl::Status s = storage_->Commit(it->persist); !s.ok()) {
           Fail(s);
@@ -1174,8 +1190,8 @@ bool Node::Impl::HandleReady() {
                           : machine_->HasReady() || replicator_->HasReady();
 }
 
-// A batch the loop commits itself, every earlier one durable (the store thread idle): two
-// things of it need not wait for its commit. In quorum mode a primary's appends leave now, so
+// A batch the loop commits itself, every earlier one durable (the store thread idle), that
+// changes neither the epoch nor a vote: two things of it need not wait for its commit. In quorum mode a primary's appends leave now, so
 // the members write their copies while it writes its own (Raft's parallel leader write; their
 // replies are stepped only after this commit, as the replicator counts the primary's own copy
 // as durable). Not in array mode, where members apply what they receive at once: a write
