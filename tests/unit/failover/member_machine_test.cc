@@ -964,6 +964,97 @@ TEST_CASE("a primary apart, refused a lease by a voter that follows a later prim
   CHECK(o.hard_state().epoch == 2);
 }
 
+// b became primary of the array at epoch 5 (clean --contactmembers on it, sim seed 2275) while
+// a, its primary before, crashed before the clean's redirect reached it: a, restarted as the
+// primary of epoch 2, asks b for leases; b names itself, and a (not writable) joins it.
+TEST_CASE("a primary asked for a lease by a lower-epoch primary of its array names itself") {
+  HardState of_b = Configured(/*quorum=*/true);
+  of_b.formation.primary = "b";
+  of_b.formation.backup_primaries = {"a", "c"};
+  of_b.epoch = 5;
+  of_b.voted_epoch = 5;
+  of_b.voted_for = "b";
+  MemberMachine b("b", of_b, At(0));
+  b.Tick(At(0));
+  Drain(b);
+  b.Step(LeaseRequest("a", "b", 2));
+  const Message refused = LeaseReplyIn(Drain(b));
+  CHECK_FALSE(refused.ok);
+  REQUIRE(refused.formation != nullptr);
+  CHECK(refused.formation->primary == "b");
+  CHECK(refused.follows_epoch == 5);
+  // Not at an epoch as high as its own: nothing to join.
+  b.Step(LeaseRequest("a", "b", 5));
+  CHECK(LeaseReplyIn(Drain(b)).formation == nullptr);
+
+  HardState of_a = Configured(/*quorum=*/true);
+  of_a.epoch = 2;
+  MemberMachine a("a", of_a, At(0));
+  a.Tick(At(0));
+  Drain(a);
+  REQUIRE(a.role() == Role::kPrimary);
+  Message reply = refused;
+  reply.to = "a";
+  a.Step(reply);
+  CHECK(HasEvent(Drain(a), "joined"));
+  CHECK(a.role() == Role::kSecondary);
+  CHECK(a.hard_state().formation.primary == "b");
+  CHECK(a.hard_state().epoch == 5);
+}
+
+// acceptsecondary with two repaired arrays, b's and c's: a, the original primary, returned and
+// joined b's array; c's recovery probe then reaches a secondary. a refuses, naming the array it
+// follows, and c joins it (sim seeds 2236, 8812: c probed a for good).
+TEST_CASE("an original primary absorbed by one repaired array names it to another, which joins") {
+  HardState of_a = Configured();
+  of_a.formation.primary = "b";
+  of_a.formation.backup_primaries = {"c", "a"};
+  of_a.epoch = 3;
+  MemberMachine a("a", of_a, At(0));
+  a.Tick(At(0));
+  Drain(a);
+  Message probe;
+  probe.type = MessageType::kRecoveryProbe;
+  probe.from = "c";
+  probe.to = "a";
+  probe.id = 7;
+  a.Step(probe);
+  Message ack;
+  for (const Message& m : Drain(a).messages) {
+    if (m.type == MessageType::kRecoveryProbeAck) ack = m;
+  }
+  REQUIRE(ack.type == MessageType::kRecoveryProbeAck);
+  CHECK_FALSE(ack.ok);
+  REQUIRE(ack.formation != nullptr);
+  CHECK(ack.formation->primary == "b");
+
+  HardState of_c = Configured();
+  of_c.original = of_c.formation;
+  of_c.repaired = true;
+  of_c.formation.primary = "c";
+  of_c.formation.members = {"c"};
+  of_c.formation.backup_primaries = {};
+  of_c.formation.voters = {"c"};
+  of_c.formation.resilience.primary_return_action =
+      arraykit::model::PrimaryReturnAction::kAcceptSecondary;
+  of_c.epoch = 2;
+  MemberMachine c("c", of_c, At(0));
+  c.Tick(At(0));
+  Drain(c);
+  c.Step(ack);
+  CHECK(HasEvent(Drain(c), "redirected"));
+  CHECK(c.role() == Role::kSecondary);
+  CHECK(c.hard_state().formation.primary == "b");
+  CHECK(c.hard_state().epoch == 3);
+  // With another primary return action the refusal changes nothing.
+  of_c.formation.resilience.primary_return_action = arraykit::model::PrimaryReturnAction::kNone;
+  MemberMachine n("c", of_c, At(0));
+  n.Tick(At(0));
+  Drain(n);
+  n.Step(ack);
+  CHECK(n.role() == Role::kPrimary);
+}
+
 TEST_CASE("a quorum primary that itself voted for another member later moves past that epoch") {
   // a leads epoch 2 but voted for b in epoch 8 (an election while it led an array apart, sim
   // seed 6487): it cannot lend itself a lease for epoch 2 and would never be writable.
