@@ -915,51 +915,73 @@ TEST_CASE("a quorum primary refused leases by a voter that voted later moves pas
   CHECK(a.hard_state().epoch == 6);
 }
 
-TEST_CASE("a primary apart, refused a lease by a voter that follows a later primary, joins it") {
-  // b follows c, elected in epoch 5 while a led an array apart at epoch 2 (sim seed 1798).
+// b at epoch 5 of an array led by `primary` (b itself, or c it follows), having voted for it.
+MemberMachine VoterAtEpochFive(const std::string& primary) {
   HardState of_b = Configured(/*quorum=*/true);
-  of_b.formation.primary = "c";
-  of_b.formation.backup_primaries = {"a", "b"};
+  of_b.formation.primary = primary;
+  of_b.formation.backup_primaries.clear();
+  for (const char* m : {"a", "b", "c"}) {
+    if (m != primary) of_b.formation.backup_primaries.push_back(m);
+  }
   of_b.epoch = 5;
   of_b.voted_epoch = 5;
-  of_b.voted_for = "c";
+  of_b.voted_for = primary;
   MemberMachine b("b", of_b, At(0));
   b.Tick(At(0));
   Drain(b);
-  auto lease_reply = [&b](const std::string& from) {
-    b.Step(LeaseRequest(from, "b", 2));
-    Message reply = LeaseReplyIn(Drain(b));
-    CHECK_FALSE(reply.ok);
-    return reply;
-  };
-  const Message refused = lease_reply("a");
-  REQUIRE(refused.formation != nullptr);
-  CHECK(refused.formation->primary == "c");
-  CHECK(refused.follows_epoch == 5);
-  CHECK(lease_reply("d").formation == nullptr);  // not a member of b's array: nothing to join
+  return b;
+}
 
+// b's refusal of a lease at epoch `epoch`, asked by `from`.
+Message LeaseRefusal(MemberMachine& b, const std::string& from, std::uint64_t epoch) {
+  b.Step(LeaseRequest(from, "b", epoch));
+  Message reply = LeaseReplyIn(Drain(b));
+  CHECK_FALSE(reply.ok);
+  reply.to = from;
+  return reply;
+}
+
+// b's refusal of a's lease for epoch 2, naming `primary` at epoch 5 (REQUIREd).
+Message RefusalNaming(MemberMachine& b, const std::string& primary) {
+  Message refused = LeaseRefusal(b, "a", 2);
+  REQUIRE(refused.formation != nullptr);
+  CHECK(refused.formation->primary == primary);
+  CHECK(refused.follows_epoch == 5);
+  return refused;
+}
+
+// `a` joined `primary`'s array at epoch 5.
+void CheckJoined(MemberMachine& a, const std::string& primary) {
+  CHECK(HasEvent(Drain(a), "joined"));
+  CHECK(a.role() == Role::kSecondary);
+  CHECK(a.hard_state().formation.primary == primary);
+  CHECK(a.hard_state().epoch == 5);
+}
+
+// a, the primary of epoch 2 (or, `original`, its array's original primary), steps `refused`.
+MemberMachine PrimaryAtEpochTwoSteps(const Message& refused, bool original = false) {
   HardState of_a = Configured(/*quorum=*/true);
   of_a.epoch = 2;
+  if (original) of_a.original = of_a.formation;
   MemberMachine a("a", of_a, At(0));
   a.Tick(At(0));
   Drain(a);
   REQUIRE(a.role() == Role::kPrimary);
-  Message reply = refused;
-  reply.to = "a";
-  a.Step(reply);
-  Ready ready = Drain(a);
-  CHECK(HasEvent(ready, "joined"));
-  CHECK(a.role() == Role::kSecondary);
-  CHECK(a.hard_state().formation.primary == "c");
-  CHECK(a.hard_state().epoch == 5);
+  a.Step(refused);
+  return a;
+}
+
+TEST_CASE("a primary apart, refused a lease by a voter that follows a later primary, joins it") {
+  // b follows c, elected in epoch 5 while a led an array apart at epoch 2 (sim seed 1798).
+  MemberMachine b = VoterAtEpochFive("c");
+  const Message refused = RefusalNaming(b, "c");
+  CHECK(LeaseRefusal(b, "d", 2).formation == nullptr);  // not a member of b's array
+
+  MemberMachine a = PrimaryAtEpochTwoSteps(refused);
+  CheckJoined(a, "c");
 
   // The original primary of its array waits for the recovery stage instead.
-  HardState original = of_a;
-  original.original = original.formation;
-  MemberMachine o("a", original, At(0));
-  o.Tick(At(0));
-  Drain(o);
-  o.Step(reply);
+  MemberMachine o = PrimaryAtEpochTwoSteps(refused, /*original=*/true);
   CHECK(o.role() == Role::kPrimary);
   CHECK(o.hard_state().epoch == 2);
 }
@@ -968,38 +990,13 @@ TEST_CASE("a primary apart, refused a lease by a voter that follows a later prim
 // a, its primary before, crashed before the clean's redirect reached it: a, restarted as the
 // primary of epoch 2, asks b for leases; b names itself, and a (not writable) joins it.
 TEST_CASE("a primary asked for a lease by a lower-epoch primary of its array names itself") {
-  HardState of_b = Configured(/*quorum=*/true);
-  of_b.formation.primary = "b";
-  of_b.formation.backup_primaries = {"a", "c"};
-  of_b.epoch = 5;
-  of_b.voted_epoch = 5;
-  of_b.voted_for = "b";
-  MemberMachine b("b", of_b, At(0));
-  b.Tick(At(0));
-  Drain(b);
-  b.Step(LeaseRequest("a", "b", 2));
-  const Message refused = LeaseReplyIn(Drain(b));
-  CHECK_FALSE(refused.ok);
-  REQUIRE(refused.formation != nullptr);
-  CHECK(refused.formation->primary == "b");
-  CHECK(refused.follows_epoch == 5);
-  // Not at an epoch as high as its own: nothing to join.
-  b.Step(LeaseRequest("a", "b", 5));
-  CHECK(LeaseReplyIn(Drain(b)).formation == nullptr);
+  MemberMachine b = VoterAtEpochFive("b");
+  const Message refused = RefusalNaming(b, "b");
+  // Not at an epoch lower than its own: nothing to join.
+  CHECK(LeaseRefusal(b, "a", 5).formation == nullptr);
 
-  HardState of_a = Configured(/*quorum=*/true);
-  of_a.epoch = 2;
-  MemberMachine a("a", of_a, At(0));
-  a.Tick(At(0));
-  Drain(a);
-  REQUIRE(a.role() == Role::kPrimary);
-  Message reply = refused;
-  reply.to = "a";
-  a.Step(reply);
-  CHECK(HasEvent(Drain(a), "joined"));
-  CHECK(a.role() == Role::kSecondary);
-  CHECK(a.hard_state().formation.primary == "b");
-  CHECK(a.hard_state().epoch == 5);
+  MemberMachine a = PrimaryAtEpochTwoSteps(refused);
+  CheckJoined(a, "b");
 }
 
 // acceptsecondary with two repaired arrays, b's and c's: a, the original primary, returned and
