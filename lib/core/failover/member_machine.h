@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -264,6 +265,9 @@ class MemberMachine {
   int MissesBeforeSearch() const;
   absl::Duration SilenceDeadline() const;
   bool PrimaryLost(int unanswered);
+  void RedirectMembers(const std::vector<std::string>& members,
+                       const std::shared_ptr<const Formation>& formation, std::string_view skip,
+                       const std::string& reason);
   void UpdateWritable();
   // epoch_raised: a voter (maybe this member) voted in `voted_epoch` for another member; this
   // primary moves to the epoch after it, where that vote does not bind.

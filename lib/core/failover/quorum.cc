@@ -143,8 +143,8 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
   }
   // A member asked for a lease by a primary it does not follow, at an earlier epoch, whose
   // array lists that primary: it names the primary it follows (a secondary's, or itself: a
-  // secondary that became primary by clean --contactmembers while the asker was down, sim
-  // seed 2275), so the asker can join it. Not to its array's original primary, whose return
+  // secondary made primary by clean --contactmembers whose redirect the asker never received,
+  // sim seed 2275), so the asker can join it. Not to its array's original primary, whose return
   // the recovery stage handles.
   if (!vote && role() != Role::kSearching && m.from != hard_.formation.primary &&
       m.epoch < hard_.epoch && hard_.formation.Contains(m.from) &&

@@ -124,14 +124,8 @@ void MemberMachine::FailBack(int minute) {
   BecomeMemberOf(next, epoch, "failback",
                  absl::StrCat("failback: ", WindowText(minute), " is open; ", original_primary,
                               " is primary again (epoch ", epoch, "), ", self_, " follows it"));
-  auto shared = std::make_shared<const Formation>(next);
-  for (const std::string& member : members) {
-    if (member == self_) continue;
-    Message redirect = NewMessage(MessageType::kRedirect, member);
-    redirect.formation = shared;
-    redirect.reason = absl::StrCat("failback from ", self_, ": ", WindowText(minute), " is open");
-    Send(std::move(redirect));
-  }
+  RedirectMembers(members, std::make_shared<const Formation>(next), "",
+                  absl::StrCat("failback from ", self_, ": ", WindowText(minute), " is open"));
 }
 
 void MemberMachine::OnRecoveryProbe(const Message& m) {
@@ -166,7 +160,7 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
     // lists this member: acceptsecondary made that array the recovered one, so this member
     // (and its secondaries, redirected) joins it as well.
     if (r.primary_return_action == model::PrimaryReturnAction::kAcceptSecondary &&
-        role() == Role::kPrimary && m.formation != nullptr && m.formation->Contains(self_) &&
+        m.formation != nullptr && m.formation->Contains(self_) &&
         m.formation->Contains(m.from) && m.formation->primary != self_ &&
         m.formation->primary != m.from && m.epoch >= hard_.epoch) {
       const std::vector<std::string> former = ContactableMembers();
@@ -175,13 +169,8 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
       BecomeMemberOf(*m.formation, m.epoch, "redirected",
                      absl::StrCat(self_, " follows ", primary, " now (recovery: ", m.from,
                                   " joined ", primary, "'s array as a secondary)"));
-      for (const std::string& member : former) {
-        if (member == self_ || member == primary || !m.formation->Contains(member)) continue;
-        Message redirect = NewMessage(MessageType::kRedirect, member);
-        redirect.formation = m.formation;
-        redirect.reason = absl::StrCat("recovery: ", m.from, " joined ", primary, "'s array");
-        Send(std::move(redirect));
-      }
+      RedirectMembers(former, m.formation, primary,
+                      absl::StrCat("recovery: ", m.from, " joined ", primary, "'s array"));
     }
     return;
   }
@@ -247,6 +236,20 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
   }
 }
 
+// Tells `members` (but this member, `skip` and anyone `formation` does not list) to follow
+// `formation`: the secondaries of an array this member just left or handed over.
+void MemberMachine::RedirectMembers(const std::vector<std::string>& members,
+                                    const std::shared_ptr<const Formation>& formation,
+                                    std::string_view skip, const std::string& reason) {
+  for (const std::string& member : members) {
+    if (member == self_ || member == skip || !formation->Contains(member)) continue;
+    Message redirect = NewMessage(MessageType::kRedirect, member);
+    redirect.formation = formation;
+    redirect.reason = reason;
+    Send(std::move(redirect));
+  }
+}
+
 void MemberMachine::SendAbsorb(const std::string& to, std::string reason, bool failback_wait) {
   Message absorb = NewMessage(MessageType::kAbsorb, to);
   absorb.id = next_id_++;
@@ -289,13 +292,8 @@ void MemberMachine::OnRecoveryJoinAck(const Message& m) {
       *m.formation, m.epoch, "rejoined",
       absl::StrCat(self_, " rejoined ", m.from,
                    " as a secondary (primary return action accept, epoch ", m.epoch, ")"));
-  for (const std::string& member : former) {
-    if (member == self_ || member == m.from) continue;
-    Message redirect = NewMessage(MessageType::kRedirect, member);
-    redirect.formation = m.formation;
-    redirect.reason = absl::StrCat("recovery: ", m.from, " is the primary again");
-    Send(std::move(redirect));
-  }
+  RedirectMembers(former, m.formation, m.from,
+                  absl::StrCat("recovery: ", m.from, " is the primary again"));
 }
 
 void MemberMachine::OnAbsorb(const Message& m) {
@@ -316,14 +314,8 @@ void MemberMachine::OnAbsorb(const Message& m) {
   BecomeMemberOf(next, m.epoch, "absorbed",
                  absl::StrCat(self_, " joined ", new_primary, "'s array as a secondary with ",
                               Names(former), " (", m.reason, ")"));
-  auto shared = std::make_shared<const Formation>(next);
-  for (const std::string& member : former) {
-    if (member == self_ || member == new_primary) continue;
-    Message redirect = NewMessage(MessageType::kRedirect, member);
-    redirect.formation = shared;
-    redirect.reason = absl::StrCat("recovery: ", self_, " joined ", new_primary, "'s array");
-    Send(std::move(redirect));
-  }
+  RedirectMembers(former, std::make_shared<const Formation>(next), new_primary,
+                  absl::StrCat("recovery: ", self_, " joined ", new_primary, "'s array"));
   Message reply = NewMessage(MessageType::kAbsorbAck, new_primary);
   reply.id = m.id;
   reply.ok = true;
