@@ -1191,14 +1191,14 @@ bool Node::Impl::HandleReady() {
 }
 
 // A batch the loop commits itself, every earlier one durable (the store thread idle), that
-// changes neither the epoch nor a vote: two things of it need not wait for its commit. In quorum mode a primary's appends leave now, so
-// the members write their copies while it writes its own (Raft's parallel leader write; their
-// replies are stepped only after this commit, as the replicator counts the primary's own copy
-// as durable). Not in array mode, where members apply what they receive at once: a write
-// refused there for a failed commit must reach nobody. And a batch that appends nothing
-// answers the writes it completes now: their entries are durable already (earlier batches,
-// the members' replies); this batch records the applied position, which a restart rebuilds
-// from the log.
+// changes neither the epoch nor a vote: two things of it need not wait for its commit. In
+// quorum mode a primary's appends leave now, so the members write their copies while it writes
+// its own (Raft's parallel leader write; their replies are stepped only after this commit, as
+// the replicator counts the primary's own copy as durable). Not in array mode, where members
+// apply what they receive at once: a write refused there for a failed commit must reach
+// nobody. And a batch that appends nothing answers the writes it completes now: their entries
+// are durable already (earlier batches, the members' replies); this batch records the applied
+// position, which a restart rebuilds from the log.
 void Node::Impl::ReleaseEarly(Iteration& it) {
   if (!it.failover_messages.empty() || !it.after_commit.empty()) return;  // they go first
   replication::Ready& r = it.replication;
