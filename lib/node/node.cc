@@ -90,18 +90,41 @@ absl::Status DeepCopy(const absl::Status& status) {
   return copy;
 }
 
-// One host call waiting for the loop's answer.
+// One host call waiting for the loop's answer: a blocked host thread (Wait) or, for a call
+// made with an AnswerFn, that function, run by whoever finishes the call.
 class Call {
  public:
-  // Notifies after unlocking, so the woken host thread does not block on mu_ again. The one
-  // finishing holds a shared_ptr to the call, so it outlives the notify.
+  Call() = default;
+  explicit Call(AnswerFn answer) : answer_(std::move(answer)) {}
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  // A call dropped unfinished (a path that forgot it) still answers: whoever waits on an
+  // AnswerFn (a gRPC call, a server's shutdown) must not wait for ever.
+  ~Call() {
+    if (!done_ && answer_) answer_(absl::InternalError("the member dropped the call unanswered"));
+  }
+
+  // The first Finish counts. Notifies after unlocking, so the woken host thread does not block
+  // on mu_ again. The one finishing holds a shared_ptr to the call, so it outlives the notify.
   void Finish(absl::Status status, std::string result = "") {
     {
       std::lock_guard lock(mu_);
       if (done_) return;
       done_ = true;
-      status_ = std::move(status);
-      result_ = std::move(result);
+      if (!answer_) {
+        status_ = std::move(status);
+        result_ = std::move(result);
+      }
+    }
+    if (answer_) {
+      // Only the first Finish gets here: answer_ is no longer shared.
+      AnswerFn answer = std::move(answer_);
+      if (status.ok()) {
+        answer(std::move(result));
+      } else {
+        answer(DeepCopy(status));
+      }
+      return;
     }
     cv_.notify_all();
   }
@@ -121,6 +144,7 @@ class Call {
   bool done_ = false;
   absl::Status status_;
   std::string result_;
+  AnswerFn answer_;
 };
 
 struct Request {
@@ -323,6 +347,9 @@ class Node::Impl {
   absl::Status Close();
   absl::StatusOr<std::string> Submit(Request request, absl::Duration timeout,
                                      std::string_view what);
+  // Submit without blocking: `answer` gets the call's answer, or DEADLINE_EXCEEDED once the
+  // call timeout passed without one (the loop keeps the deadlines).
+  void SubmitAsync(Request request, std::string_view what, AnswerFn answer);
   std::vector<std::string> TakeEvents();
   absl::StatusOr<std::string> Operate(
       std::function<absl::StatusOr<std::string>(failover::MemberMachine&)> operation,
@@ -338,6 +365,13 @@ class Node::Impl {
   void PostEventJson(std::string text);  // an event made elsewhere (resource files)
 
  private:
+  // Queues a host call for the loop, or says why the member takes none (closed, stopped by a
+  // store failure, too many in flight). Under mu_.
+  absl::Status EnqueueLocked(Request& request);
+  // The calls made with an AnswerFn whose deadline passed by `now` (monotonic), with what each
+  // was; drops the finished ones from the deadline list. Under mu_.
+  std::vector<std::pair<std::shared_ptr<Call>, std::string>> TakeOverdueLocked(
+      absl::Duration now);
   void Receive(Envelope envelope);
   void Loop();
   void Wake();
@@ -541,6 +575,14 @@ class Node::Impl {
   std::condition_variable wake_;
   std::deque<Envelope> inbound_;
   std::deque<Request> requests_;
+  // Calls answered through an AnswerFn, by deadline: every one has the same timeout, so
+  // submission order is deadline order. A finished call is dropped when it reaches the front.
+  struct AsyncDeadline {
+    absl::Duration at;  // monotonic
+    std::weak_ptr<Call> call;
+    std::string what;
+  };
+  std::deque<AsyncDeadline> async_deadlines_;
   bool commit_done_ = false;  // the store thread finished a job since the loop last looked
   bool stopping_ = false;
   bool closed_ = false;
@@ -736,24 +778,61 @@ void Node::Impl::Receive(Envelope envelope) {
   wake_.notify_one();
 }
 
+absl::Status Node::Impl::EnqueueLocked(Request& request) {
+  if (stopping_ || closed_) {
+    return absl::FailedPreconditionError(absl::StrCat(options_.name, " is closed"));
+  }
+  if (!failed_.ok()) return DeepCopy(failed_);
+  if (requests_.size() >= kMaxInbox) {
+    return WithReason(absl::ResourceExhaustedError("too many host calls in flight"),
+                      "too_many_pending");
+  }
+  requests_.push_back(std::move(request));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Node::Impl::Submit(Request request, absl::Duration timeout,
                                                std::string_view what) {
   auto call = std::make_shared<Call>();
   request.call = call;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || closed_) {
-      return absl::FailedPreconditionError(absl::StrCat(options_.name, " is closed"));
-    }
-    if (!failed_.ok()) return DeepCopy(failed_);
-    if (requests_.size() >= kMaxInbox) {
-      return WithReason(absl::ResourceExhaustedError("too many host calls in flight"),
-                        "too_many_pending");
-    }
-    requests_.push_back(std::move(request));
+    if (absl::Status s = EnqueueLocked(request); !s.ok()) return s;
   }
   wake_.notify_one();
   return call->Wait(timeout, what);
+}
+
+void Node::Impl::SubmitAsync(Request request, std::string_view what, AnswerFn answer) {
+  auto call = std::make_shared<Call>(std::move(answer));
+  request.call = call;
+  absl::Status queued;
+  {
+    std::lock_guard lock(mu_);
+    queued = EnqueueLocked(request);
+    if (queued.ok()) {
+      async_deadlines_.push_back(
+          {MonotonicNow() + options_.call_timeout, call, std::string(what)});
+    }
+  }
+  if (!queued.ok()) {
+    call->Finish(std::move(queued));
+    return;
+  }
+  wake_.notify_one();
+}
+
+std::vector<std::pair<std::shared_ptr<Call>, std::string>> Node::Impl::TakeOverdueLocked(
+    absl::Duration now) {
+  std::vector<std::pair<std::shared_ptr<Call>, std::string>> overdue;
+  while (!async_deadlines_.empty()) {
+    AsyncDeadline& front = async_deadlines_.front();
+    std::shared_ptr<Call> call = front.call.lock();
+    if (call != nullptr && front.at > now) break;
+    if (call != nullptr) overdue.emplace_back(std::move(call), std::move(front.what));
+    async_deadlines_.pop_front();
+  }
+  return overdue;
 }
 
 void Node::Impl::Loop() {
@@ -766,6 +845,7 @@ void Node::Impl::Loop() {
   });
   std::deque<Envelope> inbound;
   std::deque<Request> requests;
+  std::vector<std::pair<std::shared_ptr<Call>, std::string>> overdue;
   bool more_ready = false;
   while (true) {
     {
@@ -781,6 +861,7 @@ void Node::Impl::Loop() {
       // A machine asking again for a time it was already ticked at is ticked again at most
       // every millisecond: the loop never spins.
       if (next <= last_tick_) next = last_tick_ + kMinRetick;
+      if (!async_deadlines_.empty()) next = std::min(next, async_deadlines_.front().at);
       if (next == absl::InfiniteDuration()) {
         wake_.wait(lock, ready);
       } else {
@@ -790,7 +871,13 @@ void Node::Impl::Loop() {
       commit_done_ = false;
       inbound.swap(inbound_);
       requests.swap(requests_);
+      overdue = TakeOverdueLocked(MonotonicNow());
     }
+    for (auto& [call, what] : overdue) {
+      call->Finish(absl::DeadlineExceededError(absl::StrCat(
+          what, ": no answer within ", absl::FormatDuration(options_.call_timeout))));
+    }
+    overdue.clear();
     CollectStoreFailure();
     if (!failed_.ok()) {
       for (Request& r : requests) r.call->Finish(failed_);
@@ -2410,8 +2497,9 @@ absl::Status Node::CreateArray(std::string_view description_json) {
   return impl_->Submit(std::move(r), impl_->call_timeout(), "create array").status();
 }
 
-absl::StatusOr<std::string> Node::Put(std::string_view category, std::string_view key,
-                                      std::string_view value_json, replication::Wait wait) {
+namespace {
+absl::StatusOr<Request> PutRequest(std::string_view category, std::string_view key,
+                                   std::string_view value_json, replication::Wait wait) {
   if (absl::Status s = CheckHostKey(key); !s.ok()) return s;
   auto value = model::ParseJsonDocument(value_json, "value");
   if (!value.ok()) return value.status();
@@ -2420,17 +2508,46 @@ absl::StatusOr<std::string> Node::Put(std::string_view category, std::string_vie
   r.key = std::string(key);
   r.value = value->dump(-1, ' ', false, json::error_handler_t::strict);
   r.wait = wait;
-  return impl_->Submit(std::move(r), impl_->call_timeout(), "put");
+  return r;
 }
 
-absl::StatusOr<std::string> Node::Delete(std::string_view category, std::string_view key,
-                                         replication::Wait wait) {
+absl::StatusOr<Request> DeleteRequest(std::string_view category, std::string_view key,
+                                      replication::Wait wait) {
   if (absl::Status s = CheckHostKey(key); !s.ok()) return s;
   Request r(Request::kDelete);
   r.category = std::string(category);
   r.key = std::string(key);
   r.wait = wait;
-  return impl_->Submit(std::move(r), impl_->call_timeout(), "delete");
+  return r;
+}
+}  // namespace
+
+absl::StatusOr<std::string> Node::Put(std::string_view category, std::string_view key,
+                                      std::string_view value_json, replication::Wait wait) {
+  auto r = PutRequest(category, key, value_json, wait);
+  if (!r.ok()) return r.status();
+  return impl_->Submit(*std::move(r), impl_->call_timeout(), "put");
+}
+
+void Node::PutAsync(std::string_view category, std::string_view key, std::string_view value_json,
+                    replication::Wait wait, AnswerFn done) {
+  auto r = PutRequest(category, key, value_json, wait);
+  if (!r.ok()) return done(r.status());
+  impl_->SubmitAsync(*std::move(r), "put", std::move(done));
+}
+
+absl::StatusOr<std::string> Node::Delete(std::string_view category, std::string_view key,
+                                         replication::Wait wait) {
+  auto r = DeleteRequest(category, key, wait);
+  if (!r.ok()) return r.status();
+  return impl_->Submit(*std::move(r), impl_->call_timeout(), "delete");
+}
+
+void Node::DeleteAsync(std::string_view category, std::string_view key, replication::Wait wait,
+                       AnswerFn done) {
+  auto r = DeleteRequest(category, key, wait);
+  if (!r.ok()) return done(r.status());
+  impl_->SubmitAsync(*std::move(r), "delete", std::move(done));
 }
 
 absl::StatusOr<std::string> Node::Get(std::string_view category, std::string_view key) {

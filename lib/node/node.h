@@ -93,6 +93,14 @@ class Node : public Operations {
   absl::StatusOr<std::string> Delete(
       std::string_view category, std::string_view key,
       replication::Wait wait = replication::Wait::kPrimary) override;
+  // Put and Delete without blocking (Operations): `done` runs on the thread that releases the
+  // write (the loop or the store thread), or with DEADLINE_EXCEEDED on the loop once the call
+  // timeout passed; on the caller's thread for a refusal made before the loop (a bad key or
+  // value, a closed member, too many calls in flight).
+  void PutAsync(std::string_view category, std::string_view key, std::string_view value_json,
+                replication::Wait wait, AnswerFn done) override;
+  void DeleteAsync(std::string_view category, std::string_view key, replication::Wait wait,
+                   AnswerFn done) override;
   // This member's applied value (compact JSON); NOT_FOUND (`not_found`) when absent or deleted.
   absl::StatusOr<std::string> Get(std::string_view category, std::string_view key) override;
   // Returns once every contactable member applied the primary's last position (the position,

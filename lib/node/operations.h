@@ -6,6 +6,7 @@
 #define ARRAYKIT_NODE_OPERATIONS_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@
 
 namespace arraykit::node {
 
+// The answer of a call made without blocking (PutAsync, DeleteAsync).
+using AnswerFn = std::function<void(absl::StatusOr<std::string>)>;
+
 class Operations {
  public:
   virtual ~Operations() = default;
@@ -26,6 +30,19 @@ class Operations {
                                           std::string_view value_json, replication::Wait wait) = 0;
   virtual absl::StatusOr<std::string> Delete(std::string_view category, std::string_view key,
                                              replication::Wait wait) = 0;
+  // Put and Delete without blocking the caller: `done` gets what Put or Delete would return,
+  // exactly once. It runs on the caller's thread when the call is refused at once, otherwise
+  // on one of the member's threads: it must not block and must not call the member. The
+  // default runs the blocking call and then `done`; a member in this process answers from the
+  // thread that releases the write.
+  virtual void PutAsync(std::string_view category, std::string_view key,
+                        std::string_view value_json, replication::Wait wait, AnswerFn done) {
+    done(Put(category, key, value_json, wait));
+  }
+  virtual void DeleteAsync(std::string_view category, std::string_view key,
+                           replication::Wait wait, AnswerFn done) {
+    done(Delete(category, key, wait));
+  }
   virtual absl::StatusOr<std::string> Get(std::string_view category, std::string_view key) = 0;
   virtual absl::StatusOr<std::string> List(std::string_view category) = 0;
   virtual absl::StatusOr<std::string> WaitSynced(absl::Duration timeout) = 0;

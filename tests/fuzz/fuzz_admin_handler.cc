@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,7 @@
 #include "core/status.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/test/default_reactor_test_peer.h"
 #include "nlohmann/json.hpp"
 #include "node/memory_network.h"
 #include "node/node.h"
@@ -138,6 +140,16 @@ bool Decode(Request& request, const std::uint8_t* data, std::size_t size) {
   return request.ParseFromArray(data, static_cast<int>(size));
 }
 
+// A callback-API handler's status. Recording's writes answer before they return (the
+// Operations default), so the reactor is finished when `handler` returns.
+::grpc::Status CallbackCall(const std::function<void(::grpc::CallbackServerContext*)>& handler) {
+  ::grpc::CallbackServerContext context;
+  ::grpc::testing::DefaultReactorTestPeer peer(&context);
+  handler(&context);
+  if (!peer.test_status_set()) std::abort();  // a write left unanswered
+  return peer.test_status();
+}
+
 // Runs the handler `rpc` selects over the decoded request; false when the bytes do not decode.
 bool Call(std::uint8_t rpc, const std::uint8_t* data, std::size_t size,
           arraykit::grpc_transport::AdminService& s, ::grpc::Status& out) {
@@ -155,13 +167,13 @@ bool Call(std::uint8_t rpc, const std::uint8_t* data, std::size_t size,
     case 1: {
       v1::PutRequest r;
       if (!Decode(r, data, size)) return false;
-      out = s.Put(&context, &r, &document);
+      out = CallbackCall([&](::grpc::CallbackServerContext* c) { s.Put(c, &r, &document); });
       return true;
     }
     case 2: {
       v1::KeyRequest r;
       if (!Decode(r, data, size)) return false;
-      out = s.Delete(&context, &r, &document);
+      out = CallbackCall([&](::grpc::CallbackServerContext* c) { s.Delete(c, &r, &document); });
       return true;
     }
     case 3: {

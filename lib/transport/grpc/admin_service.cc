@@ -31,14 +31,23 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
                    absl::StrCat(field, ": ", rule));
 }
 
-::grpc::Status Answer(const absl::Status& status, ::grpc::ServerContext* context) {
+::grpc::Status Answer(const absl::Status& status, ::grpc::ServerContextBase* context) {
   return ToGrpcStatus(status, context);
 }
 
 ::grpc::Status Answer(const absl::StatusOr<std::string>& result, v1::Document* response,
-                      ::grpc::ServerContext* context) {
+                      ::grpc::ServerContextBase* context) {
   if (result.ok()) response->set_json(*result);
   return ToGrpcStatus(result.status(), context);
+}
+
+// The answer of a write handed to the member: finishes the call (once: the member answers
+// once). gRPC keeps the context and response until then; the server's Shutdown waits for it.
+node::AnswerFn FinishWith(::grpc::ServerUnaryReactor* reactor,
+                          ::grpc::CallbackServerContext* context, v1::Document* response) {
+  return [reactor, context, response](absl::StatusOr<std::string> result) {
+    reactor->Finish(Answer(result, response, context));
+  };
 }
 
 std::string ErrnoText(int error) { return std::strerror(error); }
@@ -100,19 +109,35 @@ class UmaskScope {
   return Answer(ops_->CreateArray(request->json()), context);
 }
 
-::grpc::Status AdminService::Put(::grpc::ServerContext* context, const v1::PutRequest* request,
-                                 v1::Document* response) {
+::grpc::ServerUnaryReactor* AdminService::Put(::grpc::CallbackServerContext* context,
+                                              const v1::PutRequest* request,
+                                              v1::Document* response) {
+  // DefaultReactor makes the reactor: called once per call.
+  ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  node::AnswerFn done = FinishWith(reactor, context, response);
   auto wait = WaitFromProto(request->wait(), "wait");
-  if (!wait.ok()) return Answer(wait.status(), context);
-  return Answer(ops_->Put(request->category(), request->key(), request->value_json(), *wait),
-                response, context);
+  if (!wait.ok()) {
+    done(wait.status());
+  } else {
+    ops_->PutAsync(request->category(), request->key(), request->value_json(), *wait,
+                   std::move(done));
+  }
+  return reactor;
 }
 
-::grpc::Status AdminService::Delete(::grpc::ServerContext* context, const v1::KeyRequest* request,
-                                    v1::Document* response) {
+::grpc::ServerUnaryReactor* AdminService::Delete(::grpc::CallbackServerContext* context,
+                                                 const v1::KeyRequest* request,
+                                                 v1::Document* response) {
+  // DefaultReactor makes the reactor: called once per call.
+  ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  node::AnswerFn done = FinishWith(reactor, context, response);
   auto wait = WaitFromProto(request->wait(), "wait");
-  if (!wait.ok()) return Answer(wait.status(), context);
-  return Answer(ops_->Delete(request->category(), request->key(), *wait), response, context);
+  if (!wait.ok()) {
+    done(wait.status());
+  } else {
+    ops_->DeleteAsync(request->category(), request->key(), *wait, std::move(done));
+  }
+  return reactor;
 }
 
 ::grpc::Status AdminService::Get(::grpc::ServerContext* context, const v1::KeyRequest* request,

@@ -15,18 +15,26 @@
 
 namespace arraykit::grpc_transport {
 
+// Put and Delete are served with gRPC's callback API: the handler hands the write to the member
+// (Operations::PutAsync) and returns; the member answers from the thread that releases the
+// write, so no thread waits per write in flight. The other calls are few and block a thread
+// of the server while they run.
+using AdminServiceBase =
+    v1::Admin::WithCallbackMethod_Put<v1::Admin::WithCallbackMethod_Delete<v1::Admin::Service>>;
+
 // The handlers. `operations` must outlive the service. Bad requests (an unknown wait word, a
 // zero timeout) are INVALID_ARGUMENT with a reason word and the field's name.
-class AdminService final : public v1::Admin::Service {
+class AdminService final : public AdminServiceBase {
  public:
   explicit AdminService(node::Operations* operations) : ops_(operations) {}
 
   ::grpc::Status CreateArray(::grpc::ServerContext* context, const v1::Document* request,
                              v1::Empty* response) override;
-  ::grpc::Status Put(::grpc::ServerContext* context, const v1::PutRequest* request,
-                     v1::Document* response) override;
-  ::grpc::Status Delete(::grpc::ServerContext* context, const v1::KeyRequest* request,
-                        v1::Document* response) override;
+  ::grpc::ServerUnaryReactor* Put(::grpc::CallbackServerContext* context,
+                                  const v1::PutRequest* request, v1::Document* response) override;
+  ::grpc::ServerUnaryReactor* Delete(::grpc::CallbackServerContext* context,
+                                     const v1::KeyRequest* request,
+                                     v1::Document* response) override;
   ::grpc::Status Get(::grpc::ServerContext* context, const v1::KeyRequest* request,
                      v1::Document* response) override;
   ::grpc::Status List(::grpc::ServerContext* context, const v1::CategoryRequest* request,

@@ -818,7 +818,7 @@ absl::StatusOr<node::Payload> DecodeFrame(const v1::PeerFrame& frame) {
                    "join_admit, join_admitted, csr_request, csr_reply)");
 }
 
-::grpc::Status ToGrpcStatus(const absl::Status& status, ::grpc::ServerContext* context) {
+::grpc::Status ToGrpcStatus(const absl::Status& status, ::grpc::ServerContextBase* context) {
   if (status.ok()) return ::grpc::Status::OK;
   const std::optional<ErrorCode> own = GetErrorCode(status);
   const int number = own.has_value() ? static_cast<int>(*own) : static_cast<int>(status.code());

@@ -53,7 +53,7 @@ absl::StatusOr<node::Payload> DecodeFrame(const v1::PeerFrame& frame);
 // "arraykit-code" (the C ABI's number, decimal) and "arraykit-reason" (the reason word).
 
 // Server side: the gRPC status to return, and the metadata put on `context`.
-::grpc::Status ToGrpcStatus(const absl::Status& status, ::grpc::ServerContext* context);
+::grpc::Status ToGrpcStatus(const absl::Status& status, ::grpc::ServerContextBase* context);
 
 // Client side: the arraykit status of a finished call (code and reason from the metadata when
 // present; else from the gRPC code, e.g. UNAVAILABLE with reason `not_contactable` when the

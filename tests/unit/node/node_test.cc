@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -110,7 +111,7 @@ struct Cluster {
       if (node) node->Close().IgnoreError();
     }
   }
-  Node& Open(const std::string& name) {
+  Node& Open(const std::string& name, absl::Duration call_timeout = absl::Seconds(10)) {
     int rack = name == kA ? 1 : name == kB ? 2 : 3;
     events[name] = std::make_unique<Events>();
     NodeOptions o;
@@ -119,6 +120,7 @@ struct Cluster {
     o.member_json = MemberJson(rack);
     o.attach = AttachTo(net);
     o.on_event = events[name]->callback();
+    o.call_timeout = call_timeout;
     auto node = Node::Open(std::move(o));
     REQUIRE(node.ok());
     nodes[name] = *std::move(node);
@@ -193,6 +195,77 @@ TEST_CASE("a first start is a standalone, writable primary; put, get and delete"
 
   REQUIRE(a.Delete("global_configuration", "motd").ok());
   CHECK(a.Get("global_configuration", "motd").status().code() == absl::StatusCode::kNotFound);
+}
+
+// The answer of one PutAsync or DeleteAsync, and the thread that gave it.
+struct AsyncAnswer {
+  std::promise<absl::StatusOr<std::string>> promise;
+  std::thread::id thread;
+  AnswerFn Fn() {
+    return [this](absl::StatusOr<std::string> answer) {
+      thread = std::this_thread::get_id();
+      promise.set_value(std::move(answer));
+    };
+  }
+  absl::StatusOr<std::string> Get() {
+    auto future = promise.get_future();
+    REQUIRE(future.wait_for(30s) == std::future_status::ready);
+    return future.get();
+  }
+};
+
+TEST_CASE("PutAsync and DeleteAsync answer once: the write's position, a refusal, the deadline") {
+  Cluster c("async");
+  c.Open(kA, absl::Milliseconds(300));
+  c.Open(kB);
+  c.Open(kC);
+  c.Create(Description(kA, json{{"mode", "quorum"}, {"monitor_interval_s", 0.05}}));
+  REQUIRE_EVENTUALLY(c, StatusOf(c[kA])["writable"] == true);
+
+  AsyncAnswer put;
+  c[kA].PutAsync("sessions", "s1", R"({"user": "u1"})", replication::Wait::kPrimary, put.Fn());
+  auto position = put.Get();
+  REQUIRE(position.ok());
+  CHECK(json::parse(*position)["index"].get<std::uint64_t>() >= 1);
+  CHECK(put.thread != std::this_thread::get_id());  // the member's thread answered
+  CHECK(json::parse(*c[kA].Get("sessions", "s1")) == json{{"user", "u1"}});
+
+  AsyncAnswer removed;
+  c[kA].DeleteAsync("sessions", "s1", replication::Wait::kAll, removed.Fn());
+  REQUIRE(removed.Get().ok());
+  CHECK(c[kA].Get("sessions", "s1").status().code() == absl::StatusCode::kNotFound);
+
+  // Refused before the loop: answered on the caller's thread, before the call returns.
+  AsyncAnswer bad_value, bad_key;
+  c[kA].PutAsync("sessions", "s2", "{not json", replication::Wait::kPrimary, bad_value.Fn());
+  c[kA].DeleteAsync("sessions", "arraykit.member", replication::Wait::kPrimary, bad_key.Fn());
+  CHECK(bad_value.thread == std::this_thread::get_id());
+  CHECK(bad_value.Get().status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ReasonOf(bad_key.Get().status()) == "reserved_key");
+  // Refused by the loop: a secondary names its primary.
+  AsyncAnswer on_secondary;
+  c[kB].PutAsync("sessions", "s3", "1", replication::Wait::kPrimary, on_secondary.Fn());
+  CHECK(GetErrorCode(on_secondary.Get().status()) == ErrorCode::kNotPrimary);
+
+  // Cut off from both voters, the primary cannot make a write durable on a majority: the call
+  // ends at the member's call timeout (300 ms), as a blocking Put does.
+  c.net->Isolate(kA);
+  AsyncAnswer late;
+  const auto start = std::chrono::steady_clock::now();
+  c[kA].PutAsync("sessions", "s4", "4", replication::Wait::kPrimary, late.Fn());
+  auto answer = late.Get();
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(answer.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(answer.status().message() == "put: no answer within 300ms");
+  CHECK(took >= 300ms);
+  auto blocking = c[kA].Put("sessions", "s5", "5");
+  CHECK(blocking.status().code() == absl::StatusCode::kDeadlineExceeded);
+
+  // A call the member holds when it closes is answered then.
+  AsyncAnswer held;
+  c[kA].PutAsync("sessions", "s6", "6", replication::Wait::kPrimary, held.Fn());
+  c.Close(kA);
+  CHECK(held.Get().status().code() == absl::StatusCode::kCancelled);
 }
 
 TEST_CASE("bad input is refused with its reason") {
