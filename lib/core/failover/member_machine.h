@@ -295,8 +295,8 @@ class MemberMachine {
   void OnAbsorbAck(const Message& m);
   void OnRedirect(const Message& m);
   void OnLeaseRequest(const Message& m);
-  // A voter whose election answer was lost joins the primary it voted for (quorum.cc).
-  void FollowElectedPrimary(const Message& m);
+  // A member whose move to a later primary was lost joins it on its lease request (quorum.cc).
+  void FollowNewerPrimary(const Message& m);
   void OnLeaseReply(const Message& m);
   void OnVoteRequest(const Message& m);
   void OnVoteReply(const Message& m);

@@ -156,28 +156,40 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
 }
 
 void MemberMachine::OnLeaseRequest(const Message& m) {
-  FollowElectedPrimary(m);
+  FollowNewerPrimary(m);
   ReplyToGrantRequest(m, MessageType::kLeaseReply, /*vote=*/false);
 }
 
-// A voter follows the primary it voted for. The lease request of the member this voter elected
-// for epoch `voted_epoch`, newer than the array it follows, lists it as a member: the election's
-// answer to this voter was lost (it crashed before the join reply arrived and restarted into
-// its old array, or the reply was dropped). It joins that array now, as the join reply would
-// have made it, and then lends the lease to the primary whose stream it accepts.
-void MemberMachine::FollowElectedPrimary(const Message& m) {
-  if (!quorum() || m.formation == nullptr || m.from != hard_.voted_for ||
-      m.epoch != hard_.voted_epoch || m.epoch <= hard_.epoch || m.formation->primary != m.from ||
-      m.from == hard_.formation.primary ||
+// A member follows the primary of a later epoch whose lease request lists it, when that tells
+// that the message that should have moved it there was lost:
+// - this voter elected the asker for that epoch (the election's answer was lost: it crashed
+//   before the join reply arrived and restarted into its old array, or the reply was dropped);
+// - the asker is a member of this member's array that leads an array of a later epoch listing
+//   it: the redirect of a clean --contactmembers on the asker, which this member agreed to,
+//   was lost (sim seeds 6064, 7101, 7402), or a failover went on without it. Not the array's
+//   original primary, whose return the recovery stage handles.
+// It joins that array now, as the lost message would have made it, and lends the lease once
+// its promise to its old primary ended (Grant).
+void MemberMachine::FollowNewerPrimary(const Message& m) {
+  if (!quorum() || m.formation == nullptr || m.epoch <= hard_.epoch ||
+      m.formation->primary != m.from || m.from == hard_.formation.primary ||
       !m.formation->Contains(self_) || role() == Role::kPrimary ||
       (stage_ != Stage::kSteady && stage_ != Stage::kSearching)) {
     return;
   }
+  const bool elected = m.from == hard_.voted_for && m.epoch == hard_.voted_epoch;
+  const bool of_my_array = hard_.formation.Contains(m.from) &&
+                           !(hard_.original.has_value() && hard_.original->primary == m.from);
+  if (!elected && !of_my_array) return;
   if (stage_ == Stage::kSteady) RecordOriginal();  // it leaves its array as a failover would
+  const std::string why =
+      elected ? absl::StrCat(self_, " voted for ", m.from, " in epoch ", m.epoch,
+                             " and follows the primary it elected")
+              : absl::StrCat(m.from, ", of ", self_, "'s array, leads it in a later epoch (",
+                             self_, " followed ", hard_.formation.primary, " in epoch ",
+                             hard_.epoch, ")");
   BecomeMemberOf(*m.formation, m.epoch, "joined",
-                 absl::StrCat(self_, " joined ", m.from, "'s array (epoch ", m.epoch, "): ",
-                              self_, " voted for ", m.from, " in epoch ", m.epoch,
-                              " and follows the primary it elected"));
+                 absl::StrCat(self_, " joined ", m.from, "'s array (epoch ", m.epoch, "): ", why));
 }
 
 void MemberMachine::OnLeaseReply(const Message& m) {
@@ -186,12 +198,13 @@ void MemberMachine::OnLeaseReply(const Message& m) {
   // The voter follows a primary of a later epoch whose array lists this member: that primary
   // was elected while this one led an array apart (sim seed 1798). Not writable, this one has
   // acknowledged nothing since its leases ran out; it follows that primary, whose stream rolls
-  // back what it wrote unacknowledged. The original primary (its lineage is in the formation)
-  // waits for the recovery stage instead.
+  // back what it wrote unacknowledged. When that array was repaired from this member (the
+  // voter's lineage names it), the recovery stage decides instead (the primary return action);
+  // an array of another lineage has no recovery that would bring this one back.
   if (!writable() && m.formation != nullptr && m.follows_epoch > hard_.epoch &&
       m.follows_epoch < kMaxEpoch && m.formation->Contains(self_) &&
       m.formation->primary != self_ && m.formation->Contains(m.formation->primary) &&
-      !(hard_.original.has_value() && hard_.original->primary == self_)) {
+      m.original_primary != self_) {
     const std::string primary = m.formation->primary;
     BecomeMemberOf(*m.formation, m.follows_epoch, "joined",
                    absl::StrCat(self_, " joined ", primary, "'s array (epoch ", m.follows_epoch,

@@ -560,17 +560,94 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   CHECK(ready.messages[0].type == MessageType::kProbe);
   CHECK(ready.messages[0].to == "b");
 
-  // Only the vote of that very epoch makes c follow: b at another epoch (c never voted for it
-  // there) joins nothing and gets no lease.
+  // A primary c never voted for and that is not of c's array joins nothing and gets no lease.
   MemberMachine d("c", state, At(400));
-  with_c.version = 4;
-  d.Step(LeaseRequest("b", "c", 5, 3, std::make_shared<const Formation>(with_c)));
+  Formation of_e = with_c;
+  of_e.primary = "e";
+  of_e.members = {"e", "c"};
+  d.Step(LeaseRequest("e", "c", 5, 3, std::make_shared<const Formation>(of_e)));
   ready = Drain(d);
   CHECK_FALSE(HasEvent(ready, "joined"));
   REQUIRE(ready.messages.size() == 1);
   CHECK_FALSE(ready.messages[0].ok);
   CHECK(d.hard_state().formation.primary == "a");
   CHECK(d.hard_state().voted_epoch == 4);
+}
+
+// Sim seeds 6064, 7101, 7402: clean --contactmembers on b, a secondary of a; c answered with the
+// same membership, so b kept it and redirected it, but the redirect was lost (a partition). b,
+// primary of epoch 2, asks c for leases: c, following a at epoch 1, takes b's request as the
+// redirect it missed and joins b's array, then lends the lease once its promise to a ended.
+// Not for a member outside its array, not at an epoch that is not later, not when b's array
+// does not list c, and not for its array's original primary (recovery decides there).
+TEST_CASE("a secondary asked for a lease by a later primary of its array that lists it joins it") {
+  HardState state = Configured(/*quorum=*/true);
+  state.promise_to = "a";
+  state.promise_until = absl::Seconds(30);  // a restart makes it a full lease from then
+  Formation of_b = state.formation;
+  of_b.primary = "b";
+  of_b.backup_primaries = {"c"};
+  of_b.members = {"b", "c"};  // a was dropped by the clean
+  of_b.voters = {"b", "c"};
+  auto request = [&](const std::string& from, std::uint64_t epoch, const Formation& formation) {
+    return LeaseRequest(from, "c", epoch, 3, std::make_shared<const Formation>(formation));
+  };
+  auto fresh = [&](const HardState& with) {
+    MemberMachine c("c", with, At(10));
+    c.Tick(At(10));
+    Drain(c);
+    REQUIRE(c.hard_state().formation.primary == "a");
+    return c;
+  };
+
+  MemberMachine c = fresh(state);
+  c.Step(request("b", 2, of_b));
+  Ready ready = Drain(c);
+  CHECK(HasEvent(ready, "joined"));
+  CHECK(c.role() == Role::kSecondary);
+  CHECK(c.hard_state().formation.primary == "b");
+  CHECK(c.epoch() == 2);
+  REQUIRE(ready.persist.has_value());
+  CHECK(ready.persist->formation.primary == "b");
+  CHECK_FALSE(LeaseReplyIn(ready).ok);  // still promised to a
+  CHECK(c.hard_state().promise_to == "a");
+  // Promised to nobody, it lends b the lease at once.
+  HardState unpromised = state;
+  unpromised.promise_to.clear();
+  unpromised.promise_until = absl::ZeroDuration();
+  MemberMachine free = fresh(unpromised);
+  free.Step(request("b", 2, of_b));
+  ready = Drain(free);
+  CHECK(HasEvent(ready, "joined"));
+  CHECK(LeaseReplyIn(ready).ok);
+  CHECK(free.hard_state().promise_to == "b");
+
+  Formation of_e = of_b;
+  of_e.primary = "e";
+  of_e.members = {"e", "c"};
+  Formation without_c = of_b;
+  without_c.members = {"b"};
+  HardState original = state;
+  original.original = state.formation;
+  original.original->primary = "b";
+  original.original->backup_primaries = {"a", "c"};
+  const std::vector<std::pair<std::string, Message>> refused = {
+      {"not of its array", request("e", 2, of_e)},
+      {"not a later epoch", request("b", 1, of_b)},
+      {"c not listed", request("b", 2, without_c)},
+  };
+  for (const auto& [why, message] : refused) {
+    INFO(why);
+    MemberMachine other = fresh(state);
+    other.Step(message);
+    ready = Drain(other);
+    CHECK_FALSE(HasEvent(ready, "joined"));
+    CHECK(other.hard_state().formation.primary == "a");
+  }
+  MemberMachine of_original = fresh(original);
+  of_original.Step(request("b", 2, of_b));
+  CHECK_FALSE(HasEvent(Drain(of_original), "joined"));
+  CHECK(of_original.hard_state().formation.primary == "a");
 }
 
 // A failover detected while the lost primary's lease still binds the voters (the candidate's
@@ -980,10 +1057,19 @@ TEST_CASE("a primary apart, refused a lease by a voter that follows a later prim
   MemberMachine a = PrimaryAtEpochTwoSteps(refused);
   CheckJoined(a, "c");
 
-  // The original primary of its array waits for the recovery stage instead.
-  MemberMachine o = PrimaryAtEpochTwoSteps(refused, /*original=*/true);
+  // An original primary whose array c's was repaired from (b's lineage names a) waits for the
+  // recovery stage instead, which applies the primary return action.
+  Message from_repaired = refused;
+  from_repaired.original_primary = "a";
+  MemberMachine o = PrimaryAtEpochTwoSteps(from_repaired, /*original=*/true);
   CHECK(o.role() == Role::kPrimary);
   CHECK(o.hard_state().epoch == 2);
+  // c's array of another lineage (sim seed 7101: a led the array a clean made of it, and c's
+  // array is the one that clean left): no recovery would bring a back, so a joins it.
+  Message other_lineage = refused;
+  other_lineage.original_primary = "c";
+  MemberMachine p = PrimaryAtEpochTwoSteps(other_lineage, /*original=*/true);
+  CheckJoined(p, "c");
 }
 
 // b became primary of the array at epoch 5 (clean --contactmembers on it, sim seed 2275) while
