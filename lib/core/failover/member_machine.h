@@ -295,6 +295,7 @@ class MemberMachine {
   void OnAbsorbAck(const Message& m);
   void OnRedirect(const Message& m);
   void OnLeaseRequest(const Message& m);
+  void HeardFromPrimary();  // a secondary's primary answered or asked: not lost (walk.cc)
   // A member whose move to a later primary was lost joins it on its lease request (quorum.cc).
   void FollowNewerPrimary(const Message& m);
   void OnLeaseReply(const Message& m);

@@ -157,6 +157,12 @@ void MemberMachine::ReplyToGrantRequest(const Message& m, MessageType reply_type
 
 void MemberMachine::OnLeaseRequest(const Message& m) {
   FollowNewerPrimary(m);
+  // Its primary is there, and counts it as a member (a primary that does not refuses its
+  // probes, and it must search: sim seed 16408).
+  if (role() == Role::kSecondary && m.from == hard_.formation.primary &&
+      m.epoch >= hard_.epoch && m.formation != nullptr && m.formation->Contains(self_)) {
+    HeardFromPrimary();
+  }
   ReplyToGrantRequest(m, MessageType::kLeaseReply, /*vote=*/false);
 }
 

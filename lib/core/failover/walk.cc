@@ -127,15 +127,22 @@ void MemberMachine::OnProbe(const Message& m) {
   Send(std::move(reply));
 }
 
-void MemberMachine::OnProbeAck(const Message& m) {
-  if (role() != Role::kSecondary || m.from != hard_.formation.primary || m.id != probe_id_) return;
-  if (!m.ok || m.epoch < hard_.epoch) return;  // refused, or a primary of an older epoch
+// The primary answered a probe or asked for a lease: it is there. A probe still out counts as
+// answered (a primary back from a restart gets the probe sent before it, never answers it,
+// and asks for leases at once: sim seed 128042 took it as lost 12 s after lending it one).
+void MemberMachine::HeardFromPrimary() {
   probe_answered_ = true;
   if (misses_ > 0) ++primary_contacts_;  // contact re-established after a missed probe
   misses_ = 0;
   failed_searches_ = 0;
   loss_reported_ = false;
   last_ack_at_ = now_.mono;
+}
+
+void MemberMachine::OnProbeAck(const Message& m) {
+  if (role() != Role::kSecondary || m.from != hard_.formation.primary || m.id != probe_id_) return;
+  if (!m.ok || m.epoch < hard_.epoch) return;  // refused, or a primary of an older epoch
+  HeardFromPrimary();
   bool changed = false;
   if (m.epoch > hard_.epoch) {
     SetEpoch(m.epoch);

@@ -650,6 +650,46 @@ TEST_CASE("a secondary asked for a lease by a later primary of its array that li
   CHECK(of_original.hard_state().formation.primary == "a");
 }
 
+// Sim seed 128042: a, back from a restart, never answered the probe b sent while it was down,
+// and asked b for a lease at once; b lent it and, 12 s later, took a as lost (its probes were
+// "unanswered"). A lease request of b's own primary is contact, as a probe's answer is.
+TEST_CASE("a secondary asked for a lease by its primary does not take it as lost") {
+  // Three attempts of 60 s: a grace period of 180 s.
+  HardState state = Configured(/*quorum=*/true);
+  state.formation.resilience.monitor_attempts = 3;
+  Formation formation = state.formation;  // a's, which lists b
+  auto lost_by = [&state, &formation](bool asked, double until) {
+    MemberMachine b("b", state, At(0));
+    b.Tick(At(0));
+    Drain(b);
+    // The probes of 0, 60 and 120 go unanswered (a is down); a returns at 170 and asks for a
+    // lease. Unasked, b takes a as lost at 180: the last probe half an interval out, nothing
+    // heard for the grace period.
+    for (double t = 60; t <= 120; t += 60) {
+      b.Tick(At(t));
+      Drain(b);
+    }
+    if (asked) {
+      b.Tick(At(170));
+      b.Step(LeaseRequest("a", "b", 1, 1, std::make_shared<const Formation>(formation)));
+      Drain(b);
+    }
+    for (double t = 170; t <= until; t += 5) {
+      b.Tick(At(t));
+      if (HasEvent(Drain(b), "failover_started")) return true;
+    }
+    return false;
+  };
+  CHECK(lost_by(/*asked=*/false, 185));
+  // Asked at 170, a is silent again: lost a grace period after that, not before.
+  CHECK_FALSE(lost_by(/*asked=*/true, 345));
+  CHECK(lost_by(/*asked=*/true, 400));
+  // A primary whose array does not list b (it refuses b's probes) is no contact: b searches.
+  formation.members = {"a", "c"};
+  formation.backup_primaries = {"c"};
+  CHECK(lost_by(/*asked=*/true, 185));
+}
+
 // A failover detected while the lost primary's lease still binds the voters (the candidate's
 // own promise included): the election lasts until the promise ran out plus the find-new-primary
 // timeout, and asks the voters that refused again just after its own promise ran out, and every
