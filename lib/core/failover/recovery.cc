@@ -158,11 +158,15 @@ void MemberMachine::OnRecoveryProbeAck(const Message& m) {
   if (!m.ok) {
     // The original primary follows another repaired primary of its formation, whose array
     // lists this member: acceptsecondary made that array the recovered one, so this member
-    // (and its secondaries, redirected) joins it as well.
+    // (and its secondaries, redirected) joins it as well. Also from a later epoch when this
+    // member leads nobody (standalone after its searches, quorum mode: sim seed 22468, whose
+    // failed elections raised its epoch above that array's); it keeps its epoch, and that
+    // primary moves past it when this member refuses its lease for the earlier one.
+    const bool alone = quorum() && hard_.formation.members.size() == 1;
     if (r.primary_return_action == model::PrimaryReturnAction::kAcceptSecondary &&
         m.formation != nullptr && m.formation->Contains(self_) &&
         m.formation->Contains(m.from) && m.formation->primary != self_ &&
-        m.formation->primary != m.from && m.epoch >= hard_.epoch) {
+        m.formation->primary != m.from && (m.epoch >= hard_.epoch || alone)) {
       const std::vector<std::string> former = ContactableMembers();
       const std::string primary = m.formation->primary;
       ClearArrayState(/*quorum_too=*/false);

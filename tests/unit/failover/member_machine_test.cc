@@ -1176,6 +1176,36 @@ TEST_CASE("an original primary absorbed by one repaired array names it to anothe
   Drain(n);
   n.Step(ack);
   CHECK(n.role() == Role::kPrimary);
+
+  // Sim seed 22468: c went standalone after its searches at epoch 8 (its failed elections
+  // raised it), above b's array (epoch 3). In quorum mode, leading nobody, it joins that array
+  // all the same and keeps its epoch (b moves past it when c refuses its lease for epoch 3);
+  // leading members, or in array mode, it does not.
+  HardState later = of_c;
+  later.formation.resilience.primary_return_action =
+      arraykit::model::PrimaryReturnAction::kAcceptSecondary;
+  later.formation.resilience.mode = arraykit::model::ResilienceMode::kQuorum;
+  later.epoch = 8;
+  later.voted_epoch = 7;
+  later.voted_for = "c";
+  auto steps_ack = [&ack](const HardState& state) {
+    MemberMachine m("c", state, At(0));
+    m.Tick(At(0));
+    Drain(m);
+    m.Step(ack);
+    return m;
+  };
+  MemberMachine alone = steps_ack(later);
+  CHECK(alone.role() == Role::kSecondary);
+  CHECK(alone.hard_state().formation.primary == "b");
+  CHECK(alone.hard_state().epoch == 8);
+  HardState leading = later;
+  leading.formation.members = {"c", "d"};
+  leading.formation.backup_primaries = {"d"};
+  CHECK(steps_ack(leading).role() == Role::kPrimary);
+  HardState array_mode = later;
+  array_mode.formation.resilience.mode = arraykit::model::ResilienceMode::kArray;
+  CHECK(steps_ack(array_mode).role() == Role::kPrimary);
 }
 
 TEST_CASE("a quorum primary that itself voted for another member later moves past that epoch") {
