@@ -417,6 +417,17 @@ TEST_CASE("clean makes the member standalone at a new epoch") {
   CHECK(b.role() == Role::kPrimary);
 }
 
+// `member` joined `primary`'s array at `epoch` in the step that gave `ready`, and persisted it.
+void CheckJoinedIn(const Ready& ready, const MemberMachine& member, const std::string& primary,
+                   std::uint64_t epoch) {
+  CHECK(HasEvent(ready, "joined"));
+  CHECK(member.role() == Role::kSecondary);
+  CHECK(member.hard_state().formation.primary == primary);
+  CHECK(member.epoch() == epoch);
+  REQUIRE(ready.persist.has_value());
+  CHECK(ready.persist->formation.primary == primary);
+}
+
 // A lease request from `from` to `to` at `epoch`, optionally carrying the requester's formation.
 Message LeaseRequest(const std::string& from, const std::string& to, std::uint64_t epoch,
                      std::uint64_t id = 3, std::shared_ptr<const Formation> formation = nullptr) {
@@ -542,12 +553,7 @@ TEST_CASE("a restarted voter follows the primary it voted for, then lends it lea
   with_c.version = 3;
   c.Step(LeaseRequest("b", "c", 4, 3, std::make_shared<const Formation>(with_c)));
   ready = Drain(c);
-  CHECK(HasEvent(ready, "joined"));
-  CHECK(c.role() == Role::kSecondary);
-  CHECK(c.hard_state().formation.primary == "b");
-  CHECK(c.epoch() == 4);
-  REQUIRE(ready.persist.has_value());
-  CHECK(ready.persist->formation.primary == "b");
+  CheckJoinedIn(ready, c, "b", 4);
   bool granted = false;
   for (const Message& m : ready.messages) {
     if (m.type == MessageType::kLeaseReply) granted = m.ok;
@@ -603,12 +609,7 @@ TEST_CASE("a secondary asked for a lease by a later primary of its array that li
   MemberMachine c = fresh(state);
   c.Step(request("b", 2, of_b));
   Ready ready = Drain(c);
-  CHECK(HasEvent(ready, "joined"));
-  CHECK(c.role() == Role::kSecondary);
-  CHECK(c.hard_state().formation.primary == "b");
-  CHECK(c.epoch() == 2);
-  REQUIRE(ready.persist.has_value());
-  CHECK(ready.persist->formation.primary == "b");
+  CheckJoinedIn(ready, c, "b", 2);
   CHECK_FALSE(LeaseReplyIn(ready).ok);  // still promised to a
   CHECK(c.hard_state().promise_to == "a");
   // Promised to nobody, it lends b the lease at once.
@@ -1069,10 +1070,7 @@ Message RefusalNaming(MemberMachine& b, const std::string& primary) {
 
 // `a` joined `primary`'s array at epoch 5.
 void CheckJoined(MemberMachine& a, const std::string& primary) {
-  CHECK(HasEvent(Drain(a), "joined"));
-  CHECK(a.role() == Role::kSecondary);
-  CHECK(a.hard_state().formation.primary == primary);
-  CHECK(a.hard_state().epoch == 5);
+  CheckJoinedIn(Drain(a), a, primary, 5);
 }
 
 // a, the primary of epoch 2 (or, `original`, its array's original primary), steps `refused`.
