@@ -39,6 +39,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/version_info.h"
 #include "nlohmann/json.hpp"
 #include "node/memory_network.h"
 #include "transport/grpc/convert.h"
@@ -46,7 +47,12 @@
 // gRPC 1.51 has no channel argument for a client's source address. Its socket mutator
 // (GRPC_ARG_SOCKET_MUTATOR, set with ChannelArguments::SetSocketMutator) sees every client socket
 // before connect(), so it can bind() it; the struct is defined only in gRPC's internal header
-// src/core/lib/iomgr/socket_mutator.h, whose 1.51 layout is repeated here exactly.
+// src/core/lib/iomgr/socket_mutator.h, whose 1.51 layout is repeated here exactly. Older
+// releases had another vtable, so any other version stops the build here rather than letting
+// gRPC call through a wrong layout.
+#if GRPC_CPP_VERSION_MAJOR != 1 || GRPC_CPP_VERSION_MINOR != 51
+#error "grpc_socket_mutator's layout below is gRPC 1.51's: compare it with this version's src/core/lib/iomgr/socket_mutator.h, then widen this check"
+#endif
 typedef enum {
   GRPC_FD_CLIENT_CONNECTION_USAGE,
   GRPC_FD_SERVER_LISTENER_USAGE,
