@@ -504,16 +504,32 @@ struct Stream {
   std::uint64_t received = 0;
   std::function<void()> cancel;
   std::function<bool(const Frame&)> write;
+  std::condition_variable wake;  // its writer (with mu_): a frame it may take, or a change
 };
 using StreamPtr = std::shared_ptr<Stream>;
+
+// A stream that carries member traffic (not a pinned one, not a join contact) and is open.
+bool IsMemberStream(const Stream& s) {
+  return s.kind != Stream::Kind::kPinned && !s.join_only && !s.done;
+}
 
 struct Link {
   std::deque<Frame> queue;
   std::vector<StreamPtr> streams;
   LinkCounters counters;
-  // Wakes this peer's writers and dialer (with mu_): a frame for the peer wakes nobody else.
+  // Wakes this peer's dialer (with mu_); only while the peer has no member stream.
   std::condition_variable wake;
   bool dialer = false;
+
+  // The one stream this member's frames to the peer go on: the first member stream opened.
+  // With two open (both sides dialed at once), frames taken by both would overtake each other
+  // and every overtaken append cost the replication a resend.
+  Stream* carrier() const {
+    for (const StreamPtr& s : streams) {
+      if (IsMemberStream(*s)) return s.get();
+    }
+    return nullptr;
+  }
 };
 
 class PeerTransport final : public node::Transport, public v1::Peer::Service {
@@ -557,7 +573,16 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     }
     link.queue.push_back(*std::move(frame));
     StartDialerLocked(peer, link);
-    link.wake.notify_all();
+    // Only a writer that may take the frame is woken: the carrier, or a join contact for its
+    // join's reply; with neither, the dialer.
+    Stream* carrier = link.carrier();
+    if (carrier != nullptr) carrier->wake.notify_one();
+    if (IsJoinContactReply(link.queue.back())) {
+      for (const StreamPtr& st : link.streams) {
+        if (st->join_only) st->wake.notify_one();
+      }
+    }
+    if (carrier == nullptr) link.wake.notify_all();
   }
 
   void SendPinned(const std::string& to, const std::string& expected_ca_fingerprint,
@@ -577,7 +602,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       if (s->kind == Stream::Kind::kPinned && !s->done && expected.ok() &&
           s->pinned_fingerprint == *expected) {
         s->pinned_queue.push_back(*std::move(frame));
-        link.wake.notify_all();
+        s->wake.notify_one();
         return;
       }
     }
@@ -945,6 +970,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
     Link& link = links_[s->peer];
     link.streams.erase(std::remove(link.streams.begin(), link.streams.end(), s),
                        link.streams.end());
+    s->wake.notify_all();  // its writer returns
     // A pinned stream's frames that were never written are lost with it.
     link.counters.dropped += s->pinned_queue.size();
     s->pinned_queue.clear();
@@ -959,6 +985,7 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
       s.pinned_queue.pop_front();
       return f;
     }
+    if (!s.join_only && link.carrier() != &s) return std::nullopt;
     for (auto it = link.queue.begin(); it != link.queue.end(); ++it) {
       if (s.join_only && !IsJoinContactReply(*it)) continue;
       // A join reply to a peer that left goes on the new join contact, not the old stream.
@@ -982,11 +1009,10 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         }
         frame = TakeFrameLocked(*s, links_[s->peer]);
         if (frame.has_value()) break;
-        Link& link = links_[s->peer];
         if (s->draining) {
-          link.wake.wait_until(lock, s->drain_deadline);
+          s->wake.wait_until(lock, s->drain_deadline);
         } else {
-          link.wake.wait(lock);
+          s->wake.wait(lock);
         }
       }
       lock.unlock();
@@ -1103,10 +1129,14 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
            std::chrono::steady_clock::now() < departing->second;
   }
 
-  // Every waiter: the writers and dialers (their links' wakes) and Pause (changed_). With mu_.
+  // Every waiter: the writers (their streams' wakes), the dialers (their links') and Pause
+  // (changed_). With mu_.
   void WakeAllLocked() {
     changed_.notify_all();
-    for (auto& [peer, link] : links_) link.wake.notify_all();
+    for (auto& [peer, link] : links_) {
+      link.wake.notify_all();
+      for (const StreamPtr& s : link.streams) s->wake.notify_all();
+    }
   }
 
   // Sleeps `d` unless the transport closes first; false when closed.
@@ -1126,11 +1156,8 @@ class PeerTransport final : public node::Transport, public v1::Peer::Service {
         links_[peer].wake.wait(lock, [&] {
           if (closed_) return true;
           const Link& link = links_[peer];
-          if (link.queue.empty() || client_provider_ == nullptr || !Dialable(peer)) return false;
-          for (const StreamPtr& s : link.streams) {
-            if (s->kind != Stream::Kind::kPinned && !s->join_only && !s->done) return false;
-          }
-          return true;
+          return !link.queue.empty() && client_provider_ != nullptr && Dialable(peer) &&
+                 link.carrier() == nullptr;
         });
         if (closed_) return;
       }

@@ -19,10 +19,14 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "arraykit/v1/peer.grpc.pb.h"
 #include "core/pki/pki.h"
 #include "core/status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
 #include "pki/test_util.h"
+#include "transport/grpc/convert.h"
 
 namespace arraykit::grpc_transport {
 namespace {
@@ -222,6 +226,45 @@ TEST_CASE("two members exchange failover and replication messages both ways",
   CHECK(row["connected"] == true);
   CHECK(row["dropped"] == 0);
   CHECK(row["rejected"] == 0);
+}
+
+TEST_CASE("with two streams to a peer, a member's frames go on the first, in order",
+          "[transport][grpc]") {
+  Pair p;
+  // A stream to b opened by hand with a's certificate: b's first member stream to a.
+  ::grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = p.ca.certificate_pem();
+  tls.pem_private_key = std::string(p.a_cert.key_pem.view());
+  tls.pem_cert_chain = p.a_cert.certificate_pem + p.ca.certificate_pem();
+  ::grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(kB);
+  auto channel =
+      ::grpc::CreateCustomChannel(p.b->address, ::grpc::SslCredentials(tls), args);
+  auto stub = v1::Peer::NewStub(channel);
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto raw = stub->Exchange(&context);
+  REQUIRE(WaitRow(*p.b, kA, [](const nlohmann::json& r) { return r["streams"] == 1; }));
+  // a's own stream to b is the second.
+  p.a->transport->Send(kB, Probe(1));
+  REQUIRE(p.b->inbox->WaitFor([](const node::Envelope& e) { return IsProbe(e, 1); }));
+  REQUIRE(WaitRow(*p.b, kA, [](const nlohmann::json& r) { return r["streams"] == 2; }));
+
+  // Frames split over both streams would overtake each other: all go on the first.
+  constexpr std::uint64_t kFrames = 200;
+  for (std::uint64_t id = 1; id <= kFrames; ++id) p.b->transport->Send(kA, Probe(id));
+  std::vector<std::uint64_t> ids;
+  v1::PeerFrame frame;
+  while (ids.size() < kFrames && raw->Read(&frame)) {
+    auto payload = DecodeFrame(frame);
+    REQUIRE(payload.ok());
+    ids.push_back(std::get<failover::Message>(*payload).id);
+  }
+  REQUIRE(ids.size() == kFrames);
+  for (std::uint64_t i = 0; i < kFrames; ++i) CHECK(ids[i] == i + 1);
+  CHECK(p.a->inbox->size() == 0);
+  context.TryCancel();
+  raw->Finish();
 }
 
 TEST_CASE("a frame beyond gRPC's default 4 MB message limit passes both ways",
