@@ -366,6 +366,16 @@ void Replicator::FailPending(const std::string& why) {
   pending_.clear();
 }
 
+// Unanswered appends are taken as lost after one retry interval per append in flight, counted
+// from the last send or answer: a pipeline of full batches (a joiner's catch-up: 4 × ~0.5 MB)
+// takes longer to transfer, apply and commit than one message, and resending it whole added a
+// third to the catch-up's bytes. A loss that matters is rare: the stream is ordered, a
+// reconnect says hello at once, and an append lost before others is found by theirs.
+absl::Duration Replicator::LostAt(const Progress& p) const {
+  const auto unanswered = static_cast<std::int64_t>(std::max<std::size_t>(p.inflight, 1));
+  return std::max(p.sent_at, p.answered_at) + RetryInterval() * unanswered;
+}
+
 absl::Duration Replicator::ComputeRetryInterval() const {
   return std::min(std::max(options_.min_retry, view_.monitor_interval / 2),
                   std::max(view_.monitor_interval, options_.min_retry));
@@ -594,7 +604,7 @@ void Replicator::SendTo(const std::string& member, Progress& p) {
     p.known = false;
     p.inflight = 0;
   }
-  if (p.inflight > 0 && due) {  // unanswered for a retry interval: lost, resend from match
+  if (p.inflight > 0 && now_ >= LostAt(p)) {  // unanswered: lost, resend from match
     p.inflight = 0;
     if (p.known && !p.needs_snapshot) p.next = p.match + 1;
   }
@@ -638,7 +648,7 @@ void Replicator::SendTo(const std::string& member, Progress& p) {
   if (!sent && p.inflight == 0 &&
       (p.sent_commit < commit_ || (p.applied < commit_ && due))) {
     append(p.next, p.next - 1);  // carries the commit index
-  } else if (!sent && due) {
+  } else if (!sent && due && p.inflight == 0) {
     p.sent_at = now_;  // nothing to say now: look again one retry interval later
   }
 }
@@ -656,8 +666,10 @@ absl::Duration Replicator::NextWakeup() const {
   const absl::Duration retry = RetryInterval();
   if (leading_ && (!view_.quorum || view_.writable)) {
     for (const auto& [name, p] : progress_) {
-      if (p.inflight > 0 || p.awaiting_merge || !p.known || p.needs_snapshot ||
-          p.applied < commit_ || p.match < last_index()) {
+      if (p.inflight > 0 && !p.awaiting_merge) {
+        next = std::min(next, LostAt(p));
+      } else if (p.awaiting_merge || !p.known || p.needs_snapshot || p.applied < commit_ ||
+                 p.match < last_index()) {
         next = std::min(next, p.sent_at + retry);
       }
     }
@@ -886,6 +898,7 @@ void Replicator::OnAppendReply(const Message& m) {
   if (it == progress_.end()) return;
   Progress& p = it->second;
   if (p.inflight > 0) --p.inflight;
+  p.answered_at = now_;
   p.applied = std::max(p.applied, m.applied_index);
   if (m.ok) {
     p.known = true;

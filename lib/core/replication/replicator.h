@@ -107,6 +107,7 @@ class Replicator {
     std::uint64_t sent_commit = 0;
     std::uint64_t voted_epoch = 0;  // the highest epoch it said it voted in (quorum mode)
     absl::Duration sent_at = absl::InfiniteDuration() * -1;
+    absl::Duration answered_at = absl::InfiniteDuration() * -1;  // its last kAppendReply
   };
   struct Pending {
     std::uint64_t request = 0;
@@ -122,6 +123,7 @@ class Replicator {
   const Entry& At(std::uint64_t index) const;
   // Unanswered messages are retried after this (ComputeRetryInterval of the view, kept).
   absl::Duration RetryInterval() const { return retry_interval_; }
+  absl::Duration LostAt(const Progress& p) const;
   absl::Duration ComputeRetryInterval() const;
   void Refuse(std::uint64_t request, absl::Status status);
   absl::Status CheckWrite(const std::string& category, const std::string& key) const;

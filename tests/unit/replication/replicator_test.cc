@@ -1,5 +1,6 @@
 // The replicator driven by hand: two to four members over a tiny test network that can cut
 // links, drop, duplicate and reorder messages, with each member's store played by PersistReady.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -281,6 +282,48 @@ TEST_CASE("appends are pipelined in batches, at most max_inflight per member") {
   CHECK(appends == 3);
   net.Settle();
   CHECK(net["b"].applied_position().index == 20);
+  CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
+}
+
+TEST_CASE("appends in flight are resent after a retry interval each, from the last answer") {
+  ReplicatorOptions options;
+  options.max_inflight = 3;
+  Net net({"a", "b"}, options);
+  net.Formation("a", {"a", "b"}, 1);  // monitor interval 1 s: retry interval 0.5 s
+  net.Settle();
+  for (int i = 0; i < 3; ++i) net.Put("a", "k" + std::to_string(i), std::to_string(i));
+  auto appends_queued = [&] {
+    return std::count_if(net.queue.begin(), net.queue.end(),
+                         [](const Message& m) { return m.type == MessageType::kAppend; });
+  };
+  auto tick = [&](absl::Duration at) {
+    net.now = at;
+    net["a"].Tick(at);
+    net.Drain("a");
+  };
+  REQUIRE(appends_queued() == 3);
+  // One retry interval later all three are still on their way (a catch-up's batches take
+  // longer than one interval to transfer and commit): nothing is resent.
+  tick(absl::Milliseconds(600));
+  CHECK(appends_queued() == 3);
+  // b answers the first; the answer is a sign of life: two more intervals from it.
+  Message first = net.queue.front();
+  net.queue.pop_front();
+  net.Deliver(first);
+  REQUIRE(net.queue.back().type == MessageType::kAppendReply);
+  Message reply = net.queue.back();
+  net.queue.pop_back();
+  net.Deliver(reply);
+  tick(absl::Milliseconds(1500));  // 1.5 s after the sends, 0.9 s after the answer
+  CHECK(appends_queued() == 2);
+  tick(absl::Milliseconds(1700));  // two intervals after the answer: taken as lost
+  CHECK(appends_queued() == 3);
+  const Message& resent = net.queue.back();
+  CHECK(resent.type == MessageType::kAppend);
+  CHECK(resent.prev_index == 1);
+  CHECK(resent.entries.size() == 2);
+  net.Settle();
+  CHECK(net["b"].applied_position().index == 3);
   CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
 }
 
