@@ -951,8 +951,12 @@ void Replicator::OnSnapshot(const Message& m) {
   }
   const Repository& r = m.snapshot->repository;
   if (!divergent_.has_value() && r.applied_index >= base_index_ &&
-      r.applied_index <= last_index() && ChainAt(r.applied_index) == r.applied_chain) {
-    // Our log already holds the snapshot's last entry: keep it and what follows.
+      r.applied_index <= last_index() && ChainAt(r.applied_index) == r.applied_chain &&
+      repo_.applied_index <= r.applied_index) {
+    // Our log already holds the snapshot's last entry: keep it and what follows. Not when we
+    // applied beyond it: the primary sends a snapshot to such a follower because what it
+    // applied there is not the primary's (ResolveForeignSuffix), and keeping it would ask for
+    // the snapshot again at the next append, for ever (sim seed 125830).
     commit_ = std::max(commit_, r.applied_index);
     ApplyThrough(commit_);
     return ReplyToAppend(m, true, "", r.applied_index);

@@ -478,6 +478,43 @@ TEST_CASE("quorum: a new primary rolls back what it does not have, found in one 
   CHECK_FALSE(net["a"].repository().records.contains({"global_configuration", "lost0"}));
 }
 
+// Sim seed 125830: a member that applied writes of another array (a clean split it) follows a
+// primary lacking them. Its answer to the first append that differs asks for a snapshot; the
+// snapshot's last entry is in its log, and keeping its own suffix asked for the snapshot again at
+// the next append, for ever. It installs the snapshot instead.
+TEST_CASE("quorum: a follower that applied what its new primary lacks installs its snapshot") {
+  Net net({"a", "b", "c"});
+  net.voters = {"a", "b", "c"};
+  net.Formation("a", {"a", "b", "c"}, 1, /*quorum=*/true);
+  for (int i = 0; i < 3; ++i) net.Put("a", "k" + std::to_string(i), std::to_string(i));
+  net.Pass(absl::Seconds(1));
+  const std::uint64_t shared = net["b"].applied_position().index;
+  REQUIRE(shared == net["a"].applied_position().index);
+  // a, cut off, writes what it cannot commit; c leads b in epoch 2 and commits a write there.
+  net.Isolate("a");
+  net.Put("a", "only_a", "1");
+  net.Settle();
+  net.Formation("c", {"b", "c"}, 2, /*quorum=*/true);
+  const std::uint64_t write = net.Put("c", "only_c", "2");
+  net.Settle();
+  REQUIRE(Done(net, write));
+  net.Pass(absl::Seconds(1));
+  REQUIRE(net["b"].applied_position().index > shared);
+  // b follows a in epoch 3 (c is gone).
+  net.Heal();
+  net.Isolate("c");
+  net.Formation("a", {"a", "b"}, 3, /*quorum=*/true);
+  net.Pass(absl::Seconds(1));
+  net.Pass(absl::Seconds(1));
+  CHECK(std::count_if(net.events.begin(), net.events.end(), [](const std::string& e) {
+          return e.rfind("snapshot_installed: b installed a's snapshot", 0) == 0;
+        }) == 1);
+  CHECK(net["b"].repository().Digest() == net["a"].repository().Digest());
+  CHECK(net["b"].last_position() == net["a"].last_position());
+  CHECK_FALSE(net["b"].repository().records.contains({"global_configuration", "only_c"}));
+  CHECK(net["b"].repository().records.contains({"global_configuration", "only_a"}));
+}
+
 // Sim seed 958: the primary of epoch 1 returns (recovery, accept) to a member elected in epoch
 // 2 meanwhile. Its catch-up samples (5, 4, 2, 0) skip index 3, which it applied: the member's
 // answer starts below that, at 2, and must still be taken (the shared entry 3 skipped), or the
